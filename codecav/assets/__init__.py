@@ -1,0 +1,1 @@
+"""codecav.assets"""

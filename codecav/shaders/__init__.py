@@ -1,0 +1,1 @@
+"""GLSL sources of codecav, loaded by codecav.shaders.loader."""
