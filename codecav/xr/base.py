@@ -1,0 +1,61 @@
+"""The render-target interface every backend (headless, window, OpenXR) implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+
+@dataclass(frozen=True)
+class View:
+    """One eye's (or the mono camera's) pose and projection for a frame.
+
+    Matrices are NumPy row-major and act on column vectors (clip = projection @ view @ world);
+    transpose them when writing GL uniforms, which are column-major.
+    """
+
+    view_matrix: np.ndarray
+    """float32 [4, 4] world -> eye transform."""
+    projection: np.ndarray
+    """float32 [4, 4] eye -> clip transform, OpenGL conventions (NDC z in [-1, 1])."""
+    width: int
+    """Viewport width in pixels."""
+    height: int
+    """Viewport height in pixels."""
+
+    @property
+    def eye_position(self) -> np.ndarray:
+        """float32 [3] the eye's position in world space."""
+        return np.linalg.inv(self.view_matrix.astype(np.float64))[:3, 3].astype(np.float32)
+
+
+@dataclass(frozen=True)
+class EyeView:
+    """A view plus the framebuffer to draw it into for the current frame."""
+
+    view: View
+    """Pose and projection."""
+    framebuffer: moderngl.Framebuffer
+    """Colour + depth framebuffer sized view.width x view.height."""
+
+
+class RenderTarget(ABC):
+    """Where frames go: a headless framebuffer, a window or an OpenXR swapchain."""
+
+    ctx: moderngl.Context
+    """The GL context everything for this target is drawn with."""
+
+    @abstractmethod
+    def begin_frame(self) -> list[EyeView]:
+        """Start a frame and return the views to draw (1 for mono, 2 for stereo)."""
+
+    @abstractmethod
+    def present(self) -> None:
+        """Finish the frame begun by begin_frame and show or submit it."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the target's GL and window/XR resources; safe to call twice."""
