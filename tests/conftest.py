@@ -16,7 +16,7 @@ import pytest
 def gl_ctx() -> Iterator[moderngl.Context]:
     """One standalone EGL context for the whole session (llvmpipe here); skip if EGL is unavailable."""
     try:
-        ctx = moderngl.create_context(standalone=True, backend="egl", require=330)
+        ctx = moderngl.create_context(standalone=True, backend="egl", require=330)  # type: ignore[arg-type]  # stub says dict
     except Exception as exc:  # glcontext raises plain Exceptions
         pytest.skip(f"no EGL OpenGL 3.3 context ({exc}); install libegl1 libgl1 libgl1-mesa-dri")
     yield ctx

@@ -12,7 +12,7 @@ from codecav.xr.errors import RenderTargetError
 def create_headless_context() -> moderngl.Context:
     """A standalone GL 3.3+ context through EGL; RenderTargetError with the apt fix if it fails."""
     try:
-        return moderngl.create_context(standalone=True, backend="egl", require=330)
+        return moderngl.create_context(standalone=True, backend="egl", require=330)  # type: ignore[arg-type]  # stub says dict
     except Exception as exc:  # moderngl raises bare Exception subclasses from glcontext
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RenderTargetError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from importlib import resources
+from typing import Any
 
 import moderngl
 import numpy as np
@@ -39,7 +40,7 @@ class WindowTarget(RenderTarget):
         self._views = list(views)
         total_w = sum(v.width for v in views)
         height = max(v.height for v in views)
-        self._window = glfw.create_window(total_w, height, title, None, None)
+        self._window: Any = glfw.create_window(total_w, height, title, None, None)
         if not self._window:
             glfw.terminate()
             raise RenderTargetError("GLFW could not create a GL 3.3 window; check the GL driver or use --headless")
@@ -90,8 +91,11 @@ class WindowTarget(RenderTarget):
         x0 = 0
         for view, fb in zip(self._views, self._framebuffers, strict=True):
             x1 = x0 + view.width
-            self._blit["u_rect"].value = (2 * x0 / total_w - 1, -1.0, 2 * x1 / total_w - 1, 1.0)
-            fb.color_attachments[0].use(0)
+            rect = self._blit["u_rect"]
+            colour = fb.color_attachments[0]
+            assert isinstance(rect, moderngl.Uniform) and isinstance(colour, moderngl.Texture)
+            rect.value = (2 * x0 / total_w - 1, -1.0, 2 * x1 / total_w - 1, 1.0)
+            colour.use(0)
             self._quad.render(moderngl.TRIANGLE_STRIP)
             x0 = x1
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from codecav.runtime.scene import camera_views
-from codecav.xr.headless import HeadlessTarget
 from codecav.xr.errors import RenderTargetError
+from codecav.xr.headless import HeadlessTarget
 from codecav.xr.window import WindowTarget
 
 pytestmark = pytest.mark.gl
