@@ -1,0 +1,166 @@
+"""Stage profiler: timed spans tagged with frame ids, Chrome-trace JSON for Perfetto, percentile summaries.
+
+Off by default and free when off: `span()` then returns one shared no-op context manager.
+Switch it on with ProfilerOptions(enabled=True) or the environment variable CODECAV_PROFILE=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+STAGES = ("capture", "encode", "send", "receive", "jitter_buffer", "decode", "render", "present")
+"""The pipeline stages every frame passes through, in order."""
+
+_NULL_SPAN: AbstractContextManager[None] = nullcontext()
+
+
+@dataclass(frozen=True)
+class ProfilerOptions:
+    """Profiler switches; `from_env` lets CODECAV_PROFILE / CODECAV_PROFILE_MAX_SPANS override them."""
+
+    enabled: bool = False
+    """Record spans at all."""
+    max_spans: int = 200_000
+    """Stop recording past this many spans (memory bound); `dropped` counts the rest."""
+
+    @staticmethod
+    def from_env(default: ProfilerOptions | None = None) -> ProfilerOptions:
+        """Options from the environment, falling back to `default` (or the defaults)."""
+        base = default or ProfilerOptions()
+        enabled = os.environ.get("CODECAV_PROFILE")
+        max_spans = os.environ.get("CODECAV_PROFILE_MAX_SPANS")
+        return ProfilerOptions(
+            enabled=base.enabled if enabled is None else enabled.strip().lower() in ("1", "true", "yes", "on"),
+            max_spans=base.max_spans if max_spans is None else int(max_spans),
+        )
+
+
+@dataclass(frozen=True)
+class Span:
+    """One timed piece of work."""
+
+    name: str
+    """Stage or sub-step name."""
+    start_ns: int
+    """Start on the profiler's clock."""
+    end_ns: int
+    """End on the profiler's clock."""
+    thread: str
+    """Name of the thread it ran on (a track in the trace)."""
+    frame: int | None
+    """Frame id (the LatentFrame sequence) the work belonged to, if any."""
+    peer: str
+    """Whose pipeline: 'local' or a remote peer id."""
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    """Percentiles of one stage's durations, milliseconds."""
+
+    count: int
+    """Number of spans."""
+    p50_ms: float
+    """Median."""
+    p95_ms: float
+    """95th percentile."""
+    p99_ms: float
+    """99th percentile."""
+
+
+class Profiler:
+    """Collects spans from any thread; thread-safe, bounded."""
+
+    def __init__(self, options: ProfilerOptions | None = None, now: Callable[[], int] = time.monotonic_ns) -> None:
+        """`now` is the clock in nanoseconds (injectable; under OpenXR the XR-converted monotonic clock)."""
+        self.options = options or ProfilerOptions.from_env()
+        self._now = now
+        self._lock = threading.Lock()
+        self._spans: list[Span] = []
+        self.dropped = 0
+        """Spans not recorded because max_spans was reached."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether spans are recorded."""
+        return self.options.enabled
+
+    def span(self, name: str, frame: int | None = None, peer: str = "local") -> AbstractContextManager[None]:
+        """Time the `with` block as a span; a shared no-op when the profiler is off."""
+        if not self.options.enabled:
+            return _NULL_SPAN
+        return self._timed(name, frame, peer)
+
+    @contextmanager
+    def _timed(self, name: str, frame: int | None, peer: str) -> Iterator[None]:
+        start = self._now()
+        try:
+            yield
+        finally:
+            self.add(name, start, self._now(), frame=frame, peer=peer)
+
+    def add(self, name: str, start_ns: int, end_ns: int, frame: int | None = None, peer: str = "local",
+            thread: str | None = None) -> None:
+        """Record a span measured elsewhere (e.g. a remote stage mapped through clock sync)."""
+        if not self.options.enabled:
+            return
+        span = Span(name, start_ns, end_ns, thread or threading.current_thread().name, frame, peer)
+        with self._lock:
+            if len(self._spans) >= self.options.max_spans:
+                self.dropped += 1
+            else:
+                self._spans.append(span)
+
+    def spans(self) -> list[Span]:
+        """A copy of the recorded spans."""
+        with self._lock:
+            return list(self._spans)
+
+    def summary(self) -> dict[str, StageSummary]:
+        """Per span name: count and p50/p95/p99 durations in ms."""
+        by_name: dict[str, list[float]] = {}
+        for span in self.spans():
+            by_name.setdefault(span.name, []).append((span.end_ns - span.start_ns) / 1e6)
+        out = {}
+        for name, values in sorted(by_name.items()):
+            arr = np.asarray(values)
+            p50, p95, p99 = np.percentile(arr, [50, 95, 99])
+            out[name] = StageSummary(len(values), float(p50), float(p95), float(p99))
+        return out
+
+    def chrome_trace(self) -> dict[str, object]:
+        """The spans as a Chrome trace (complete 'X' events, µs), one track per peer and thread."""
+        spans = sorted(self.spans(), key=lambda s: (s.start_ns, -(s.end_ns - s.start_ns)))
+        origin = spans[0].start_ns if spans else 0
+        pids: dict[str, int] = {}
+        tids: dict[tuple[str, str], int] = {}
+        events: list[dict[str, object]] = []
+        for span in spans:
+            pid = pids.setdefault(span.peer, len(pids) + 1)
+            tid = tids.setdefault((span.peer, span.thread), len(tids) + 1)
+            event: dict[str, object] = {
+                "name": span.name, "ph": "X", "pid": pid, "tid": tid,
+                "ts": (span.start_ns - origin) / 1e3, "dur": max(0.0, (span.end_ns - span.start_ns) / 1e3),
+            }
+            if span.frame is not None:
+                event["args"] = {"frame": span.frame}
+            events.append(event)
+        for peer, pid in pids.items():
+            events.append({"name": "process_name", "ph": "M", "pid": pid, "args": {"name": peer}})
+        for (peer, thread), tid in tids.items():
+            events.append({"name": "thread_name", "ph": "M", "pid": pids[peer], "tid": tid, "args": {"name": thread}})
+        return {"traceEvents": events, "displayTimeUnit": "ms"}
+
+    def write_chrome_trace(self, path: Path) -> Path:
+        """Write chrome_trace() as JSON to `path` (Perfetto and chrome://tracing open it)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.chrome_trace()))
+        return path
