@@ -1,0 +1,50 @@
+"""The command line: help, one-line errors with exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from codecav.cli import UsageError, main, parse_size
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "codecav", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_parse_size() -> None:
+    assert parse_size("512x384") == (512, 384)
+    with pytest.raises(UsageError, match="WIDTHxHEIGHT"):
+        parse_size("512by384")
+    with pytest.raises(UsageError, match="out of range"):
+        parse_size("4x4")
+
+
+def test_help_lists_commands() -> None:
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for command in ("avatar", "render", "demo"):
+        assert command in proc.stdout
+
+
+def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage" in capsys.readouterr().out
+
+
+def test_bad_size_is_one_line_exit_2() -> None:
+    proc = run_cli("render", "--size", "huge", "--out", "x.png")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert proc.stderr.startswith("codecav: size 'huge' is not WIDTHxHEIGHT")
+
+
+def test_missing_avatar_is_one_line_exit_2(tmp_path: object) -> None:
+    for command in (("avatar", "info"), ("avatar", "verify")):
+        proc = run_cli(*command, "/nonexistent/avatar.cavatar")
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert proc.stderr.strip().count("\n") == 0
+        assert "/nonexistent/avatar.cavatar" in proc.stderr
