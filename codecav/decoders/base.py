@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from codecav.assets.package import FeatureMapInfo, MeshTopology, PixelMlp
+
+if TYPE_CHECKING:  # GL types only for annotations: importing the interface needs no GL
+    from codecav.xr.base import EyeView
 
 DECODER_INPUTS = ("latent", "view_dir")
 """ONNX input names: latent float32 [1, D]; view_dir float32 [1, 3] (unit, head space, towards camera)."""
@@ -30,3 +37,49 @@ class NeuralDecoder(ABC):
     @abstractmethod
     def decode(self, latent: np.ndarray, view_dir: np.ndarray) -> DecodedFrame:
         """Decode one frame; `latent` is float32 [D], `view_dir` float32 [3] unit in head space."""
+
+
+class AvatarHandle:
+    """An avatar's GPU resources inside one AvatarRenderer; returned by add_avatar, opaque to callers."""
+
+    released: bool = False
+    """True once the renderer has freed it; using it again raises ValueError."""
+
+
+@dataclass(frozen=True)
+class AvatarDraw:
+    """One avatar to draw this frame: which handle and where its head is."""
+
+    handle: AvatarHandle
+    """From AvatarRenderer.add_avatar of the renderer that draws it."""
+    model: np.ndarray
+    """float32 [4, 4] head space -> world (column-vector convention)."""
+
+
+class AvatarRenderer(ABC):
+    """Draws decoded avatars into an eye's framebuffer (PiCA per-pixel, or the DAM full-texture baseline).
+
+    The concrete classes take `(ctx: moderngl.Context, options=None)`; see codecav.decoders.get_renderer.
+    """
+
+    @abstractmethod
+    def add_avatar(self, mesh: MeshTopology, mlp: PixelMlp, feature_info: FeatureMapInfo) -> AvatarHandle:
+        """Upload an avatar's static parts (topology, UVs, MLP weights) and allocate its per-frame buffers."""
+
+    @abstractmethod
+    def update(self, handle: AvatarHandle, frame: DecodedFrame) -> None:
+        """Write one decoded frame (geometry, feature map) into the avatar's buffers."""
+
+    @abstractmethod
+    def render(
+        self, eye_view: EyeView, draws: Sequence[AvatarDraw], *, background: tuple[float, float, float] | None = None
+    ) -> None:
+        """Clear the eye's framebuffer (to `background`, default the renderer's) and draw `draws` into it."""
+
+    @abstractmethod
+    def release_avatar(self, handle: AvatarHandle) -> None:
+        """Free one avatar's GPU resources; safe to call twice."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Free every GPU resource of the renderer (all avatars, programs); safe to call twice."""

@@ -1,0 +1,199 @@
+"""FullTextureRenderer: the Deep Appearance Models baseline - decode the whole UV texture every frame.
+
+Per avatar and eye: the same per-pixel MLP runs over every texel of a texture_size^2 UV texture with
+one global view direction (head origin -> camera), then the mesh is drawn texture-mapped. The cost
+is fixed by the texture size, however few pixels the avatar covers; PicaRenderer is the alternative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from codecav.assets.package import FeatureMapInfo, MeshTopology, PixelMlp
+from codecav.decoders.base import AvatarDraw, AvatarHandle, AvatarRenderer, DecodedFrame
+from codecav.decoders.gl_common import (
+    FEATURE_PRECISIONS,
+    FEATURE_TEXTURE_UNIT,
+    MLP_BLOCK_BINDING,
+    AvatarBuffers,
+    DrawBlocks,
+    bind_blocks,
+    camera_in_head,
+)
+from codecav.decoders.mlp_layout import MlpShape
+from codecav.shaders.loader import build_program
+from codecav.xr.base import EyeView
+
+__all__ = ["FullTextureHandle", "FullTextureOptions", "FullTextureRenderer"]
+
+_TEXTURE_UNIT = 1  # the decoded RGB texture, beside the feature array on unit 0
+
+
+@dataclass(frozen=True)
+class FullTextureOptions:
+    """How FullTextureRenderer draws; fixed for the renderer's lifetime."""
+
+    texture_size: int = 1024
+    """Side of the decoded RGB UV texture (DAM decodes 1024 x 1024)."""
+    feature_precision: str = "f16"
+    """Feature texture format: 'f16' (RGBA16F) or 'f32' (RGBA32F)."""
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Clear colour when render() is given none."""
+
+    def __post_init__(self) -> None:
+        """Reject unusable values early."""
+        if self.feature_precision not in FEATURE_PRECISIONS:
+            raise ValueError(f"feature_precision {self.feature_precision!r} is not one of {sorted(FEATURE_PRECISIONS)}")
+        if not 1 <= self.texture_size <= 8192:
+            raise ValueError(f"texture_size must be in 1..8192, got {self.texture_size}")
+
+
+class FullTextureHandle(AvatarHandle):
+    """A FullTextureRenderer avatar: its buffers, decoded texture and vertex arrays."""
+
+    def __init__(
+        self,
+        buffers: AvatarBuffers,
+        program: moderngl.Program,
+        texture: moderngl.Texture,
+        texture_fbo: moderngl.Framebuffer,
+        texture_vao: moderngl.VertexArray,
+        mesh_vao: moderngl.VertexArray,
+    ) -> None:
+        """Bundle what add_avatar made."""
+        self.buffers = buffers
+        """GPU buffers and textures shared with PiCA."""
+        self.program = program
+        """MLP-over-UV program of this avatar's MLP shape."""
+        self.texture = texture
+        """RGBA8 decoded texture, LINEAR + CLAMP_TO_EDGE."""
+        self.texture_fbo = texture_fbo
+        """Framebuffer over `texture`."""
+        self.texture_vao = texture_vao
+        """Attribute-less full-viewport triangle."""
+        self.mesh_vao = mesh_vao
+        """Positions + UVs."""
+
+
+class FullTextureRenderer(AvatarRenderer):
+    """The full-UV-texture baseline (codecav.decoders key 'full_texture'); same API as PicaRenderer."""
+
+    def __init__(self, ctx: moderngl.Context, options: FullTextureOptions | None = None) -> None:
+        """Compile the textured-mesh program; MLP programs compile per MLP shape on first use."""
+        self.ctx = ctx
+        self.options = options or FullTextureOptions()
+        self._mesh_program = build_program(ctx, "textured_mesh.glsl")
+        bind_blocks(self._mesh_program)
+        self._mesh_program["u_texture"].value = _TEXTURE_UNIT  # type: ignore[union-attr]
+        self._programs: dict[MlpShape, moderngl.Program] = {}
+        self._handles: list[FullTextureHandle] = []
+        self._draw_blocks = DrawBlocks(ctx)
+        self._released = False
+
+    def program_for(self, shape: MlpShape) -> moderngl.Program:
+        """The MLP-over-UV program of an MLP shape, compiled once and cached."""
+        program = self._programs.get(shape)
+        if program is None:
+            program = build_program(self.ctx, "full_texture_mlp.glsl", defines=shape.defines())
+            bind_blocks(program)
+            size = float(self.options.texture_size)
+            program["u_texture_size"].value = (size, size)  # type: ignore[union-attr]
+            self._programs[shape] = program
+        return program
+
+    def add_avatar(self, mesh: MeshTopology, mlp: PixelMlp, feature_info: FeatureMapInfo) -> FullTextureHandle:
+        """Upload topology, UVs and MLP weights and allocate the decoded texture."""
+        buffers = AvatarBuffers(self.ctx, mesh, mlp, feature_info, self.options.feature_precision)
+        program = self.program_for(buffers.shape)
+        size = self.options.texture_size
+        texture = self.ctx.texture((size, size), 4)
+        texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        texture.repeat_x = False
+        texture.repeat_y = False
+        handle = FullTextureHandle(
+            buffers,
+            program,
+            texture,
+            self.ctx.framebuffer(color_attachments=[texture]),
+            self.ctx.vertex_array(program, []),
+            self.ctx.vertex_array(
+                self._mesh_program, [(buffers.positions, "3f", "in_position"), (buffers.uv, "2f", "in_uv")],
+                index_buffer=buffers.indices, index_element_size=4,
+            ),
+        )
+        self._handles.append(handle)
+        return handle
+
+    def update(self, handle: AvatarHandle, frame: DecodedFrame) -> None:
+        """Upload this frame's geometry and feature map (the texture is decoded per view in render)."""
+        self._own(handle).buffers.write_frame(frame)
+
+    def render(
+        self, eye_view: EyeView, draws: Sequence[AvatarDraw], *, background: tuple[float, float, float] | None = None
+    ) -> None:
+        """Decode each avatar's full UV texture for this eye, then draw the textured meshes."""
+        ctx, fb = self.ctx, eye_view.framebuffer
+        handles = [self._own(d.handle) for d in draws]
+        live = [i for i, h in enumerate(handles) if h.buffers.frames_written]
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        for i in live:
+            handle = handles[i]
+            direction = camera_in_head(draws[i].model, eye_view.view)
+            norm = float(np.linalg.norm(direction))
+            unit = direction / norm if norm > 1e-9 else np.array([0.0, 0.0, 1.0])
+            handle.program["u_view_dir"].value = (*(float(c) for c in unit), 0.0)  # type: ignore[union-attr]
+            handle.texture_fbo.use()
+            handle.buffers.mlp.bind_to_uniform_block(MLP_BLOCK_BINDING)
+            handle.buffers.features.use(FEATURE_TEXTURE_UNIT)
+            handle.texture_vao.render(moderngl.TRIANGLES, vertices=3)
+        fb.use()
+        red, green, blue = background if background is not None else self.options.background
+        fb.clear(red, green, blue, 1.0, depth=1.0)
+        if not live:
+            return
+        self._draw_blocks.write(eye_view.view, [draws[i] for i in live])
+        ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        ctx.front_face = "ccw"
+        ctx.cull_face = "back"
+        ctx.depth_func = "<"
+        try:
+            for slot, i in enumerate(live):
+                self._draw_blocks.bind(slot)
+                handles[i].texture.use(_TEXTURE_UNIT)
+                handles[i].mesh_vao.render(moderngl.TRIANGLES)
+        finally:
+            ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+
+    def release_avatar(self, handle: AvatarHandle) -> None:
+        """Free one avatar's GL objects; safe to call twice."""
+        if handle.released:
+            return
+        own = self._own(handle)
+        for obj in (own.texture_vao, own.mesh_vao, own.texture_fbo, own.texture):
+            obj.release()
+        own.buffers.release()
+        own.released = True
+        self._handles.remove(own)
+
+    def release(self) -> None:
+        """Free every avatar, program and buffer; safe to call twice."""
+        for handle in list(self._handles):
+            self.release_avatar(handle)
+        for program in self._programs.values():
+            program.release()
+        self._programs.clear()
+        if not self._released:
+            self._mesh_program.release()
+            self._released = True
+        self._draw_blocks.release()
+
+    def _own(self, handle: AvatarHandle) -> FullTextureHandle:
+        if not isinstance(handle, FullTextureHandle):
+            raise ValueError(f"handle {handle!r} was not made by a FullTextureRenderer")
+        if handle.released:
+            raise ValueError("avatar handle was released; add the avatar again")
+        return handle

@@ -1,0 +1,151 @@
+"""GPU pieces shared by the PiCA renderer and the full-texture baseline: per-avatar buffers and draw blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import moderngl
+import numpy as np
+
+from codecav.assets.package import FeatureMapInfo, MeshTopology, PixelMlp
+from codecav.decoders.base import AvatarDraw, DecodedFrame
+from codecav.decoders.mlp_layout import MlpShape, mlp_shape, pack_mlp
+from codecav.xr.base import View
+
+FEATURE_PRECISIONS = {"f16": "f2", "f32": "f4"}
+"""Feature texture precision -> moderngl dtype (RGBA16F or RGBA32F)."""
+
+DRAW_BLOCK_BINDING = 0
+"""Uniform-block binding of DrawUniforms (mat4 head->clip, vec4 camera in head space)."""
+
+MLP_BLOCK_BINDING = 1
+"""Uniform-block binding of PixelMlpWeights."""
+
+FEATURE_TEXTURE_UNIT = 0
+"""Texture unit of the feature texture array."""
+
+_DRAW_BLOCK_BYTES = 80  # std140: mat4 (64) + vec4 (16)
+
+
+def check_mesh(mesh: MeshTopology) -> None:
+    """ValueError naming the array if the topology arrays do not fit together."""
+    faces, uv, index = np.asarray(mesh.faces), np.asarray(mesh.uv), np.asarray(mesh.vertex_index)
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise ValueError(f"mesh faces must be [F, 3], got {faces.shape}")
+    if uv.ndim != 2 or uv.shape[1] != 2 or index.shape != (uv.shape[0],):
+        raise ValueError(f"mesh uv must be [R, 2] and vertex_index [R], got {uv.shape} and {index.shape}")
+    if faces.size and (faces.min() < 0 or faces.max() >= uv.shape[0]):
+        raise ValueError(f"mesh faces index render vertices outside 0..{uv.shape[0] - 1}")
+
+
+class AvatarBuffers:
+    """One avatar's GL resources: positions (per frame), UVs, indices, feature texture array, MLP weights."""
+
+    def __init__(
+        self, ctx: moderngl.Context, mesh: MeshTopology, mlp: PixelMlp, feature_info: FeatureMapInfo, precision: str
+    ) -> None:
+        """Check the inputs against each other and allocate; ValueError saying what does not fit."""
+        if precision not in FEATURE_PRECISIONS:
+            raise ValueError(f"feature precision {precision!r} is not one of {sorted(FEATURE_PRECISIONS)}")
+        check_mesh(mesh)
+        self.shape: MlpShape = mlp_shape(mlp, feature_info.channels)
+        """MLP shape; selects the program."""
+        self.feature_info = feature_info
+        """Feature-map shape the texture was allocated for."""
+        self.vertex_index = np.asarray(mesh.vertex_index, dtype=np.int64)
+        """Geometry row of each render vertex."""
+        self.num_geometry_vertices = int(self.vertex_index.max()) + 1 if self.vertex_index.size else 0
+        """Smallest V a decoded frame must have."""
+        self._dtype = FEATURE_PRECISIONS[precision]
+        rows = len(self.vertex_index)
+        self.positions = ctx.buffer(reserve=max(rows, 1) * 12, dynamic=True)
+        """float32 [R, 3] head-space positions of render vertices, written by write_frame."""
+        self.uv = ctx.buffer(np.ascontiguousarray(mesh.uv, dtype=np.float32).tobytes())
+        """float32 [R, 2] texture coordinates."""
+        self.indices = ctx.buffer(np.ascontiguousarray(mesh.faces, dtype=np.int32).tobytes())
+        """int32 [F, 3] triangles."""
+        self.features = ctx.texture_array(
+            (feature_info.width, feature_info.height, feature_info.channels // 4), 4, dtype=self._dtype
+        )
+        """RGBA float texture array, one layer per 4 feature channels, LINEAR + CLAMP_TO_EDGE."""
+        self.features.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.features.repeat_x = False
+        self.features.repeat_y = False
+        self.mlp = ctx.buffer(pack_mlp(mlp, self.shape).tobytes())
+        """std140 vec4 weight block of pixel_mlp.glsl."""
+        self.frames_written = 0
+        """Number of write_frame calls (0: nothing to draw yet)."""
+
+    def write_frame(self, frame: DecodedFrame) -> None:
+        """Expand the geometry to render vertices and upload it with the feature map."""
+        geometry = np.asarray(frame.geometry)
+        info = self.feature_info
+        if geometry.ndim != 2 or geometry.shape[1] != 3 or geometry.shape[0] < self.num_geometry_vertices:
+            raise ValueError(f"frame geometry must be [V >= {self.num_geometry_vertices}, 3], got {geometry.shape}")
+        if frame.features.shape != (info.height, info.width, info.channels):
+            raise ValueError(
+                f"frame features must be [{info.height}, {info.width}, {info.channels}], got {frame.features.shape}"
+            )
+        self.positions.write(np.ascontiguousarray(geometry[self.vertex_index], dtype=np.float32).tobytes())
+        layers = frame.features.reshape(info.height, info.width, info.channels // 4, 4).transpose(2, 0, 1, 3)
+        self.features.write(np.ascontiguousarray(layers, dtype=self._dtype).tobytes())
+        self.frames_written += 1
+
+    def release(self) -> None:
+        """Free the GL objects."""
+        for obj in (self.positions, self.uv, self.indices, self.features, self.mlp):
+            obj.release()
+
+
+def camera_in_head(model: np.ndarray, view: View) -> np.ndarray:
+    """float64 [3] the eye position in the head space of `model` (head -> world)."""
+    eye = np.append(view.eye_position.astype(np.float64), 1.0)
+    return (np.linalg.inv(np.asarray(model, np.float64)) @ eye)[:3]
+
+
+class DrawBlocks:
+    """One uniform buffer holding every draw's DrawUniforms block of a frame, written once per render."""
+
+    def __init__(self, ctx: moderngl.Context) -> None:
+        """Allocate lazily; slot stride respects GL_UNIFORM_BUFFER_OFFSET_ALIGNMENT."""
+        align = int(ctx.info.get("GL_UNIFORM_BUFFER_OFFSET_ALIGNMENT", 256))
+        self._ctx = ctx
+        self._stride = -(-_DRAW_BLOCK_BYTES // align) * align
+        self._buffer: moderngl.Buffer | None = None
+
+    def write(self, view: View, draws: Sequence[AvatarDraw]) -> None:
+        """Fill one block per draw: head->clip (column-major) and the camera in head space."""
+        if not draws:
+            return
+        data = np.zeros((len(draws), self._stride // 4), dtype=np.float32)
+        view_projection = np.asarray(view.projection, np.float64) @ np.asarray(view.view_matrix, np.float64)
+        for i, draw in enumerate(draws):
+            mvp = view_projection @ np.asarray(draw.model, np.float64)
+            data[i, :16] = mvp.T.ravel()
+            data[i, 16:19] = camera_in_head(draw.model, view)
+        if self._buffer is None or self._buffer.size < data.nbytes:
+            if self._buffer is not None:
+                self._buffer.release()
+            self._buffer = self._ctx.buffer(reserve=max(data.nbytes, 4 * self._stride), dynamic=True)
+        self._buffer.write(data.tobytes())
+
+    def bind(self, index: int) -> None:
+        """Bind draw `index`'s block to DRAW_BLOCK_BINDING."""
+        assert self._buffer is not None
+        self._buffer.bind_to_uniform_block(DRAW_BLOCK_BINDING, offset=index * self._stride, size=_DRAW_BLOCK_BYTES)
+
+    def release(self) -> None:
+        """Free the buffer."""
+        if self._buffer is not None:
+            self._buffer.release()
+            self._buffer = None
+
+
+def bind_blocks(program: moderngl.Program) -> None:
+    """Point the program's uniform blocks and sampler at codecav's fixed bindings."""
+    if "DrawUniforms" in program:
+        program["DrawUniforms"].binding = DRAW_BLOCK_BINDING  # type: ignore[union-attr]
+    if "PixelMlpWeights" in program:
+        program["PixelMlpWeights"].binding = MLP_BLOCK_BINDING  # type: ignore[union-attr]
+    if "u_features" in program:
+        program["u_features"].value = FEATURE_TEXTURE_UNIT  # type: ignore[union-attr]
