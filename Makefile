@@ -54,3 +54,8 @@ test: lint typecheck unit
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: test-xr
+# OpenXR tests on Monado (simulated HMD) in a Debian trixie chroot, as root; see docs/openxr.md.
+test-xr:
+	@scripts/xr/run_tests.sh

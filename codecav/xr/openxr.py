@@ -468,6 +468,11 @@ class OpenXRTarget(RenderTarget):
                                 int(frame.predicted_display_period), bool(layers), late)
         self._eye_views = []
 
+    @property
+    def time_converter(self) -> XrTimeConverter | None:
+        """XrTime <-> time.monotonic_ns() converter (None when XR_KHR_convert_timespec_time is missing)."""
+        return self._time
+
     def eye_size(self) -> tuple[int, int]:
         """Recommended (width, height) of each eye's swapchain."""
         return (self._eyes[0].width, self._eyes[0].height) if self._eyes else (0, 0)

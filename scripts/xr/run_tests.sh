@@ -20,13 +20,19 @@ set -e
 [ $rc = 0 ] || { echo "codecav test-xr: building the chroot failed"; exit 1; }
 
 monado_pid=""
+xvfb_pid=""
+stop() {
+    # stop PID: TERM, wait up to 5 s, then KILL (only processes this script started).
+    local pid=$1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+}
 cleanup() {
     set +e
-    if [ -n "$monado_pid" ] && kill -0 "$monado_pid" 2>/dev/null; then
-        kill -TERM "$monado_pid"
-        for _ in $(seq 50); do kill -0 "$monado_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$monado_pid" 2>/dev/null
-    fi
+    stop "$xvfb_pid"
+    stop "$monado_pid"
     "$here/mounts.sh" umount
 }
 trap cleanup EXIT
@@ -72,10 +78,23 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 [ -S "$CHROOT$runtime_dir/monado_comp_ipc" ] || { echo "codecav test-xr: Monado's socket did not appear in 10 s"; exit 1; }
-echo "codecav test-xr: monado-service up (pid $monado_pid); running tests/xr_openxr"
+
+# Xvfb for the GLX binding. The chroot shares the host's network namespace, so X's abstract sockets
+# collide with any X server on the host: let Xvfb pick a free display number (-displayfd).
+displayfile="$CHROOT/tmp/codecav-xvfb-display"
+rm -f "$displayfile"
+env -i PATH=/usr/bin:/bin "$chroot_bin" "$CHROOT" /bin/sh -c \
+    "exec Xvfb -displayfd 3 -screen 0 640x480x24 -nolisten tcp 3>/tmp/codecav-xvfb-display" \
+    >"$CHROOT/tmp/xvfb.log" 2>&1 &
+xvfb_pid=$!
+for _ in $(seq 100); do [ -s "$displayfile" ] && break; sleep 0.1; done
+display=""
+[ -s "$displayfile" ] && display=":$(tr -dc 0-9 <"$displayfile")"
+[ -n "$display" ] || echo "codecav test-xr: Xvfb did not start (see $CHROOT/tmp/xvfb.log); GLX tests will fail"
+echo "codecav test-xr: monado-service up (pid $monado_pid), Xvfb on ${display:-none}; running tests/xr_openxr"
 
 set +e
-env -i "${common_env[@]}" OXR_NO_PRINTING=1 XR_RUNTIME_JSON=/usr/share/openxr/1/openxr_monado.json \
+env -i "${common_env[@]}" DISPLAY="$display" OXR_NO_PRINTING=1 XR_RUNTIME_JSON=/usr/share/openxr/1/openxr_monado.json \
     CODECAV_XR_EXPECT_RUNTIME=1 \
     "$chroot_bin" "$CHROOT" /bin/sh -c "cd /opt/codecav-src && $CHROOT_VENV/bin/python -m pytest -p no:cacheprovider \
         -q -rA tests/xr_openxr $*"

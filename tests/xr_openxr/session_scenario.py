@@ -1,0 +1,171 @@
+"""One OpenXR session run in its own process (EGL and GLX must not share a process): renders a known scene
+into both eyes for N frames, reads the swapchain images back and writes what it saw as JSON.
+
+    python -m tests.xr_openxr.session_scenario --graphics egl --frames 120 --out result.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+from typing import Any
+
+import moderngl
+import numpy as np
+
+from codecav.runtime.clock import FrameClock
+from codecav.runtime.transforms import project_point
+from codecav.xr.base import EyeView
+from codecav.xr.openxr import OpenXRConfig, OpenXRTarget
+
+QUAD_CENTRE = np.array([0.0, 0.0, -1.0], np.float32)
+"""World (LOCAL space) position of the test quad: 1 m in front of the origin, facing +z."""
+QUAD_HALF = 0.15
+"""Half the quad's side in metres."""
+QUAD_RGB = (230, 40, 200)
+"""The quad's colour as stored in the swapchain (sRGB storage, no conversion on write)."""
+CLEAR_RGB = (13, 13, 26)
+"""Background."""
+CHECK_FRAMES = (5, 50, 100)
+"""Frames whose swapchain images are read back and checked."""
+
+_VERTEX = """
+#version 330 core
+uniform mat4 u_view_projection;
+in vec3 in_position;
+void main() { gl_Position = u_view_projection * vec4(in_position, 1.0); }
+"""
+_FRAGMENT = """
+#version 330 core
+uniform vec3 u_colour;
+out vec4 frag;
+void main() { frag = vec4(u_colour, 1.0); }
+"""
+
+
+def quad_corners() -> np.ndarray:
+    """float32 [4, 3] corners of the test quad in world space."""
+    offsets = np.array([[-1, -1, 0], [1, -1, 0], [-1, 1, 0], [1, 1, 0]], np.float32) * QUAD_HALF
+    return QUAD_CENTRE + offsets
+
+
+class QuadScene:
+    """A flat-coloured quad at a known world position."""
+
+    def __init__(self, ctx: moderngl.Context) -> None:
+        self.ctx = ctx
+        self.program = ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
+        self.vbo = ctx.buffer(quad_corners().tobytes())
+        self.vao = ctx.vertex_array(self.program, [(self.vbo, "3f", "in_position")])
+
+    def draw(self, eye: EyeView) -> None:
+        fb = eye.framebuffer
+        fb.use()
+        fb.viewport = (0, 0, eye.view.width, eye.view.height)
+        fb.clear(*(c / 255 for c in CLEAR_RGB), 1.0, depth=1.0)
+        self.ctx.enable(moderngl.DEPTH_TEST)
+        vp = (eye.view.projection @ eye.view.view_matrix).astype(np.float32)
+        self.program["u_view_projection"].write(np.ascontiguousarray(vp.T).tobytes())  # type: ignore[union-attr]
+        self.program["u_colour"].value = tuple(c / 255 for c in QUAD_RGB)  # type: ignore[union-attr]
+        self.vao.render(moderngl.TRIANGLE_STRIP)
+
+
+def _check_eye(target: OpenXRTarget, index: int, eye: EyeView) -> dict[str, Any]:
+    """Where the quad should be (projected corners) against where its colour is in the read-back image."""
+    image = target.read_rgb(index).astype(np.int16)
+    vp = eye.view.projection @ eye.view.view_matrix
+    w, h = eye.view.width, eye.view.height
+    corners = np.array([project_point(vp, c, w, h) for c in quad_corners()])
+    centre = project_point(vp, QUAD_CENTRE, w, h)
+    mask = np.abs(image - np.array(QUAD_RGB, np.int16)).max(axis=2) <= 2
+    ys, xs = np.nonzero(mask)
+    observed = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else None
+    cx, cy = int(centre[0]), int(centre[1])
+    inside = 0 <= cx < w and 0 <= cy < h
+    return {
+        "eye": index,
+        "expected_bbox": [float(corners[:, 0].min()), float(corners[:, 1].min()),
+                          float(corners[:, 0].max()), float(corners[:, 1].max())],
+        "observed_bbox": observed,
+        "expected_centre": [float(centre[0]), float(centre[1])],
+        "centre_rgb": image[cy, cx].tolist() if inside else None,
+        "corner_rgb": image[0, 0].tolist(),
+        "quad_pixels": int(mask.sum()),
+        "eye_position": eye.view.eye_position.tolist(),
+    }
+
+
+def run(graphics: str, frames: int) -> dict[str, Any]:
+    """Open the target, render `frames` frames with two views, close, and report."""
+    t0 = time.monotonic()
+    clock = FrameClock(period_ns=1_000_000_000 // 90)
+    target = OpenXRTarget(OpenXRConfig(graphics=graphics), clock=clock)
+    created_s = time.monotonic() - t0
+    scene = QuadScene(target.ctx)
+    checks: list[dict[str, Any]] = []
+    head_positions: list[list[float]] = []
+    two_view_frames = 0
+    predicted_ahead_ms: list[float] = []
+    loops = 0
+    try:
+        while two_view_frames < frames and loops < frames * 4:
+            loops += 1
+            eyes = target.begin_frame()
+            if len(eyes) == 2:
+                predicted_ahead_ms.append((target.predicted_display_ns - time.monotonic_ns()) / 1e6)
+                for eye in eyes:
+                    scene.draw(eye)
+                if two_view_frames in CHECK_FRAMES:
+                    for index, eye in enumerate(eyes):
+                        checks.append({"frame": two_view_frames, **_check_eye(target, index, eye)})
+                if target.head_pose is not None:
+                    head_positions.append(target.head_pose.position.tolist())
+                two_view_frames += 1
+            target.present()
+        states_running = list(target.session_states)
+        converter = target.time_converter
+        now = time.monotonic_ns()
+        roundtrip_ns = converter.to_monotonic_ns(converter.from_monotonic_ns(now)) - now if converter else None
+        result: dict[str, Any] = {
+            "graphics": graphics,
+            "system_name": target.system_name,
+            "created_s": created_s,
+            "frames_with_two_views": two_view_frames,
+            "eye_size": list(target.eye_size()),
+            "color_format": target.color_format,
+            "depth_submitted": target.depth_submitted,
+            "notes": list(target.notes),
+            "gaze": None if target.gaze is None else target.gaze.left.tolist(),
+            "timing": asdict(target.timing_stats()),
+            "timing_summary": target.timing_stats().summary(),
+            "clock_period_ns": clock.period_ns,
+            "predicted_ahead_ms": [float(np.min(predicted_ahead_ms)), float(np.max(predicted_ahead_ms))]
+            if predicted_ahead_ms else None,
+            "timespec_roundtrip_ns": roundtrip_ns,
+            "head_positions": head_positions,
+            "checks": checks,
+            "states_running": states_running,
+        }
+    finally:
+        t1 = time.monotonic()
+        target.close()
+    result["close_s"] = time.monotonic() - t1
+    result["states_after_close"] = list(target.session_states)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--graphics", choices=["egl", "glx"], required=True)
+    parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    result = run(args.graphics, args.frames)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
