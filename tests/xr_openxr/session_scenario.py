@@ -64,7 +64,8 @@ class QuadScene:
         fb = eye.framebuffer
         fb.use()
         fb.viewport = (0, 0, eye.view.width, eye.view.height)
-        fb.clear(*(c / 255 for c in CLEAR_RGB), 1.0, depth=1.0)
+        r, g, b = (c / 255 for c in CLEAR_RGB)
+        fb.clear(color=(r, g, b, 1.0), depth=1.0)
         self.ctx.enable(moderngl.DEPTH_TEST)
         vp = (eye.view.projection @ eye.view.view_matrix).astype(np.float32)
         self.program["u_view_projection"].write(np.ascontiguousarray(vp.T).tobytes())  # type: ignore[union-attr]
