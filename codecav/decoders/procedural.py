@@ -28,14 +28,14 @@ class ProceduralAvatar:
 def ellipsoid(
     radii: tuple[float, float, float] = (0.08, 0.11, 0.09), rings: int = 16, segments: int = 24
 ) -> tuple[MeshTopology, np.ndarray]:
-    """(topology, geometry [V, 3]) of a UV-sphere ellipsoid: u = longitude / 2pi, v = latitude (0 at the
-    bottom pole); faces CCW seen from outside; the u = 1 column duplicates u = 0 as render vertices."""
+    """(topology, geometry [V, 3]) of a UV-sphere ellipsoid: u = longitude / 2pi (seam at the back), v = latitude
+    (0 at the bottom pole); faces CCW seen from outside; the u = 1 column duplicates u = 0 as render vertices."""
     lat = np.linspace(-np.pi / 2, np.pi / 2, rings + 1)
     lon = np.linspace(0.0, 2 * np.pi, segments + 1)
     grid_lon, grid_lat = np.meshgrid(lon, lat)  # [rings + 1, segments + 1]
-    # Longitude 0 looks along +z (the face), increasing towards +x.
+    # Longitude 0 (the UV seam) is at the back of the head (-z), u = 0.5 looks along +z (the face).
     xyz = np.stack(
-        [np.cos(grid_lat) * np.sin(grid_lon), np.sin(grid_lat), np.cos(grid_lat) * np.cos(grid_lon)], axis=-1
+        [-np.cos(grid_lat) * np.sin(grid_lon), np.sin(grid_lat), -np.cos(grid_lat) * np.cos(grid_lon)], axis=-1
     ) * np.asarray(radii)
     uv = np.stack([grid_lon / (2 * np.pi), (grid_lat + np.pi / 2) / np.pi], axis=-1)
     render_ids = np.arange((rings + 1) * (segments + 1)).reshape(rings + 1, segments + 1)

@@ -134,10 +134,12 @@ def build_program(
     defines: Mapping[str, object] | None = None,
     variables: Mapping[str, object] | None = None,
     version: str = DEFAULT_VERSION,
+    read: Callable[[str], str] = read_shader,
 ) -> moderngl.Program:
     """Compile and link the vertex + fragment stages of `name`; ShaderCompileError with file:line on failure."""
     stages = {
-        stage: preprocess(name, stage, defines=defines, variables=variables, version=version) for stage in STAGES
+        stage: preprocess(name, stage, defines=defines, variables=variables, version=version, read=read)
+        for stage in STAGES
     }
     try:
         return ctx.program(

@@ -1,0 +1,190 @@
+"""PicaRenderer on llvmpipe against the NumPy reference rasterizer + MLP (independent of GL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import moderngl
+import numpy as np
+import pytest
+
+from codecav.decoders.base import AvatarDraw, DecodedFrame
+from codecav.decoders.full_texture import FullTextureRenderer
+from codecav.decoders.pica_gl import PicaOptions, PicaRenderer
+from codecav.decoders.pixel_mlp_reference import reference_pica_image
+from codecav.decoders.procedural import procedural_avatar
+from codecav.runtime.transforms import project_point, rotation_y, translation
+from codecav.xr.headless import HeadlessTarget
+from tests.decoders.conftest import (
+    SIZE,
+    as_reference,
+    constant_colour_mlp,
+    draw_once,
+    make_view,
+    silhouette_band,
+    uv_seam_band,
+)
+
+pytestmark = pytest.mark.gl
+
+BACKGROUND = (0.2, 0.3, 0.4)
+VIEWS = {"front-left": (0.12, 0.06, 0.5), "right-above": (-0.35, 0.25, 0.3)}
+
+
+@pytest.fixture
+def target(gl_ctx: moderngl.Context) -> Iterator[HeadlessTarget]:
+    """A SIZE x SIZE headless target on the session context (the view is set per test)."""
+    t = HeadlessTarget([make_view((0, 0, 1))], ctx=gl_ctx)
+    yield t
+    t.close()
+
+
+@pytest.mark.parametrize(("activation", "precision"), [("relu", "f32"), ("sine", "f16")])
+@pytest.mark.parametrize("view_name", sorted(VIEWS))
+def test_glsl_matches_numpy_reference(
+    gl_ctx: moderngl.Context, target: HeadlessTarget, activation: str, precision: str, view_name: str
+) -> None:
+    view = make_view(VIEWS[view_name])
+    target.set_views([view])
+    avatar = procedural_avatar(3, activation=activation, uv_frequencies=3)
+    model = translation(0.01, -0.02, 0.0) @ rotation_y(0.4)
+    renderer = PicaRenderer(gl_ctx, PicaOptions(feature_precision=precision))
+    rgb, depth = draw_once(target, renderer, [(avatar, model)], BACKGROUND)
+    renderer.release()
+    ref = reference_pica_image([as_reference(avatar, model, precision == "f16")], view, BACKGROUND)
+    gl_mask, ref_mask = depth < 1.0, ref.fragments.mask
+    assert ref_mask.sum() > 0.15 * SIZE * SIZE
+    disagree = gl_mask ^ ref_mask
+    assert not (disagree & ~silhouette_band(ref_mask)).any(), "coverage differs away from the silhouette"
+    assert disagree.sum() <= 0.01 * ref_mask.sum()
+    seam = uv_seam_band(ref.fragments, 0, avatar.mesh.uv)
+    assert seam.sum() <= 0.02 * ref_mask.sum()
+    both = gl_mask & ref_mask & ~seam
+    diff = np.abs(rgb.astype(np.int16) - ref.rgb.astype(np.int16)).max(axis=-1)
+    assert diff[both].max() <= 2, f"max |GL - reference| = {diff[both].max()}/255"
+    assert np.all(rgb[~gl_mask] == ref.rgb[~ref_mask][0])  # background everywhere else
+    np.testing.assert_allclose(depth[both], ref.fragments.depth[both], atol=1e-4)
+
+
+def two_overlapping(near_first: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Two heads overlapping on screen: models for (red, green); the first is nearer iff near_first."""
+    near, far = translation(-0.04, 0.0, 0.12), translation(0.05, 0.01, -0.05)
+    return (near, far) if near_first else (far, near)
+
+
+@pytest.mark.parametrize("red_in_front", [True, False])
+@pytest.mark.parametrize("draw_order", ["red-first", "green-first"])
+def test_nearer_avatar_occludes(gl_ctx: moderngl.Context, target: HeadlessTarget, red_in_front: bool,
+                                draw_order: str) -> None:
+    view = make_view((0.0, 0.0, 0.6))
+    target.set_views([view])
+    base = procedural_avatar(0)
+    red = replace(base, mlp=constant_colour_mlp(base.mlp, (0.9, 0.1, 0.1)))
+    green = replace(base, mlp=constant_colour_mlp(base.mlp, (0.1, 0.9, 0.1)))
+    red_model, green_model = two_overlapping(red_in_front)
+    placed = [(red, red_model), (green, green_model)]
+    if draw_order == "green-first":
+        placed.reverse()
+    renderer = PicaRenderer(gl_ctx)
+    rgb, _ = draw_once(target, renderer, placed)
+    red_alone, _ = draw_once(target, renderer, [(red, red_model)])
+    green_alone, _ = draw_once(target, renderer, [(green, green_model)])
+    renderer.release()
+    red_cov, green_cov = np.any(red_alone != red_alone[0, 0], -1), np.any(green_alone != green_alone[0, 0], -1)
+    overlap = red_cov & green_cov & ~silhouette_band(red_cov) & ~silhouette_band(green_cov)
+    assert overlap.sum() > 100
+    winner = red_alone if red_in_front else green_alone
+    assert np.array_equal(rgb[overlap], winner[overlap])
+    only_red = red_cov & ~green_cov & ~silhouette_band(red_cov)
+    assert np.array_equal(rgb[only_red], red_alone[only_red])
+
+
+def test_avatars_land_where_their_head_origins_project(gl_ctx: moderngl.Context, target: HeadlessTarget) -> None:
+    view = make_view((0.0, 0.1, 1.1))
+    target.set_views([view])
+    base = procedural_avatar(1)
+    colours = [(0.9, 0.1, 0.1), (0.1, 0.9, 0.1), (0.1, 0.1, 0.9), (0.9, 0.9, 0.1), (0.9, 0.1, 0.9)]
+    models = [translation(x, y, z) @ rotation_y(yaw) for x, y, z, yaw in
+              [(-0.3, 0.0, 0.0, 0.3), (-0.1, 0.15, -0.2, 0.0), (0.1, -0.1, 0.1, -0.2), (0.3, 0.1, 0.0, 1.0),
+               (0.0, -0.2, -0.3, 2.0)]]
+    placed = [(replace(base, mlp=constant_colour_mlp(base.mlp, c)), m) for c, m in zip(colours, models, strict=True)]
+    renderer = PicaRenderer(gl_ctx)
+    rgb, _ = draw_once(target, renderer, placed)
+    renderer.release()
+    view_projection = view.projection.astype(np.float64) @ view.view_matrix.astype(np.float64)
+    for colour, model in zip(colours, models, strict=True):
+        x, y = project_point(view_projection, model[:3, 3], SIZE, SIZE)
+        pixel = rgb[int(y), int(x)].astype(int)
+        assert np.abs(pixel - np.rint(np.array(colour) * 255)).max() <= 1, (colour, (x, y), pixel)
+
+
+@pytest.mark.parametrize("stereo_eye", [0, 1])
+def test_mlp_runs_once_per_covered_pixel(gl_ctx: moderngl.Context, target: HeadlessTarget, stereo_eye: int) -> None:
+    offset = 0.03 * (2 * stereo_eye - 1)
+    target.set_views([make_view((offset, 0.0, 0.55), (offset, 0.0, 0.0))])
+    base = procedural_avatar(2)
+    placed = [(base, translation(-0.05, 0.0, 0.1)), (base, translation(0.04, 0.02, -0.05)),
+              (base, translation(0.0, -0.06, -0.15))]
+    counting = PicaRenderer(gl_ctx, PicaOptions(count_invocations=True))
+    _, depth = draw_once(target, counting, placed)
+    covered = int((depth < 1.0).sum())
+    assert covered > 0.2 * SIZE * SIZE
+    assert counting.invocations == covered
+    counting.reset_invocations()
+    assert counting.invocations == 0
+    counting.release()
+    # Without the pre-pass, back-to-front overlap shades hidden fragments too: the pre-pass is what saves them.
+    no_prepass = PicaRenderer(gl_ctx, PicaOptions(count_invocations=True, depth_prepass=False))
+    draw_once(target, no_prepass, placed[::-1])
+    assert no_prepass.invocations > covered
+    no_prepass.release()
+
+
+def test_prepass_off_draws_the_same_image(gl_ctx: moderngl.Context, target: HeadlessTarget) -> None:
+    target.set_views([make_view((0.1, 0.0, 0.5))])
+    placed = [(procedural_avatar(4), np.eye(4)), (procedural_avatar(5), translation(0.05, 0.0, 0.08))]
+    with_prepass = PicaRenderer(gl_ctx)
+    without = PicaRenderer(gl_ctx, PicaOptions(depth_prepass=False))
+    a, _ = draw_once(target, with_prepass, placed)
+    b, _ = draw_once(target, without, placed)
+    with_prepass.release()
+    without.release()
+    assert np.array_equal(a, b)
+
+
+def test_handles_are_checked(gl_ctx: moderngl.Context, target: HeadlessTarget) -> None:
+    avatar = procedural_avatar(0)
+    pica, other = PicaRenderer(gl_ctx), FullTextureRenderer(gl_ctx)
+    handle = pica.add_avatar(avatar.mesh, avatar.mlp, avatar.feature_info)
+    foreign = other.add_avatar(avatar.mesh, avatar.mlp, avatar.feature_info)
+    with pytest.raises(ValueError, match="not made by a PicaRenderer"):
+        pica.update(foreign, avatar.frame)
+    with pytest.raises(ValueError, match="features must be"):
+        pica.update(handle, DecodedFrame(avatar.frame.geometry, avatar.frame.features[:, :, :4]))
+    with pytest.raises(ValueError, match="geometry must be"):
+        pica.update(handle, DecodedFrame(avatar.frame.geometry[:5], avatar.frame.features))
+    # Not updated yet: nothing is drawn, the background is.
+    pica.render(target.begin_frame()[0], [AvatarDraw(handle, np.eye(4, dtype=np.float32))], background=(1, 0, 0))
+    assert np.all(target.read_rgb() == (255, 0, 0))
+    pica.release_avatar(handle)
+    pica.release_avatar(handle)
+    with pytest.raises(ValueError, match="released"):
+        pica.update(handle, avatar.frame)
+    with pytest.raises(ValueError, match="invocations"):
+        _ = pica.invocations
+    with pytest.raises(ValueError, match="feature_precision"):
+        PicaOptions(feature_precision="f8")
+    pica.release()
+    pica.release()
+    other.release()
+
+
+def test_programs_are_cached_per_mlp_shape(gl_ctx: moderngl.Context) -> None:
+    renderer = PicaRenderer(gl_ctx)
+    a, b = procedural_avatar(0), procedural_avatar(1)
+    c = procedural_avatar(2, hidden=(8,))
+    for avatar in (a, b, c):
+        renderer.add_avatar(avatar.mesh, avatar.mlp, avatar.feature_info)
+    assert len(renderer._programs) == 2
+    renderer.release()
