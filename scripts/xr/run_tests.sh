@@ -97,8 +97,10 @@ set +e
 env -i "${common_env[@]}" DISPLAY="$display" OXR_NO_PRINTING=1 XR_RUNTIME_JSON=/usr/share/openxr/1/openxr_monado.json \
     CODECAV_XR_EXPECT_RUNTIME=1 \
     "$chroot_bin" "$CHROOT" /bin/sh -c "cd /opt/codecav-src && $CHROOT_VENV/bin/python -m pytest -p no:cacheprovider \
-        -q -rA tests/xr_openxr $*"
+        -q -rA --basetemp=/tmp/codecav-xr-pytest tests/xr_openxr $*"
 rc=$?
 set -e
+# One line per session: what was measured (the JSON reports stay under $CHROOT/tmp/codecav-xr-pytest).
+command -v python3 >/dev/null 2>&1 && python3 "$here/summarize_reports.py" "$CHROOT/tmp/codecav-xr-pytest" || true
 echo "codecav test-xr: pytest exit $rc after $(( $(date +%s) - t0 )) s in all"
 exit $rc

@@ -50,13 +50,14 @@ def openxr_runtime() -> str:
     return probe.stdout.strip()
 
 
-def run_scenario(graphics: str, tmp: Path, env: dict[str, str], frames: int = 120) -> dict[str, Any]:
+def run_scenario(graphics: str, tmp: Path, env: dict[str, str], frames: int = 120, scene: str = "quad"
+                 ) -> dict[str, Any]:
     """Run tests.xr_openxr.session_scenario in a child process and return its JSON report."""
-    out = tmp / f"session_{graphics}.json"
+    out = tmp / f"session_{graphics}_{scene}.json"
     repo = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
         [sys.executable, "-m", "tests.xr_openxr.session_scenario", "--graphics", graphics, "--frames", str(frames),
-         "--out", str(out)],
+         "--scene", scene, "--out", str(out)],
         capture_output=True, text=True, timeout=180, env=env, cwd=repo)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
@@ -65,15 +66,29 @@ def run_scenario(graphics: str, tmp: Path, env: dict[str, str], frames: int = 12
     return result
 
 
-@pytest.fixture(scope="module", params=["egl", "glx"])
-def session(request: pytest.FixtureRequest, openxr_runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        dict[str, Any]]:
-    """A 120-frame session through EGL (no display) or GLX (Xvfb), run once per module and binding."""
-    graphics: str = request.param
+def _session_env(request: pytest.FixtureRequest, graphics: str) -> dict[str, str]:
+    """The child's environment: no DISPLAY for EGL (proves it needs none), an X display for GLX."""
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
     if graphics == "glx":
         if not os.environ.get("DISPLAY") and os.environ.get("CODECAV_XR_EXPECT_RUNTIME") == "1":
             pytest.fail("the GLX binding needs DISPLAY; scripts/xr/run_tests.sh starts Xvfb in the chroot")
         display: str = request.getfixturevalue("x_display")
         env["DISPLAY"] = display
-    yield run_scenario(graphics, tmp_path_factory.mktemp(graphics), env)
+    return env
+
+
+@pytest.fixture(scope="module", params=["egl", "glx"])
+def session(request: pytest.FixtureRequest, openxr_runtime: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+        dict[str, Any]]:
+    """A 120-frame quad session through EGL (no display) or GLX (Xvfb), run once per module and binding."""
+    graphics: str = request.param
+    yield run_scenario(graphics, tmp_path_factory.mktemp(graphics), _session_env(request, graphics))
+
+
+@pytest.fixture(scope="module", params=["egl", "glx"])
+def avatar_session(request: pytest.FixtureRequest, openxr_runtime: str,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A 30-frame session drawing the sample avatar with the PiCA GL pass, through EGL or GLX."""
+    graphics: str = request.param
+    yield run_scenario(graphics, tmp_path_factory.mktemp(graphics), _session_env(request, graphics), frames=30,
+                       scene="avatar")

@@ -2,6 +2,10 @@
 into both eyes for N frames, reads the swapchain images back and writes what it saw as JSON.
 
     python -m tests.xr_openxr.session_scenario --graphics egl --frames 120 --out result.json
+    python -m tests.xr_openxr.session_scenario --graphics glx --scene avatar --frames 30 --out result.json
+
+The quad scene is a flat-coloured square at a known world position; the avatar scene is a sample avatar
+(codecav.assets.synthetic when present, else codecav.decoders.procedural) drawn by the PiCA GL pass.
 """
 
 from __future__ import annotations
@@ -29,7 +33,13 @@ QUAD_RGB = (230, 40, 200)
 CLEAR_RGB = (13, 13, 26)
 """Background."""
 CHECK_FRAMES = (5, 50, 100)
-"""Frames whose swapchain images are read back and checked."""
+"""Frames whose swapchain images are read back and checked (quad scene)."""
+AVATAR_CHECK_FRAMES = (5, 25)
+"""Frames read back and checked in the avatar scene."""
+AVATAR_POSITION = np.array([0.0, 0.0, -0.6], np.float32)
+"""World position of the avatar's head-space origin: 60 cm in front of the LOCAL origin."""
+AVATAR_BACKGROUND = (0.0, 1.0, 0.0)
+"""Clear colour of the avatar scene; pixels that differ from it are the avatar."""
 
 _VERTEX = """
 #version 330 core
@@ -73,14 +83,57 @@ class QuadScene:
         self.vao.render(moderngl.TRIANGLE_STRIP)
 
 
-def _check_eye(target: OpenXRTarget, index: int, eye: EyeView) -> dict[str, Any]:
-    """Where the quad should be (projected corners) against where its colour is in the read-back image."""
+class AvatarScene:
+    """A sample avatar drawn by PicaRenderer at AVATAR_POSITION."""
+
+    def __init__(self, ctx: moderngl.Context) -> None:
+        from codecav.decoders.base import AvatarDraw
+        from codecav.decoders.pica_gl import PicaRenderer
+
+        mesh, mlp, info, frame, self.source = _sample_avatar()
+        self.renderer = PicaRenderer(ctx)
+        self.handle = self.renderer.add_avatar(mesh, mlp, info)
+        self.renderer.update(self.handle, frame)
+        model = np.eye(4, dtype=np.float32)
+        model[:3, 3] = AVATAR_POSITION
+        self.draw_list = [AvatarDraw(self.handle, model)]
+        self.world_vertices = np.asarray(frame.geometry, np.float32) + AVATAR_POSITION
+
+    def draw(self, eye: EyeView) -> None:
+        self.renderer.render(eye, self.draw_list, background=AVATAR_BACKGROUND)
+
+
+def _sample_avatar() -> tuple[Any, Any, Any, Any, str]:
+    """(mesh, mlp, feature_info, decoded frame, source) of the sample avatar."""
+    try:
+        from codecav.assets.synthetic import build_synthetic_avatar  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        build_synthetic_avatar = None
+    if build_synthetic_avatar is not None:
+        avatar = build_synthetic_avatar(0)
+        parts = [getattr(avatar, n, None) for n in ("mesh", "mlp", "feature_info", "frame")]
+        if all(p is not None for p in parts):
+            return parts[0], parts[1], parts[2], parts[3], "codecav.assets.synthetic"
+    from codecav.decoders.procedural import procedural_avatar
+
+    proc = procedural_avatar(0)
+    return proc.mesh, proc.mlp, proc.feature_info, proc.frame, "codecav.decoders.procedural"
+
+
+def _check_eye(target: OpenXRTarget, index: int, eye: EyeView, scene: QuadScene | AvatarScene) -> dict[str, Any]:
+    """Where the scene should be (its projected world points) against where it is in the read-back image."""
     image = target.read_rgb(index).astype(np.int16)
     vp = eye.view.projection @ eye.view.view_matrix
     w, h = eye.view.width, eye.view.height
-    corners = np.array([project_point(vp, c, w, h) for c in quad_corners()])
-    centre = project_point(vp, QUAD_CENTRE, w, h)
-    mask = np.abs(image - np.array(QUAD_RGB, np.int16)).max(axis=2) <= 2
+    if isinstance(scene, QuadScene):
+        points, centre_world = quad_corners(), QUAD_CENTRE
+        mask = np.abs(image - np.array(QUAD_RGB, np.int16)).max(axis=2) <= 2
+    else:
+        points, centre_world = scene.world_vertices, AVATAR_POSITION
+        background = np.array([round(c * 255) for c in AVATAR_BACKGROUND], np.int16)
+        mask = np.abs(image - background).max(axis=2) > 2
+    corners = np.array([project_point(vp, c, w, h) for c in points])
+    centre = project_point(vp, centre_world, w, h)
     ys, xs = np.nonzero(mask)
     observed = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else None
     cx, cy = int(centre[0]), int(centre[1])
@@ -93,18 +146,19 @@ def _check_eye(target: OpenXRTarget, index: int, eye: EyeView) -> dict[str, Any]
         "expected_centre": [float(centre[0]), float(centre[1])],
         "centre_rgb": image[cy, cx].tolist() if inside else None,
         "corner_rgb": image[0, 0].tolist(),
-        "quad_pixels": int(mask.sum()),
+        "scene_pixels": int(mask.sum()),
         "eye_position": eye.view.eye_position.tolist(),
     }
 
 
-def run(graphics: str, frames: int) -> dict[str, Any]:
-    """Open the target, render `frames` frames with two views, close, and report."""
+def run(graphics: str, frames: int, scene_name: str = "quad") -> dict[str, Any]:
+    """Open the target, render `frames` frames of a scene with two views, close, and report."""
     t0 = time.monotonic()
     clock = FrameClock(period_ns=1_000_000_000 // 90)
     target = OpenXRTarget(OpenXRConfig(graphics=graphics), clock=clock)
     created_s = time.monotonic() - t0
-    scene = QuadScene(target.ctx)
+    scene: QuadScene | AvatarScene = QuadScene(target.ctx) if scene_name == "quad" else AvatarScene(target.ctx)
+    check_frames = CHECK_FRAMES if scene_name == "quad" else AVATAR_CHECK_FRAMES
     checks: list[dict[str, Any]] = []
     head_positions: list[list[float]] = []
     two_view_frames = 0
@@ -118,9 +172,9 @@ def run(graphics: str, frames: int) -> dict[str, Any]:
                 predicted_ahead_ms.append((target.predicted_display_ns - time.monotonic_ns()) / 1e6)
                 for eye in eyes:
                     scene.draw(eye)
-                if two_view_frames in CHECK_FRAMES:
+                if two_view_frames in check_frames:
                     for index, eye in enumerate(eyes):
-                        checks.append({"frame": two_view_frames, **_check_eye(target, index, eye)})
+                        checks.append({"frame": two_view_frames, **_check_eye(target, index, eye, scene)})
                 if target.head_pose is not None:
                     head_positions.append(target.head_pose.position.tolist())
                 two_view_frames += 1
@@ -131,6 +185,8 @@ def run(graphics: str, frames: int) -> dict[str, Any]:
         roundtrip_ns = converter.to_monotonic_ns(converter.from_monotonic_ns(now)) - now if converter else None
         result: dict[str, Any] = {
             "graphics": graphics,
+            "scene": scene_name,
+            "avatar_source": scene.source if isinstance(scene, AvatarScene) else None,
             "system_name": target.system_name,
             "created_s": created_s,
             "frames_with_two_views": two_view_frames,
@@ -160,10 +216,11 @@ def run(graphics: str, frames: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--graphics", choices=["egl", "glx"], required=True)
+    parser.add_argument("--scene", choices=["quad", "avatar"], default="quad")
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    result = run(args.graphics, args.frames)
+    result = run(args.graphics, args.frames, args.scene)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
 
