@@ -12,6 +12,15 @@ t0=$(date +%s)
 [ "$(id -u)" = 0 ] || skip "needs root for debootstrap, chroot and mounts; run: sudo make test-xr"
 chroot_bin=$(command -v chroot) || skip "no chroot binary (coreutils)"
 
+# Containers without CAP_SYS_ADMIN/CAP_SYS_CHROOT cannot do this at all: find out before building anything.
+probe=$(mktemp -d)
+if ! err=$(mount -t tmpfs codecav-xr-probe "$probe" 2>&1 | head -n1; exit "${PIPESTATUS[0]}"); then
+    rmdir "$probe"
+    skip "mounting is not permitted here (${err:-mount failed}); run on a VM or a privileged container"
+fi
+umount "$probe"; rmdir "$probe"
+err=$("$chroot_bin" / /bin/true 2>&1) || skip "chroot is not permitted here (${err:-chroot failed}); run with CAP_SYS_CHROOT"
+
 set +e
 "$here/build_chroot.sh"
 rc=$?
