@@ -110,6 +110,17 @@ def _vec(v: Any) -> np.ndarray:
     return np.array([v.x, v.y, v.z], np.float32)
 
 
+def view_from_pose(
+    position: np.ndarray, orientation_xyzw: np.ndarray, fov: tuple[float, float, float, float], near: float,
+    far: float, width: int, height: int,
+) -> View:
+    """A View from an XrView: view matrix = inverse of the eye pose, projection from the FOV angles
+    (left, right, up, down in radians; left and down negative)."""
+    eye_to_world = pose_matrix(position, orientation_xyzw)
+    view_matrix = np.linalg.inv(eye_to_world.astype(np.float64)).astype(np.float32)
+    return View(view_matrix, asymmetric_projection(*fov, near, far), width, height)
+
+
 class OpenXRTarget(RenderTarget):
     """Renders stereo views into an OpenXR runtime's swapchains (Monado, SteamVR, a Quest over Link...)."""
 
@@ -393,12 +404,10 @@ class OpenXRTarget(RenderTarget):
             self.face = self._face.sample(xr_time)
 
     def _view(self, eye: _Eye, xr_view: Any) -> View:
-        eye_to_world = pose_matrix(_vec(xr_view.pose.position), _quat(xr_view.pose.orientation))
         fov = xr_view.fov
-        projection = asymmetric_projection(fov.angle_left, fov.angle_right, fov.angle_up, fov.angle_down,
-                                           self.config.near, self.config.far)
-        view_matrix = np.linalg.inv(eye_to_world.astype(np.float64)).astype(np.float32)
-        return View(view_matrix, projection, eye.width, eye.height)
+        return view_from_pose(_vec(xr_view.pose.position), _quat(xr_view.pose.orientation),
+                              (fov.angle_left, fov.angle_right, fov.angle_up, fov.angle_down),
+                              self.config.near, self.config.far, eye.width, eye.height)
 
     def _acquire(self, eye: _Eye) -> moderngl.Framebuffer:
         xr = self._xr
