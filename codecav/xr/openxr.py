@@ -447,7 +447,7 @@ class OpenXRTarget(RenderTarget):
         layers: list[Any] = []
         keep: list[Any] = []  # structs the layer points at must outlive xrEndFrame
         if self._eye_views:
-            self.ctx.finish()
+            # No glFinish here: xrReleaseSwapchainImage/xrEndFrame synchronise GL work with the compositor.
             projection_views = (xr.CompositionLayerProjectionView * len(self._eyes))()
             for i, (eye, xr_view) in enumerate(zip(self._eyes, self._frame_views, strict=True)):
                 xr.release_swapchain_image(eye.color, xr.SwapchainImageReleaseInfo())

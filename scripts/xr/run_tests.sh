@@ -70,8 +70,10 @@ if [ "$want" != "$have" ]; then
     cp "$host_ca" "$CHROOT/etc/codecav-xr/host-ca.crt" 2>/dev/null || cp "$CHROOT/etc/ssl/certs/ca-certificates.crt" "$CHROOT/etc/codecav-xr/host-ca.crt"
     env -i HOME=/root PATH=/usr/bin:/bin PIP_CERT=/etc/codecav-xr/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
     "$chroot_bin" "$CHROOT" /bin/sh -c "python3 -m venv $CHROOT_VENV && $CHROOT_VENV/bin/pip install -q --upgrade pip \
-        && $CHROOT_VENV/bin/pip install -q -e '/opt/codecav-src[test]'" \
-        || { echo "codecav test-xr: pip install inside the chroot failed (PyPI reachable?)"; exit 1; }
+        && $CHROOT_VENV/bin/pip install -q -e '/opt/codecav-src[test]'" >"$CHROOT/tmp/codecav-pip.log" 2>&1 \
+        || { tail -n5 "$CHROOT/tmp/codecav-pip.log"
+             echo "codecav test-xr: pip install inside the chroot failed (PyPI reachable?); see $CHROOT/tmp/codecav-pip.log"
+             exit 1; }
     echo "$want" >"$CHROOT$CHROOT_VENV/.codecav-pyproject"
 fi
 
