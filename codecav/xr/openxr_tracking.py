@@ -39,6 +39,13 @@ class FaceSample:
     """XrTime the weights are for."""
 
 
+def gaze_direction(orientation_xyzw: np.ndarray) -> np.ndarray:
+    """float32 [3] unit gaze ray of an eye gaze pose: the pose's -Z axis (OpenXR looks down -Z)."""
+    x, y, z, w = (float(v) for v in orientation_xyzw)
+    direction = np.array([-(2 * (x * z + y * w)), -(2 * (y * z - x * w)), -(1 - 2 * (x * x + y * y))], np.float32)
+    return direction / np.float32(np.linalg.norm(direction))
+
+
 def _system_property(instance: Any, system_id: Any, props: Any) -> Any:
     """Fill an XrSystem*Properties struct by chaining it into xrGetSystemProperties."""
     import xr
@@ -48,6 +55,19 @@ def _system_property(instance: Any, system_id: Any, props: Any) -> Any:
     if result.is_exception():
         raise result
     return props
+
+
+def face_tracker_create_info() -> tuple[Any, Any]:
+    """XrFaceTrackerCreateInfo2FB asking for the default 70-expression set from the visual source, and the
+    ctypes array it points at (keep both alive until xrCreateFaceTracker2FB returns)."""
+    import xr
+
+    sources = (ctypes.c_int32 * 1)(int(xr.FaceTrackingDataSource2FB.VISUAL))
+    info = xr.FaceTrackerCreateInfo2FB()
+    info._face_expression_set = int(xr.FaceExpressionSet2FB.DEFAULT)
+    info.requested_data_source_count = 1
+    info._requested_data_sources = ctypes.cast(sources, type(info._requested_data_sources))
+    return info, sources
 
 
 class EyeGazeSource:
@@ -95,9 +115,7 @@ class EyeGazeSource:
         if not location.location_flags & xr.SPACE_LOCATION_ORIENTATION_TRACKED_BIT:
             return None
         q = location.pose.orientation
-        x, y, z, w = q.x, q.y, q.z, q.w
-        # The gaze ray is the pose's -Z axis.
-        direction = np.array([-(2 * (x * z + y * w)), -(2 * (y * z - x * w)), -(1 - 2 * (x * x + y * y))], np.float32)
+        direction = gaze_direction(np.array([q.x, q.y, q.z, q.w], np.float32))
         return Gaze(direction, direction.copy())
 
     def close(self) -> None:
@@ -125,6 +143,7 @@ class FaceTrackingSource:
         self.note = ""
         """One line: why face tracking is off, or empty."""
         self._tracker: Any = None
+        self._sources: Any = None
         if FACE_TRACKING_EXTENSION not in enabled_extensions:
             self.note = (f"face tracking off: the OpenXR runtime does not offer {FACE_TRACKING_EXTENSION} "
                          "(Debian's Monado lacks it); drive expressions from another source")
@@ -134,14 +153,16 @@ class FaceTrackingSource:
             self.note = (f"face tracking off: {FACE_TRACKING_EXTENSION} is offered but this headset has no "
                          "visual face tracking; drive expressions from another source")
             return
-        sources = (ctypes.c_int32 * 1)(int(xr.FaceTrackingDataSource2FB.VISUAL))
-        info = xr.FaceTrackerCreateInfo2FB()
-        info._face_expression_set = int(xr.FaceExpressionSet2FB.DEFAULT)
-        info.requested_data_source_count = 1
-        info._requested_data_sources = ctypes.cast(sources, type(info._requested_data_sources))
+        info, self._sources = face_tracker_create_info()
         self._tracker = xr.create_face_tracker2_fb(session, info)
-        self._get = ctypes.cast(xr.get_instance_proc_addr(instance, "xrGetFaceExpressionWeights2FB"),
-                                xr.PFN_xrGetFaceExpressionWeights2FB)
+        get = ctypes.cast(xr.get_instance_proc_addr(instance, "xrGetFaceExpressionWeights2FB"),
+                          xr.PFN_xrGetFaceExpressionWeights2FB)
+        self._start(self._tracker, get)
+
+    def _start(self, tracker: Any, get_weights: Any) -> None:
+        """Use `tracker` with the xrGetFaceExpressionWeights2FB function pointer `get_weights`."""
+        self._tracker = tracker
+        self._get = get_weights
         self._weights = (ctypes.c_float * 70)()
         self._confidences = (ctypes.c_float * 2)()
         self.active = True
