@@ -39,8 +39,8 @@ class FullTextureOptions:
 
     texture_size: int = 1024
     """Side of the decoded RGB UV texture (DAM decodes 1024 x 1024)."""
-    feature_precision: str = "f16"
-    """Feature texture format: 'f16' (RGBA16F) or 'f32' (RGBA32F)."""
+    feature_precision: str = "f32"
+    """Feature texture format: 'f32' (RGBA32F) or 'f16' (RGBA16F), as PicaOptions.feature_precision."""
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """Clear colour when render() is given none."""
 

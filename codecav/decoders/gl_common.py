@@ -16,7 +16,7 @@ FEATURE_PRECISIONS = {"f16": "f2", "f32": "f4"}
 """Feature texture precision -> moderngl dtype (RGBA16F or RGBA32F)."""
 
 DRAW_BLOCK_BINDING = 0
-"""Uniform-block binding of DrawUniforms (mat4 head->clip, vec4 camera in head space)."""
+"""Uniform-block binding of DrawUniforms (shaders/draw_block.glsl)."""
 
 MLP_BLOCK_BINDING = 1
 """Uniform-block binding of PixelMlpWeights."""
@@ -24,7 +24,13 @@ MLP_BLOCK_BINDING = 1
 FEATURE_TEXTURE_UNIT = 0
 """Texture unit of the feature texture array."""
 
-_DRAW_BLOCK_BYTES = 80  # std140: mat4 (64) + vec4 (16)
+GBUFFER_SURFACE_UNIT = 2
+"""Texture unit of the PiCA G-buffer (u, v, avatar id) in the deferred resolve pass."""
+
+GBUFFER_POSITION_UNIT = 3
+"""Texture unit of the PiCA G-buffer head-space positions."""
+
+_DRAW_BLOCK_BYTES = 96  # std140: mat4 (64) + vec4 camera_head (16) + vec4 screen_rect (16)
 
 
 def check_mesh(mesh: MeshTopology) -> None:
@@ -75,6 +81,8 @@ class AvatarBuffers:
         """std140 vec4 weight block of pixel_mlp.glsl."""
         self.frames_written = 0
         """Number of write_frame calls (0: nothing to draw yet)."""
+        self.bounds = np.zeros((2, 3))
+        """float64 [2, 3] head-space AABB (min, max) of the last frame's geometry."""
 
     def write_frame(self, frame: DecodedFrame) -> None:
         """Expand the geometry to render vertices and upload it with the feature map."""
@@ -86,7 +94,9 @@ class AvatarBuffers:
             raise ValueError(
                 f"frame features must be [{info.height}, {info.width}, {info.channels}], got {frame.features.shape}"
             )
-        self.positions.write(np.ascontiguousarray(geometry[self.vertex_index], dtype=np.float32).tobytes())
+        positions = np.ascontiguousarray(geometry[self.vertex_index], dtype=np.float32)
+        self.positions.write(positions.tobytes())
+        self.bounds = np.stack([positions.min(axis=0), positions.max(axis=0)]).astype(np.float64)
         layers = frame.features.reshape(info.height, info.width, info.channels // 4, 4).transpose(2, 0, 1, 3)
         self.features.write(np.ascontiguousarray(layers, dtype=self._dtype).tobytes())
         self.frames_written += 1
@@ -103,6 +113,22 @@ def camera_in_head(model: np.ndarray, view: View) -> np.ndarray:
     return (np.linalg.inv(np.asarray(model, np.float64)) @ eye)[:3]
 
 
+def screen_rect(mvp: np.ndarray, bounds: np.ndarray, view: View, margin_px: float = 2.0) -> np.ndarray:
+    """NDC (x0, y0, x1, y1) covering the projected AABB `bounds` [2, 3], padded by `margin_px` and
+    clamped to the screen; the whole screen if a corner is behind the eye; x0 >= x1 if off screen."""
+    corners = np.array(
+        [[bounds[i, 0], bounds[j, 1], bounds[k, 2], 1.0] for i in (0, 1) for j in (0, 1) for k in (0, 1)]
+    )
+    clip = corners @ np.asarray(mvp, np.float64).T
+    if np.any(clip[:, 3] <= 1e-6):
+        return np.array([-1.0, -1.0, 1.0, 1.0])
+    ndc = clip[:, :2] / clip[:, 3:4]
+    pad = np.array([2.0 * margin_px / view.width, 2.0 * margin_px / view.height])
+    low = np.clip(ndc.min(axis=0) - pad, -1.0, 1.0)
+    high = np.clip(ndc.max(axis=0) + pad, -1.0, 1.0)
+    return np.concatenate([low, high])
+
+
 class DrawBlocks:
     """One uniform buffer holding every draw's DrawUniforms block of a frame, written once per render."""
 
@@ -112,9 +138,11 @@ class DrawBlocks:
         self._ctx = ctx
         self._stride = -(-_DRAW_BLOCK_BYTES // align) * align
         self._buffer: moderngl.Buffer | None = None
+        self._last = np.zeros((0, self._stride // 4), dtype=np.float32)
 
-    def write(self, view: View, draws: Sequence[AvatarDraw]) -> None:
-        """Fill one block per draw: head->clip (column-major) and the camera in head space."""
+    def write(self, view: View, draws: Sequence[AvatarDraw], bounds: Sequence[np.ndarray] | None = None) -> None:
+        """Fill one block per draw: head->clip (column-major), the camera in head space with slot + 1 in w,
+        and the screen rectangle of the head-space AABB `bounds[i]` (whole screen when not given)."""
         if not draws:
             return
         data = np.zeros((len(draws), self._stride // 4), dtype=np.float32)
@@ -123,11 +151,18 @@ class DrawBlocks:
             mvp = view_projection @ np.asarray(draw.model, np.float64)
             data[i, :16] = mvp.T.ravel()
             data[i, 16:19] = camera_in_head(draw.model, view)
+            data[i, 19] = i + 1
+            data[i, 20:24] = screen_rect(mvp, bounds[i], view) if bounds is not None else (-1, -1, 1, 1)
         if self._buffer is None or self._buffer.size < data.nbytes:
             if self._buffer is not None:
                 self._buffer.release()
             self._buffer = self._ctx.buffer(reserve=max(data.nbytes, 4 * self._stride), dynamic=True)
         self._buffer.write(data.tobytes())
+        self._last = data
+
+    def rect(self, index: int) -> np.ndarray:
+        """The screen rectangle written for draw `index` (NDC x0, y0, x1, y1)."""
+        return self._last[index, 20:24].astype(np.float64)
 
     def bind(self, index: int) -> None:
         """Bind draw `index`'s block to DRAW_BLOCK_BINDING."""
@@ -147,5 +182,8 @@ def bind_blocks(program: moderngl.Program) -> None:
         program["DrawUniforms"].binding = DRAW_BLOCK_BINDING  # type: ignore[union-attr]
     if "PixelMlpWeights" in program:
         program["PixelMlpWeights"].binding = MLP_BLOCK_BINDING  # type: ignore[union-attr]
-    if "u_features" in program:
-        program["u_features"].value = FEATURE_TEXTURE_UNIT  # type: ignore[union-attr]
+    units = {"u_features": FEATURE_TEXTURE_UNIT, "u_gbuffer_surface": GBUFFER_SURFACE_UNIT,
+             "u_gbuffer_position": GBUFFER_POSITION_UNIT}
+    for name, unit in units.items():
+        if name in program:
+            program[name].value = unit  # type: ignore[union-attr]

@@ -1,7 +1,13 @@
-"""PicaRenderer: PiCA per-pixel decoding in GLSL - the MLP runs in the fragment shader, once per covered pixel.
+"""PicaRenderer: PiCA per-pixel decoding in GLSL - the MLP runs in a fragment shader, once per covered pixel.
 
-Each frame: a depth-only pre-pass over every avatar, then a shading pass with depth test EQUAL, so
-hidden surfaces and uncovered pixels never run the MLP (only what a viewer sees costs anything).
+Shading modes (PicaOptions.shading), all drawing the same image:
+- 'deferred' (default): every avatar is rasterized into a G-buffer (UV, avatar id, head-space position)
+  by a trivial shader; then per avatar one quad over its screen rectangle runs the MLP where the
+  G-buffer holds that avatar. Cost follows covered pixels, not triangle count or overdraw.
+- 'prepass': depth-only pre-pass, then the mesh again with depth test EQUAL running the MLP.
+- 'forward': one LESS pass running the MLP per fragment (overdraw runs it again).
+On llvmpipe the deferred mode is the fastest: fragment shaders run in 4x4 blocks, and the forward
+modes waste the MLP on the uncovered lanes of every block a small triangle's edge crosses.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from codecav.decoders.base import AvatarDraw, AvatarHandle, AvatarRenderer, Deco
 from codecav.decoders.gl_common import (
     FEATURE_PRECISIONS,
     FEATURE_TEXTURE_UNIT,
+    GBUFFER_POSITION_UNIT,
+    GBUFFER_SURFACE_UNIT,
     MLP_BLOCK_BINDING,
     AvatarBuffers,
     DrawBlocks,
@@ -26,56 +34,84 @@ from codecav.decoders.mlp_layout import MlpShape
 from codecav.shaders.loader import build_program
 from codecav.xr.base import EyeView
 
-__all__ = ["AvatarDraw", "PicaHandle", "PicaOptions", "PicaRenderer"]
+__all__ = ["SHADING_MODES", "AvatarDraw", "PicaHandle", "PicaOptions", "PicaRenderer"]
+
+SHADING_MODES = ("deferred", "prepass", "forward")
+"""PicaOptions.shading values (see the module docstring)."""
 
 
 @dataclass(frozen=True)
 class PicaOptions:
     """How PicaRenderer draws; every field is fixed for the renderer's lifetime."""
 
-    feature_precision: str = "f16"
-    """Feature texture format: 'f16' (RGBA16F, half the upload) or 'f32' (RGBA32F)."""
-    depth_prepass: bool = True
-    """Depth pre-pass + EQUAL shading pass (MLP once per covered pixel); False: one LESS pass, which
-    runs the MLP again for every overdrawn fragment."""
+    feature_precision: str = "f32"
+    """Feature texture format: 'f32' (RGBA32F) or 'f16' (RGBA16F: half the memory and upload bandwidth,
+    for GPUs; on llvmpipe NumPy's float16 conversion costs more than it saves, see benchmarks/RESULTS.md)."""
+    shading: str = "deferred"
+    """One of SHADING_MODES; 'deferred' and 'prepass' run the MLP exactly once per covered pixel."""
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """Clear colour when render() is given none."""
     count_invocations: bool = False
-    """Debug: count shading-pass fragment-shader runs in an SSBO (GLSL 4.30); see PicaRenderer.invocations."""
+    """Debug: count MLP runs in an SSBO (needs GL 4.3); read PicaRenderer.invocations."""
 
     def __post_init__(self) -> None:
-        """Reject unknown precisions early."""
+        """Reject unknown values early."""
         if self.feature_precision not in FEATURE_PRECISIONS:
             raise ValueError(f"feature_precision {self.feature_precision!r} is not one of {sorted(FEATURE_PRECISIONS)}")
+        if self.shading not in SHADING_MODES:
+            raise ValueError(f"shading {self.shading!r} is not one of {SHADING_MODES}")
 
 
 class PicaHandle(AvatarHandle):
-    """A PicaRenderer avatar: its buffers and vertex arrays for both passes."""
+    """A PicaRenderer avatar: its buffers and the vertex arrays of its passes."""
 
-    def __init__(
-        self, buffers: AvatarBuffers, depth_vao: moderngl.VertexArray, shade_vao: moderngl.VertexArray
-    ) -> None:
+    def __init__(self, buffers: AvatarBuffers, vaos: dict[str, moderngl.VertexArray]) -> None:
         """Bundle what add_avatar made."""
         self.buffers = buffers
         """GPU buffers and textures."""
-        self.depth_vao = depth_vao
-        """Positions only, for the depth pre-pass."""
-        self.shade_vao = shade_vao
-        """Positions + UVs, for the shading pass."""
+        self.vaos = vaos
+        """Vertex arrays by pass: 'depth' / 'shade' (forward modes) or 'gbuffer' / 'resolve' (deferred)."""
+
+
+class _GBuffer:
+    """The deferred G-buffer for one eye framebuffer, sharing that framebuffer's depth attachment."""
+
+    def __init__(self, ctx: moderngl.Context, eye_fb: moderngl.Framebuffer) -> None:
+        width, height = eye_fb.size
+        self.surface = ctx.texture((width, height), 4, dtype="f4")
+        self.position = ctx.texture((width, height), 4, dtype="f4")
+        for tex in (self.surface, self.position):
+            tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._own_depth = None if eye_fb.depth_attachment is not None else ctx.depth_renderbuffer((width, height))
+        depth = eye_fb.depth_attachment if eye_fb.depth_attachment is not None else self._own_depth
+        self.framebuffer = ctx.framebuffer(color_attachments=[self.surface, self.position], depth_attachment=depth)
+        # Positions are only read where the surface id matches, so only the surface needs clearing.
+        self.clear_framebuffer = ctx.framebuffer(color_attachments=[self.surface], depth_attachment=depth)
+
+    def release(self) -> None:
+        self.framebuffer.release()
+        self.clear_framebuffer.release()
+        self.surface.release()
+        self.position.release()
+        if self._own_depth is not None:
+            self._own_depth.release()
 
 
 class PicaRenderer(AvatarRenderer):
     """Per-pixel neural shading of any number of avatars into an eye view (codecav.decoders key 'pica')."""
 
     def __init__(self, ctx: moderngl.Context, options: PicaOptions | None = None) -> None:
-        """Compile the depth program; shading programs compile on first use of each MLP shape."""
+        """Compile the shape-independent programs; MLP programs compile on first use of each MLP shape."""
         self.ctx = ctx
         self.options = options or PicaOptions()
         self._version = "430 core" if self.options.count_invocations else "330 core"
-        self._depth_program = build_program(ctx, "pica.glsl", defines={"DEPTH_ONLY": 1}, version=self._version)
-        bind_blocks(self._depth_program)
+        self._deferred = self.options.shading == "deferred"
+        name, defines = ("pica_gbuffer.glsl", {}) if self._deferred else ("pica.glsl", {"DEPTH_ONLY": 1})
+        self._geometry_program = build_program(ctx, name, defines=defines, version=self._version)
+        bind_blocks(self._geometry_program)
         self._programs: dict[MlpShape, moderngl.Program] = {}
         self._handles: list[PicaHandle] = []
+        self._gbuffers: dict[int, _GBuffer] = {}
         self._draw_blocks = DrawBlocks(ctx)
         self._counter: moderngl.Buffer | None = None
         self._released = False
@@ -84,28 +120,41 @@ class PicaRenderer(AvatarRenderer):
             self.reset_invocations()
 
     def program_for(self, shape: MlpShape) -> moderngl.Program:
-        """The shading program of an MLP shape, compiled once and cached (weights are buffer data)."""
+        """The MLP program of an MLP shape, compiled once and cached (weights are buffer data)."""
         program = self._programs.get(shape)
         if program is None:
             defines = {"DEPTH_ONLY": 0, "COUNT_INVOCATIONS": int(self.options.count_invocations), **shape.defines()}
-            program = build_program(self.ctx, "pica.glsl", defines=defines, version=self._version)
+            name = "pica_resolve.glsl" if self._deferred else "pica.glsl"
+            program = build_program(self.ctx, name, defines=defines, version=self._version)
             bind_blocks(program)
             self._programs[shape] = program
         return program
 
     def add_avatar(self, mesh: MeshTopology, mlp: PixelMlp, feature_info: FeatureMapInfo) -> PicaHandle:
-        """Upload topology, UVs and MLP weights; draw it after the first update()."""
+        """Upload topology, UVs and MLP weights; the avatar is drawn after its first update()."""
         buffers = AvatarBuffers(self.ctx, mesh, mlp, feature_info, self.options.feature_precision)
         program = self.program_for(buffers.shape)
-        depth_vao = self.ctx.vertex_array(
-            self._depth_program, [(buffers.positions, "3f", "in_position")], index_buffer=buffers.indices,
-            index_element_size=4,
-        )
-        shade_vao = self.ctx.vertex_array(
-            program, [(buffers.positions, "3f", "in_position"), (buffers.uv, "2f", "in_uv")],
-            index_buffer=buffers.indices, index_element_size=4,
-        )
-        handle = PicaHandle(buffers, depth_vao, shade_vao)
+        ctx = self.ctx
+        if self._deferred:
+            vaos = {
+                "gbuffer": ctx.vertex_array(
+                    self._geometry_program, [(buffers.positions, "3f", "in_position"), (buffers.uv, "2f", "in_uv")],
+                    index_buffer=buffers.indices, index_element_size=4,
+                ),
+                "resolve": ctx.vertex_array(program, []),
+            }
+        else:
+            vaos = {
+                "depth": ctx.vertex_array(
+                    self._geometry_program, [(buffers.positions, "3f", "in_position")],
+                    index_buffer=buffers.indices, index_element_size=4,
+                ),
+                "shade": ctx.vertex_array(
+                    program, [(buffers.positions, "3f", "in_position"), (buffers.uv, "2f", "in_uv")],
+                    index_buffer=buffers.indices, index_element_size=4,
+                ),
+            }
+        handle = PicaHandle(buffers, vaos)
         self._handles.append(handle)
         return handle
 
@@ -119,45 +168,91 @@ class PicaRenderer(AvatarRenderer):
         """Clear the eye's framebuffer and draw every avatar that has received a frame."""
         ctx, fb = self.ctx, eye_view.framebuffer
         handles = [self._own(d.handle) for d in draws]
-        live = [i for i, h in enumerate(handles) if h.buffers.frames_written]
-        fb.use()
+        live = [handles[i] for i in range(len(draws)) if handles[i].buffers.frames_written]
+        live_draws = [d for d, h in zip(draws, handles, strict=True) if h.buffers.frames_written]
         red, green, blue = background if background is not None else self.options.background
-        fb.clear(red, green, blue, 1.0, depth=1.0)
         if not live:
+            fb.use()
+            fb.clear(red, green, blue, 1.0, depth=1.0)
             return
-        self._draw_blocks.write(eye_view.view, [draws[i] for i in live])
-        ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        self._draw_blocks.write(eye_view.view, live_draws, [h.buffers.bounds for h in live])
+        if self._counter is not None:
+            self._counter.bind_to_storage_buffer(0)
         ctx.front_face = "ccw"
         ctx.cull_face = "back"
         try:
-            if self.options.depth_prepass:
-                ctx.depth_func = "<"
-                fb.color_mask = (False, False, False, False)
-                for slot, i in enumerate(live):
-                    self._draw_blocks.bind(slot)
-                    handles[i].depth_vao.render(moderngl.TRIANGLES)
-                fb.color_mask = (True, True, True, True)
-                fb.depth_mask = False
-                ctx.depth_func = "=="
+            if self._deferred:
+                self._render_deferred(fb, live, (red, green, blue))
             else:
-                ctx.depth_func = "<"
-            if self._counter is not None:
-                self._counter.bind_to_storage_buffer(0)
-            for slot, i in enumerate(live):
-                buffers = handles[i].buffers
-                self._draw_blocks.bind(slot)
-                buffers.mlp.bind_to_uniform_block(MLP_BLOCK_BINDING)
-                buffers.features.use(FEATURE_TEXTURE_UNIT)
-                handles[i].shade_vao.render(moderngl.TRIANGLES)
+                fb.use()
+                fb.clear(red, green, blue, 1.0, depth=1.0)
+                self._render_forward(fb, live)
         finally:
             fb.color_mask = (True, True, True, True)
             fb.depth_mask = True
             ctx.depth_func = "<"
             ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
 
+    def _render_deferred(
+        self, fb: moderngl.Framebuffer, live: list[PicaHandle], rgb: tuple[float, float, float]
+    ) -> None:
+        ctx = self.ctx
+        gbuffer = self._gbuffer_for(fb)
+        fb.use()
+        fb.clear(*rgb, 1.0, depth=1.0)
+        gbuffer.clear_framebuffer.use()
+        gbuffer.clear_framebuffer.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # id 0: no avatar; depth is shared with fb
+        gbuffer.framebuffer.use()
+        ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        ctx.depth_func = "<"
+        for slot, handle in enumerate(live):
+            self._draw_blocks.bind(slot)
+            handle.vaos["gbuffer"].render(moderngl.TRIANGLES)
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        fb.use()
+        gbuffer.surface.use(GBUFFER_SURFACE_UNIT)
+        gbuffer.position.use(GBUFFER_POSITION_UNIT)
+        for slot, handle in enumerate(live):
+            x0, y0, x1, y1 = self._draw_blocks.rect(slot)
+            if x0 >= x1 or y0 >= y1:
+                continue
+            self._draw_blocks.bind(slot)
+            handle.buffers.mlp.bind_to_uniform_block(MLP_BLOCK_BINDING)
+            handle.buffers.features.use(FEATURE_TEXTURE_UNIT)
+            handle.vaos["resolve"].render(moderngl.TRIANGLE_STRIP, vertices=4)
+
+    def _render_forward(self, fb: moderngl.Framebuffer, live: list[PicaHandle]) -> None:
+        ctx = self.ctx
+        ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        ctx.depth_func = "<"
+        if self.options.shading == "prepass":
+            fb.color_mask = (False, False, False, False)
+            for slot, handle in enumerate(live):
+                self._draw_blocks.bind(slot)
+                handle.vaos["depth"].render(moderngl.TRIANGLES)
+            fb.color_mask = (True, True, True, True)
+            fb.depth_mask = False
+            ctx.depth_func = "=="
+        for slot, handle in enumerate(live):
+            self._draw_blocks.bind(slot)
+            handle.buffers.mlp.bind_to_uniform_block(MLP_BLOCK_BINDING)
+            handle.buffers.features.use(FEATURE_TEXTURE_UNIT)
+            handle.vaos["shade"].render(moderngl.TRIANGLES)
+
+    def _gbuffer_for(self, fb: moderngl.Framebuffer) -> _GBuffer:
+        key = fb.glo
+        gbuffer = self._gbuffers.get(key)
+        if gbuffer is not None and gbuffer.surface.size != fb.size:
+            gbuffer.release()
+            gbuffer = None
+        if gbuffer is None:
+            gbuffer = _GBuffer(self.ctx, fb)
+            self._gbuffers[key] = gbuffer
+        return gbuffer
+
     @property
     def invocations(self) -> int:
-        """Shading-pass fragment-shader runs since the last reset (needs options.count_invocations)."""
+        """MLP runs since the last reset (needs PicaOptions(count_invocations=True))."""
         if self._counter is None:
             raise ValueError("PicaRenderer counts invocations only with PicaOptions(count_invocations=True)")
         return int(np.frombuffer(self._counter.read(), dtype=np.uint32)[0])
@@ -172,21 +267,24 @@ class PicaRenderer(AvatarRenderer):
         if handle.released:
             return
         own = self._own(handle)
-        own.depth_vao.release()
-        own.shade_vao.release()
+        for vao in own.vaos.values():
+            vao.release()
         own.buffers.release()
         own.released = True
         self._handles.remove(own)
 
     def release(self) -> None:
-        """Free every avatar, program and buffer; safe to call twice."""
+        """Free every avatar, program, G-buffer and buffer; safe to call twice."""
         for handle in list(self._handles):
             self.release_avatar(handle)
         for program in self._programs.values():
             program.release()
         self._programs.clear()
+        for gbuffer in self._gbuffers.values():
+            gbuffer.release()
+        self._gbuffers.clear()
         if not self._released:
-            self._depth_program.release()
+            self._geometry_program.release()
             self._released = True
         self._draw_blocks.release()
         if self._counter is not None:

@@ -1,11 +1,7 @@
-// PiCA per-pixel decoding of one avatar: a depth-only pre-pass (DEPTH_ONLY 1) and a shading pass
-// drawn with depth test EQUAL, so the MLP runs once for each covered pixel and never for hidden ones.
-// Vertices are in head space; the draw block carries head -> clip and the camera in head space.
-
-layout(std140) uniform DrawUniforms {
-    mat4 u_mvp;          // head -> clip (projection @ view @ model)
-    vec4 u_camera_head;  // eye position in head space, w unused
-};
+// PiCA forward passes of one avatar (PicaOptions.shading 'prepass' and 'forward'): a depth-only pass
+// (DEPTH_ONLY 1) and the shading pass that runs the MLP per fragment. With 'prepass' the shading pass
+// uses depth test EQUAL so the MLP runs once per covered pixel. Vertices are in head space.
+#include "draw_block.glsl"
 
 #if defined(VERTEX_SHADER)
 in vec3 in_position;
@@ -26,21 +22,13 @@ void main() {
 }
 #else
 #include "pixel_mlp.glsl"
-#if COUNT_INVOCATIONS
-// Debug: count shading-pass invocations (needs GLSL 4.30); early tests keep the count honest.
-layout(early_fragment_tests) in;
-layout(std430, binding = 0) buffer InvocationCounter {
-    uint u_invocations;
-};
-#endif
+#include "invocation_counter.glsl"
 in vec3 v_position;
 in vec2 v_uv;
 out vec4 f_color;
 
 void main() {
-#if COUNT_INVOCATIONS
-    atomicAdd(u_invocations, 1u);
-#endif
+    count_invocation();
     // Per-pixel view direction: from this surface point towards the camera, in head space.
     vec3 view_dir = normalize(u_camera_head.xyz - v_position);
     f_color = vec4(pixel_mlp(v_uv, view_dir), 1.0);

@@ -1,9 +1,6 @@
 // DAM baseline, pass 2: the avatar mesh mapped with the RGB texture decoded by full_texture_mlp.glsl.
 
-layout(std140) uniform DrawUniforms {
-    mat4 u_mvp;          // head -> clip
-    vec4 u_camera_head;  // unused here; same block as pica.glsl
-};
+#include "draw_block.glsl"
 
 #if defined(VERTEX_SHADER)
 in vec3 in_position;

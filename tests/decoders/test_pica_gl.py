@@ -11,7 +11,7 @@ import pytest
 
 from codecav.decoders.base import AvatarDraw, DecodedFrame
 from codecav.decoders.full_texture import FullTextureRenderer
-from codecav.decoders.pica_gl import PicaOptions, PicaRenderer
+from codecav.decoders.pica_gl import SHADING_MODES, PicaOptions, PicaRenderer
 from codecav.decoders.pixel_mlp_reference import reference_pica_image
 from codecav.decoders.procedural import procedural_avatar
 from codecav.runtime.transforms import project_point, rotation_y, translation
@@ -40,16 +40,17 @@ def target(gl_ctx: moderngl.Context) -> Iterator[HeadlessTarget]:
     t.close()
 
 
+@pytest.mark.parametrize("shading", SHADING_MODES)
 @pytest.mark.parametrize(("activation", "precision"), [("relu", "f32"), ("sine", "f16")])
 @pytest.mark.parametrize("view_name", sorted(VIEWS))
 def test_glsl_matches_numpy_reference(
-    gl_ctx: moderngl.Context, target: HeadlessTarget, activation: str, precision: str, view_name: str
+    gl_ctx: moderngl.Context, target: HeadlessTarget, activation: str, precision: str, view_name: str, shading: str
 ) -> None:
     view = make_view(VIEWS[view_name])
     target.set_views([view])
     avatar = procedural_avatar(3, activation=activation, uv_frequencies=3)
     model = translation(0.01, -0.02, 0.0) @ rotation_y(0.4)
-    renderer = PicaRenderer(gl_ctx, PicaOptions(feature_precision=precision))
+    renderer = PicaRenderer(gl_ctx, PicaOptions(feature_precision=precision, shading=shading))
     rgb, depth = draw_once(target, renderer, [(avatar, model)], BACKGROUND)
     renderer.release()
     ref = reference_pica_image([as_reference(avatar, model, precision == "f16")], view, BACKGROUND)
@@ -73,10 +74,11 @@ def two_overlapping(near_first: bool) -> tuple[np.ndarray, np.ndarray]:
     return (near, far) if near_first else (far, near)
 
 
+@pytest.mark.parametrize("shading", SHADING_MODES)
 @pytest.mark.parametrize("red_in_front", [True, False])
 @pytest.mark.parametrize("draw_order", ["red-first", "green-first"])
 def test_nearer_avatar_occludes(gl_ctx: moderngl.Context, target: HeadlessTarget, red_in_front: bool,
-                                draw_order: str) -> None:
+                                draw_order: str, shading: str) -> None:
     view = make_view((0.0, 0.0, 0.6))
     target.set_views([view])
     base = procedural_avatar(0)
@@ -86,7 +88,7 @@ def test_nearer_avatar_occludes(gl_ctx: moderngl.Context, target: HeadlessTarget
     placed = [(red, red_model), (green, green_model)]
     if draw_order == "green-first":
         placed.reverse()
-    renderer = PicaRenderer(gl_ctx)
+    renderer = PicaRenderer(gl_ctx, PicaOptions(shading=shading))
     rgb, _ = draw_once(target, renderer, placed)
     red_alone, _ = draw_once(target, renderer, [(red, red_model)])
     green_alone, _ = draw_once(target, renderer, [(green, green_model)])
@@ -119,14 +121,17 @@ def test_avatars_land_where_their_head_origins_project(gl_ctx: moderngl.Context,
         assert np.abs(pixel - np.rint(np.array(colour) * 255)).max() <= 1, (colour, (x, y), pixel)
 
 
+@pytest.mark.parametrize("shading", ["deferred", "prepass"])
 @pytest.mark.parametrize("stereo_eye", [0, 1])
-def test_mlp_runs_once_per_covered_pixel(gl_ctx: moderngl.Context, target: HeadlessTarget, stereo_eye: int) -> None:
+def test_mlp_runs_once_per_covered_pixel(
+    gl_ctx: moderngl.Context, target: HeadlessTarget, stereo_eye: int, shading: str
+) -> None:
     offset = 0.03 * (2 * stereo_eye - 1)
     target.set_views([make_view((offset, 0.0, 0.55), (offset, 0.0, 0.0))])
     base = procedural_avatar(2)
     placed = [(base, translation(-0.05, 0.0, 0.1)), (base, translation(0.04, 0.02, -0.05)),
               (base, translation(0.0, -0.06, -0.15))]
-    counting = PicaRenderer(gl_ctx, PicaOptions(count_invocations=True))
+    counting = PicaRenderer(gl_ctx, PicaOptions(count_invocations=True, shading=shading))
     _, depth = draw_once(target, counting, placed)
     covered = int((depth < 1.0).sum())
     assert covered > 0.2 * SIZE * SIZE
@@ -134,23 +139,41 @@ def test_mlp_runs_once_per_covered_pixel(gl_ctx: moderngl.Context, target: Headl
     counting.reset_invocations()
     assert counting.invocations == 0
     counting.release()
-    # Without the pre-pass, back-to-front overlap shades hidden fragments too: the pre-pass is what saves them.
-    no_prepass = PicaRenderer(gl_ctx, PicaOptions(count_invocations=True, depth_prepass=False))
+    # Forward shading of back-to-front overlap shades hidden fragments too: deferred/pre-pass save those.
+    no_prepass = PicaRenderer(gl_ctx, PicaOptions(count_invocations=True, shading="forward"))
     draw_once(target, no_prepass, placed[::-1])
     assert no_prepass.invocations > covered
     no_prepass.release()
 
 
-def test_prepass_off_draws_the_same_image(gl_ctx: moderngl.Context, target: HeadlessTarget) -> None:
+def test_shading_modes_draw_the_same_image(gl_ctx: moderngl.Context, target: HeadlessTarget) -> None:
     target.set_views([make_view((0.1, 0.0, 0.5))])
     placed = [(procedural_avatar(4), np.eye(4)), (procedural_avatar(5), translation(0.05, 0.0, 0.08))]
-    with_prepass = PicaRenderer(gl_ctx)
-    without = PicaRenderer(gl_ctx, PicaOptions(depth_prepass=False))
-    a, _ = draw_once(target, with_prepass, placed)
-    b, _ = draw_once(target, without, placed)
-    with_prepass.release()
-    without.release()
-    assert np.array_equal(a, b)
+    images, depths = [], []
+    for shading in SHADING_MODES:
+        renderer = PicaRenderer(gl_ctx, PicaOptions(shading=shading))
+        rgb, depth = draw_once(target, renderer, placed)
+        renderer.release()
+        images.append(rgb)
+        depths.append(depth)
+    assert all(np.array_equal(images[0], image) for image in images[1:])
+    assert all(np.array_equal(depths[0], depth) for depth in depths[1:])
+
+
+def test_avatar_partly_off_screen_and_behind_the_eye(gl_ctx: moderngl.Context, target: HeadlessTarget) -> None:
+    """Screen rectangles are clamped; a head the eye is inside of falls back to the whole screen."""
+    target.set_views([make_view((0.0, 0.0, 0.4))])
+    avatar = procedural_avatar(7)
+    renderer = PicaRenderer(gl_ctx)
+    edge, _ = draw_once(target, renderer, [(avatar, translation(0.1, 0.0, 0.0))], (0, 0, 0))
+    behind, _ = draw_once(target, renderer, [(avatar, translation(0.1, 0.0, 0.33))], (0, 0, 0))
+    forward = PicaRenderer(gl_ctx, PicaOptions(shading="forward"))
+    edge_ref, _ = draw_once(target, forward, [(avatar, translation(0.1, 0.0, 0.0))], (0, 0, 0))
+    behind_ref, _ = draw_once(target, forward, [(avatar, translation(0.1, 0.0, 0.33))], (0, 0, 0))
+    renderer.release()
+    forward.release()
+    assert edge[:, -1].any() and np.array_equal(edge, edge_ref)
+    assert behind.any() and np.array_equal(behind, behind_ref)
 
 
 def test_handles_are_checked(gl_ctx: moderngl.Context, target: HeadlessTarget) -> None:
@@ -175,6 +198,8 @@ def test_handles_are_checked(gl_ctx: moderngl.Context, target: HeadlessTarget) -
         _ = pica.invocations
     with pytest.raises(ValueError, match="feature_precision"):
         PicaOptions(feature_precision="f8")
+    with pytest.raises(ValueError, match="shading"):
+        PicaOptions(shading="raytraced")
     pica.release()
     pica.release()
     other.release()
