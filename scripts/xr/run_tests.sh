@@ -30,6 +30,7 @@ set -e
 
 monado_pid=""
 xvfb_pid=""
+pytest_pid=""
 stop() {
     # stop PID: TERM, wait up to 5 s, then KILL (only processes this script started).
     local pid=$1
@@ -40,6 +41,11 @@ stop() {
 }
 cleanup() {
     set +e
+    if [ -n "$pytest_pid" ]; then
+        kill -TERM -- "-$pytest_pid" 2>/dev/null  # pytest's process group: pytest and its session children
+        sleep 1
+        kill -KILL -- "-$pytest_pid" 2>/dev/null
+    fi
     stop "$xvfb_pid"
     stop "$monado_pid"
     "$here/mounts.sh" umount
@@ -104,12 +110,17 @@ display=""
 [ -n "$display" ] || echo "codecav test-xr: Xvfb did not start (see $CHROOT/tmp/xvfb.log); GLX tests will fail"
 echo "codecav test-xr: monado-service up (pid $monado_pid), Xvfb on ${display:-none}; running tests/xr_openxr"
 
+# pytest runs in its own session (setsid) and in the background, so an interrupt reaches the trap at once
+# and the trap can stop pytest together with the session processes it started.
 set +e
-env -i "${common_env[@]}" DISPLAY="$display" OXR_NO_PRINTING=1 XR_RUNTIME_JSON=/usr/share/openxr/1/openxr_monado.json \
-    CODECAV_XR_EXPECT_RUNTIME=1 \
-    "$chroot_bin" "$CHROOT" /bin/sh -c "cd /opt/codecav-src && $CHROOT_VENV/bin/python -m pytest -p no:cacheprovider \
-        -q -rA --basetemp=/tmp/codecav-xr-pytest tests/xr_openxr $*"
+setsid env -i "${common_env[@]}" DISPLAY="$display" OXR_NO_PRINTING=1 \
+    XR_RUNTIME_JSON=/usr/share/openxr/1/openxr_monado.json CODECAV_XR_EXPECT_RUNTIME=1 \
+    "$chroot_bin" "$CHROOT" /bin/sh -c "cd /opt/codecav-src && exec $CHROOT_VENV/bin/python -m pytest \
+        -p no:cacheprovider -q -rA --basetemp=/tmp/codecav-xr-pytest tests/xr_openxr $*" &
+pytest_pid=$!
+wait "$pytest_pid"
 rc=$?
+pytest_pid=""
 set -e
 # One line per session: what was measured (the JSON reports stay under $CHROOT/tmp/codecav-xr-pytest).
 command -v python3 >/dev/null 2>&1 && python3 "$here/summarize_reports.py" "$CHROOT/tmp/codecav-xr-pytest" || true
