@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import moderngl
-import numpy as np
 
 from codecav.assets.package import FeatureMapInfo, MeshTopology, PixelMlp
 from codecav.decoders.base import AvatarDraw, AvatarHandle, AvatarRenderer, DecodedFrame
@@ -22,7 +21,6 @@ from codecav.decoders.gl_common import (
     AvatarBuffers,
     DrawBlocks,
     bind_blocks,
-    camera_in_head,
 )
 from codecav.decoders.mlp_layout import MlpShape
 from codecav.shaders.loader import build_program
@@ -140,13 +138,11 @@ class FullTextureRenderer(AvatarRenderer):
         handles = [self._own(d.handle) for d in draws]
         live = [i for i, h in enumerate(handles) if h.buffers.frames_written]
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
-        for i in live:
+        self._draw_blocks.write(eye_view.view, [draws[i] for i in live])
+        for slot, i in enumerate(live):
             handle = handles[i]
-            direction = camera_in_head(draws[i].model, eye_view.view)
-            norm = float(np.linalg.norm(direction))
-            unit = direction / norm if norm > 1e-9 else np.array([0.0, 0.0, 1.0])
-            handle.program["u_view_dir"].value = (*(float(c) for c in unit), 0.0)  # type: ignore[union-attr]
             handle.texture_fbo.use()
+            self._draw_blocks.bind(slot)  # the camera in head space gives the global view direction
             handle.buffers.mlp.bind_to_uniform_block(MLP_BLOCK_BINDING)
             handle.buffers.features.use(FEATURE_TEXTURE_UNIT)
             handle.texture_vao.render(moderngl.TRIANGLES, vertices=3)
@@ -155,7 +151,6 @@ class FullTextureRenderer(AvatarRenderer):
         fb.clear(red, green, blue, 1.0, depth=1.0)
         if not live:
             return
-        self._draw_blocks.write(eye_view.view, [draws[i] for i in live])
         ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
         ctx.front_face = "ccw"
         ctx.cull_face = "back"

@@ -74,27 +74,40 @@ class PicaHandle(AvatarHandle):
 
 
 class _GBuffer:
-    """The deferred G-buffer for one eye framebuffer, sharing that framebuffer's depth attachment."""
+    """The deferred G-buffer textures for one framebuffer size (shared by every eye of that size)."""
 
-    def __init__(self, ctx: moderngl.Context, eye_fb: moderngl.Framebuffer) -> None:
-        width, height = eye_fb.size
-        self.surface = ctx.texture((width, height), 4, dtype="f4")
-        self.position = ctx.texture((width, height), 4, dtype="f4")
+    def __init__(self, ctx: moderngl.Context, size: tuple[int, int]) -> None:
+        self.ctx = ctx
+        self.surface = ctx.texture(size, 4, dtype="f4")
+        self.position = ctx.texture(size, 4, dtype="f4")
         for tex in (self.surface, self.position):
             tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self._own_depth = None if eye_fb.depth_attachment is not None else ctx.depth_renderbuffer((width, height))
-        depth = eye_fb.depth_attachment if eye_fb.depth_attachment is not None else self._own_depth
-        self.framebuffer = ctx.framebuffer(color_attachments=[self.surface, self.position], depth_attachment=depth)
-        # Positions are only read where the surface id matches, so only the surface needs clearing.
-        self.clear_framebuffer = ctx.framebuffer(color_attachments=[self.surface], depth_attachment=depth)
+        self.depth = ctx.depth_renderbuffer(size)  # used only for eye framebuffers without depth
+        # Framebuffer objects hold no storage: one pair per eye framebuffer, attaching that eye's depth so
+        # the G-buffer pass writes the eye's depth directly (OpenXR swapchains rotate several of them).
+        self._framebuffers: dict[tuple[int, int], tuple[moderngl.Framebuffer, moderngl.Framebuffer]] = {}
+
+    def framebuffers_for(self, eye_fb: moderngl.Framebuffer) -> tuple[moderngl.Framebuffer, moderngl.Framebuffer]:
+        """(surface + position MRT, surface only for clearing), both with the eye framebuffer's depth."""
+        depth = eye_fb.depth_attachment if eye_fb.depth_attachment is not None else self.depth
+        key = (eye_fb.glo, depth.glo)
+        pair = self._framebuffers.get(key)
+        if pair is None:
+            pair = (
+                self.ctx.framebuffer(color_attachments=[self.surface, self.position], depth_attachment=depth),
+                # Positions are read only where the surface id matches, so only the surface needs clearing.
+                self.ctx.framebuffer(color_attachments=[self.surface], depth_attachment=depth),
+            )
+            self._framebuffers[key] = pair
+        return pair
 
     def release(self) -> None:
-        self.framebuffer.release()
-        self.clear_framebuffer.release()
-        self.surface.release()
-        self.position.release()
-        if self._own_depth is not None:
-            self._own_depth.release()
+        for mrt, clear in self._framebuffers.values():
+            mrt.release()
+            clear.release()
+        self._framebuffers.clear()
+        for obj in (self.surface, self.position, self.depth):
+            obj.release()
 
 
 class PicaRenderer(AvatarRenderer):
@@ -111,7 +124,7 @@ class PicaRenderer(AvatarRenderer):
         bind_blocks(self._geometry_program)
         self._programs: dict[MlpShape, moderngl.Program] = {}
         self._handles: list[PicaHandle] = []
-        self._gbuffers: dict[int, _GBuffer] = {}
+        self._gbuffers: dict[tuple[int, int], _GBuffer] = {}
         self._draw_blocks = DrawBlocks(ctx)
         self._counter: moderngl.Buffer | None = None
         self._released = False
@@ -197,12 +210,13 @@ class PicaRenderer(AvatarRenderer):
         self, fb: moderngl.Framebuffer, live: list[PicaHandle], rgb: tuple[float, float, float]
     ) -> None:
         ctx = self.ctx
-        gbuffer = self._gbuffer_for(fb)
+        gbuffer = self._gbuffer_for(fb.size)
+        mrt, clear = gbuffer.framebuffers_for(fb)
         fb.use()
         fb.clear(*rgb, 1.0, depth=1.0)
-        gbuffer.clear_framebuffer.use()
-        gbuffer.clear_framebuffer.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # id 0: no avatar; depth is shared with fb
-        gbuffer.framebuffer.use()
+        clear.use()
+        clear.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)  # id 0: no avatar; the depth is the eye's
+        mrt.use()
         ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
         ctx.depth_func = "<"
         for slot, handle in enumerate(live):
@@ -239,15 +253,11 @@ class PicaRenderer(AvatarRenderer):
             handle.buffers.features.use(FEATURE_TEXTURE_UNIT)
             handle.vaos["shade"].render(moderngl.TRIANGLES)
 
-    def _gbuffer_for(self, fb: moderngl.Framebuffer) -> _GBuffer:
-        key = fb.glo
-        gbuffer = self._gbuffers.get(key)
-        if gbuffer is not None and gbuffer.surface.size != fb.size:
-            gbuffer.release()
-            gbuffer = None
+    def _gbuffer_for(self, size: tuple[int, int]) -> _GBuffer:
+        gbuffer = self._gbuffers.get(size)
         if gbuffer is None:
-            gbuffer = _GBuffer(self.ctx, fb)
-            self._gbuffers[key] = gbuffer
+            gbuffer = _GBuffer(self.ctx, size)
+            self._gbuffers[size] = gbuffer
         return gbuffer
 
     @property

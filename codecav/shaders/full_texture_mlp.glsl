@@ -1,7 +1,6 @@
 // DAM baseline, pass 1: run the per-pixel MLP over every texel of the UV texture with one global
 // view direction (head origin -> camera), writing an RGB texture that textured_mesh.glsl then maps.
-
-uniform vec4 u_view_dir;  // xyz unit, head space; w unused
+#include "draw_block.glsl"
 
 #if defined(VERTEX_SHADER)
 void main() {
@@ -17,6 +16,8 @@ out vec4 f_color;
 
 void main() {
     vec2 uv = gl_FragCoord.xy / u_texture_size;  // texel centres: ((c + 0.5) / W, (r + 0.5) / H)
-    f_color = vec4(pixel_mlp(uv, u_view_dir.xyz), 1.0);
+    float distance = length(u_camera_head.xyz);
+    vec3 view_dir = distance > 1e-9 ? u_camera_head.xyz / distance : vec3(0.0, 0.0, 1.0);
+    f_color = vec4(pixel_mlp(uv, view_dir), 1.0);
 }
 #endif

@@ -213,3 +213,31 @@ def test_programs_are_cached_per_mlp_shape(gl_ctx: moderngl.Context) -> None:
         renderer.add_avatar(avatar.mesh, avatar.mlp, avatar.feature_info)
     assert len(renderer._programs) == 2
     renderer.release()
+
+
+def test_stereo_eyes_each_match_the_reference(gl_ctx: moderngl.Context) -> None:
+    """One renderer, two eye framebuffers (their own depth, shared G-buffer textures), rendered in turn."""
+    views = [make_view((x, 0.02, 0.5), (x, 0.0, 0.0)) for x in (-0.0315, 0.0315)]
+    target = HeadlessTarget(views, ctx=gl_ctx)
+    placed = [(procedural_avatar(8), rotation_y(0.2)), (procedural_avatar(9), translation(0.06, 0.03, -0.1))]
+    renderer = PicaRenderer(gl_ctx)
+    draws = []
+    for avatar, model in placed:
+        handle = renderer.add_avatar(avatar.mesh, avatar.mlp, avatar.feature_info)
+        renderer.update(handle, avatar.frame)
+        draws.append(AvatarDraw(handle, model.astype(np.float32)))
+    for _ in range(2):  # a second frame reuses the cached G-buffer framebuffers
+        for eye in target.begin_frame():
+            renderer.render(eye, draws, background=BACKGROUND)
+        target.present()
+    for index, view in enumerate(views):
+        rgb, depth = target.read_rgb(index), target.read_depth(index)
+        ref = reference_pica_image([as_reference(a, m) for a, m in placed], view, BACKGROUND)
+        both = (depth < 1.0) & ref.fragments.mask
+        for k, (avatar, _) in enumerate(placed):
+            both &= ~uv_seam_band(ref.fragments, k, avatar.mesh.uv)
+        both &= ~silhouette_band(ref.fragments.mesh == 0) & ~silhouette_band(ref.fragments.mesh == 1)
+        diff = np.abs(rgb.astype(np.int16) - ref.rgb.astype(np.int16)).max(axis=-1)
+        assert both.sum() > 2000 and diff[both].max() <= 2
+    renderer.release()
+    target.close()
