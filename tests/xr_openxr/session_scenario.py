@@ -104,20 +104,22 @@ class AvatarScene:
 
 
 def _sample_avatar() -> tuple[Any, Any, Any, Any, str]:
-    """(mesh, mlp, feature_info, decoded frame, source) of the sample avatar."""
+    """(mesh, mlp, feature_info, decoded frame, source) of the sample avatar: the synthetic AvatarPackage
+    decoded once by its ONNX decoder when codecav.assets.synthetic exists, else the procedural one."""
     try:
         from codecav.assets.synthetic import build_synthetic_avatar  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        build_synthetic_avatar = None
-    if build_synthetic_avatar is not None:
-        avatar = build_synthetic_avatar(0)
-        parts = [getattr(avatar, n, None) for n in ("mesh", "mlp", "feature_info", "frame")]
-        if all(p is not None for p in parts):
-            return parts[0], parts[1], parts[2], parts[3], "codecav.assets.synthetic"
-    from codecav.decoders.procedural import procedural_avatar
+        from codecav.decoders.procedural import procedural_avatar
 
-    proc = procedural_avatar(0)
-    return proc.mesh, proc.mlp, proc.feature_info, proc.frame, "codecav.decoders.procedural"
+        proc = procedural_avatar(0)
+        return proc.mesh, proc.mlp, proc.feature_info, proc.frame, "codecav.decoders.procedural"
+    from codecav.decoders.neural import OnnxNeuralDecoder
+
+    package = build_synthetic_avatar(seed=0)
+    code = (np.random.default_rng(0).standard_normal(package.manifest.latent.dim) * 0.5).astype(np.float32)
+    # The head faces +z (codecav.latent.HeadPose) and the viewer is at the origin, +z of the avatar.
+    frame = OnnxNeuralDecoder(package.decoder_onnx).decode(code, np.array([0.0, 0.0, 1.0], np.float32))
+    return package.mesh, package.pixel_mlp, package.manifest.feature_map, frame, "codecav.assets.synthetic"
 
 
 def _check_eye(target: OpenXRTarget, index: int, eye: EyeView, scene: QuadScene | AvatarScene) -> dict[str, Any]:
