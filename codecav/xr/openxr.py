@@ -378,6 +378,7 @@ class OpenXRTarget(RenderTarget):
                 self.clock.follow(self.predicted_display_ns, int(frame.predicted_display_period))
         self._binding.make_current()  # type: ignore[union-attr]
         self._eye_views = []
+        self._locate_head(frame.predicted_display_time)  # tracked for the LatentFrame even when not rendering
         if not frame.should_render:
             return []
         view_state, views = xr.locate_views(self._session, xr.ViewLocateInfo(
@@ -386,7 +387,6 @@ class OpenXRTarget(RenderTarget):
         valid = xr.VIEW_STATE_POSITION_VALID_BIT | xr.VIEW_STATE_ORIENTATION_VALID_BIT
         if view_state.view_state_flags & valid != valid:
             return []
-        self._locate_head(frame.predicted_display_time)
         self._frame_views = list(views)
         for eye, xr_view in zip(self._eyes, self._frame_views, strict=True):
             self._eye_views.append(EyeView(self._view(eye, xr_view), self._acquire(eye)))
