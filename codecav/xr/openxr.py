@@ -437,6 +437,16 @@ class OpenXRTarget(RenderTarget):
         image = np.frombuffer(raw, dtype=np.uint8).reshape(view.height, view.width, 3)
         return np.ascontiguousarray(image[::-1])
 
+    def read_depth(self, index: int) -> np.ndarray:
+        """float32 [H, W] window-space depth (1 = empty) of eye `index`'s depth attachment (the depth
+        swapchain image when depth is submitted), top row first; valid between begin_frame and present."""
+        if not self._eye_views:
+            raise RenderTargetError("read_depth needs a frame in progress; call it between begin_frame and present")
+        view = self._eye_views[index].view
+        raw = self._eye_views[index].framebuffer.read(components=1, attachment=-1, dtype="f4", alignment=1)
+        depth = np.frombuffer(raw, dtype=np.float32).reshape(view.height, view.width)
+        return np.ascontiguousarray(depth[::-1])
+
     def present(self) -> None:
         """Release the swapchain images and submit the projection layer (with depth) for this frame."""
         xr = self._xr

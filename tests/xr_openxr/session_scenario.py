@@ -140,6 +140,8 @@ def _check_eye(target: OpenXRTarget, index: int, eye: EyeView, scene: QuadScene 
     observed = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else None
     cx, cy = int(centre[0]), int(centre[1])
     inside = 0 <= cx < w and 0 <= cy < h
+    depth = target.read_depth(index)
+    clip = vp.astype(np.float64) @ np.append(centre_world.astype(np.float64), 1.0)
     return {
         "eye": index,
         "expected_bbox": [float(corners[:, 0].min()), float(corners[:, 1].min()),
@@ -148,6 +150,13 @@ def _check_eye(target: OpenXRTarget, index: int, eye: EyeView, scene: QuadScene 
         "expected_centre": [float(centre[0]), float(centre[1])],
         "centre_rgb": image[cy, cx].tolist() if inside else None,
         "corner_rgb": image[0, 0].tolist(),
+        "centre_depth": float(depth[cy, cx]) if inside else None,
+        "expected_centre_depth": float((clip[2] / clip[3] + 1.0) / 2.0),
+        "corner_depth": float(depth[0, 0]),
+        # The placeholder moderngl depth texture the framebuffer was built with must stay untouched.
+        "placeholder_depth_centre": float(np.frombuffer(
+            target._eyes[index].placeholder_depth.read(alignment=1), np.float32).reshape(h, w)[::-1][cy, cx])
+        if inside else None,
         "scene_pixels": int(mask.sum()),
         "eye_position": eye.view.eye_position.tolist(),
     }

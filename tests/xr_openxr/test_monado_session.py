@@ -85,3 +85,11 @@ def test_close_stops_and_exits_the_session(session: dict[str, Any]) -> None:
     after = session["states_after_close"]
     assert "STOPPING" in after and after[-1] == "EXITING", after
     assert session["close_s"] < 3.0
+
+
+def test_depth_lands_in_the_depth_swapchain_images(session: dict[str, Any]) -> None:
+    """The framebuffer's depth attachment is the swapchain depth image (re-pointed past moderngl)."""
+    for check in session["checks"]:
+        assert check["centre_depth"] == pytest.approx(check["expected_centre_depth"], abs=1e-4)
+        assert check["corner_depth"] == 1.0
+        assert check["placeholder_depth_centre"] != pytest.approx(check["expected_centre_depth"], abs=1e-3)
