@@ -173,6 +173,7 @@ def run(graphics: str, frames: int, scene_name: str = "quad") -> dict[str, Any]:
     checks: list[dict[str, Any]] = []
     head_positions: list[list[float]] = []
     two_view_frames = 0
+    late_indices: list[int] = []
     predicted_ahead_ms: list[float] = []
     loops = 0
     try:
@@ -190,6 +191,8 @@ def run(graphics: str, frames: int, scene_name: str = "quad") -> dict[str, Any]:
                     head_positions.append(target.head_pose.position.tolist())
                 two_view_frames += 1
             target.present()
+            if eyes and time.monotonic_ns() > target.predicted_display_ns:
+                late_indices.append(two_view_frames - 1)
         states_running = list(target.session_states)
         converter = target.time_converter
         now = time.monotonic_ns()
@@ -214,6 +217,7 @@ def run(graphics: str, frames: int, scene_name: str = "quad") -> dict[str, Any]:
             "timespec_roundtrip_ns": roundtrip_ns,
             "head_positions": head_positions,
             "checks": checks,
+            "late_frame_indices": late_indices,
             "states_running": states_running,
         }
     finally:
