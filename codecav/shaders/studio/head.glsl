@@ -1,0 +1,59 @@
+// Capture studio, image pass: the posed head with its albedo, Lambert + Blinn-Phong under a few
+// directional lights; eyes glossy, mouth interior darkened (a per-region occlusion factor).
+
+#if defined(VERTEX_SHADER)
+uniform mat4 u_mvp;
+in vec3 in_position;
+in vec3 in_normal;
+in vec2 in_uv;
+in float in_region;
+out vec3 v_position;
+out vec3 v_normal;
+out vec2 v_uv;
+flat out int v_region;
+
+void main() {
+    v_position = in_position;
+    v_normal = in_normal;
+    v_uv = in_uv;
+    v_region = int(in_region + 0.5);
+    gl_Position = u_mvp * vec4(in_position, 1.0);
+}
+
+#elif defined(FRAGMENT_SHADER)
+#define NUM_LIGHTS 3
+uniform sampler2D u_albedo;
+uniform vec3 u_camera;                    // camera centre in head space
+uniform vec3 u_light_dir[NUM_LIGHTS];     // unit vectors from the head towards each light
+uniform vec3 u_light_rgb[NUM_LIGHTS];
+uniform vec3 u_ambient;
+in vec3 v_position;
+in vec3 v_normal;
+in vec2 v_uv;
+flat in int v_region;
+out vec4 f_color;
+
+// Per region (skin, eyes, teeth, tongue, mouth interior): occlusion, specular strength, shininess.
+const float OCCLUSION[5] = float[5](1.0, 1.0, 0.55, 0.45, 0.3);
+const float SPECULAR[5] = float[5](0.10, 0.9, 0.25, 0.25, 0.05);
+const float SHININESS[5] = float[5](24.0, 200.0, 40.0, 30.0, 10.0);
+
+void main() {
+    vec3 albedo = pow(texture(u_albedo, v_uv).rgb, vec3(2.2));
+    vec3 n = normalize(v_normal);
+    vec3 v = normalize(u_camera - v_position);
+    if (dot(n, v) < 0.0) n = -n;  // inner surfaces (mouth, eye sockets) seen from behind
+    int r = clamp(v_region, 0, 4);
+    vec3 diffuse = u_ambient;
+    vec3 specular = vec3(0.0);
+    for (int i = 0; i < NUM_LIGHTS; ++i) {
+        vec3 l = u_light_dir[i];
+        float ndl = max(dot(n, l), 0.0);
+        diffuse += u_light_rgb[i] * ndl;
+        vec3 h = normalize(l + v);
+        specular += u_light_rgb[i] * SPECULAR[r] * pow(max(dot(n, h), 0.0), SHININESS[r]) * step(0.0, ndl);
+    }
+    vec3 linear = OCCLUSION[r] * (albedo * diffuse + specular);
+    f_color = vec4(pow(clamp(linear, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+}
+#endif
