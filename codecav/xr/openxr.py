@@ -71,6 +71,9 @@ class OpenXRConfig:
     """How long the constructor waits for the session to become READY."""
     app_name: str = "codecav"
     """Application name reported to the runtime."""
+    loader_messages: bool = False
+    """Let the OpenXR loader print its diagnostics to stderr; off sets XR_LOADER_DEBUG=none unless the
+    environment already sets it (the loader's multi-line errors would bury OpenXRUnavailable's one line)."""
 
     @staticmethod
     def from_env(base: OpenXRConfig | None = None) -> OpenXRConfig:
@@ -163,6 +166,8 @@ class OpenXRTarget(RenderTarget):
         self._time: XrTimeConverter | None = None
         self._gaze: EyeGazeSource | None = None
         self._face: FaceTrackingSource | None = None
+        if not self.config.loader_messages:
+            os.environ.setdefault("XR_LOADER_DEBUG", "none")
         try:
             import xr
         except ImportError as exc:

@@ -101,3 +101,21 @@ def test_open_best_target_without_xr_says_so(monkeypatch: pytest.MonkeyPatch) ->
         pytest.skip(f"no headless EGL context for the fallback ({exc})")
     target.close()
     assert note == "OpenXR not requested; rendering headless (EGL)"
+
+
+def test_no_runtime_prints_nothing_by_default(tmp_path: Any) -> None:
+    """The loader's own multi-line stderr diagnostics are silenced unless OpenXRConfig.loader_messages."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "XR_LOADER_DEBUG"}
+    env["XR_RUNTIME_JSON"] = str(tmp_path / "no_such_runtime.json")
+    code = ("from codecav.xr.openxr import OpenXRTarget, OpenXRUnavailable\n"
+            "try:\n    OpenXRTarget()\nexcept OpenXRUnavailable as exc:\n    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    if "no OpenXR runtime found" not in proc.stdout:
+        pytest.skip(f"the OpenXR loader fails differently here: {proc.stdout.strip()}")
+    assert proc.stderr == ""
+    assert len(proc.stdout.strip().splitlines()) == 1
