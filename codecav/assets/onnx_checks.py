@@ -29,19 +29,22 @@ def parse_model(data: bytes, source: str, member: str) -> onnx.ModelProto:
         model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf DecodeError and friends
         raise InvalidMemberError(source, member, f"is not an ONNX model ({type(exc).__name__})", _FIX) from None
+    # Before the checker: it would look for external data files on disk.
+    for opset in model.opset_import:
+        if opset.domain not in STANDARD_DOMAINS:
+            raise InvalidMemberError(source, member, f"imports the custom operator domain {opset.domain!r}",
+                                     f"{_FIX} with standard ONNX operators only")
+    tensors = list(_tensors(model.graph))
+    for name, tensor in tensors:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.external_data:
+            raise InvalidMemberError(source, member, f"tensor {name} refers to external data",
+                                     f"{_FIX} with weights embedded in the .onnx file")
     try:
         onnx.checker.check_model(model)
     except Exception as exc:  # onnx.checker.ValidationError, also for unknown ops
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidMemberError(source, member, f"fails the ONNX checker ({first[:200]})", _FIX) from None
-    for opset in model.opset_import:
-        if opset.domain not in STANDARD_DOMAINS:
-            raise InvalidMemberError(source, member, f"imports the custom operator domain {opset.domain!r}",
-                                     f"{_FIX} with standard ONNX operators only")
-    for name, tensor in _tensors(model.graph):
-        if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.external_data:
-            raise InvalidMemberError(source, member, f"tensor {name} refers to external data",
-                                     f"{_FIX} with weights embedded in the .onnx file")
+    for name, tensor in tensors:
         try:
             array = numpy_helper.to_array(tensor)
         except Exception as exc:  # malformed raw_data
