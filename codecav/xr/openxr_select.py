@@ -14,14 +14,15 @@ def open_best_target(
 ) -> tuple[RenderTarget, str]:
     """The best target available and a one-line note of what was chosen and why.
 
-    With `prefer_xr`, an OpenXRTarget is tried first; without a runtime, extension or headset it falls
-    back to a WindowTarget (if DISPLAY is set) or a HeadlessTarget showing `views_fallback`.
+    With `prefer_xr`, an OpenXRTarget is tried first (`config` with CODECAV_XR_* overrides); without a
+    runtime, extension or headset it falls back to a WindowTarget (if DISPLAY is set) or a HeadlessTarget
+    showing `views_fallback`.
     RenderTargetError only when even the headless target cannot be created.
     """
     reason = "OpenXR not requested"
     if prefer_xr:
         try:
-            target = OpenXRTarget(config)
+            target = OpenXRTarget(OpenXRConfig.from_env(config))
         except OpenXRUnavailable as exc:
             reason = f"OpenXR unavailable ({exc})"
         else:
