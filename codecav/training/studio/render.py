@@ -123,6 +123,7 @@ class StudioRenderer:
         self._albedo.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
         self._colour = ctx.texture((width, height), 4)
         self._depth = ctx.depth_texture((width, height))
+        self._depth.compare_func = ""  # sampled as plain depth values in the unwrap pass
         self._image_fbo = ctx.framebuffer(color_attachments=[self._colour], depth_attachment=self._depth)
         self._atlas = ctx.texture((texture_size, texture_size), 4)
         self._atlas_fbo = ctx.framebuffer(color_attachments=[self._atlas])

@@ -1,0 +1,192 @@
+"""Capture one identity: render random expressions and scripted sequences (speech, blinks, gaze) from
+the camera dome into a Multiface-layout capture directory."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from codecav.training.multiface import MultifaceCamera, MultifaceWriter
+from codecav.training.studio.albedo import paint_albedo
+from codecav.training.studio.errors import StudioError
+from codecav.training.studio.expressions import (
+    Sequence,
+    blink_sequence,
+    gaze_sequence,
+    random_sequence,
+    speech_sequence,
+)
+from codecav.training.studio.head_model import REGIONS, load_head_model
+from codecav.training.studio.identity import identity_shape, make_identity
+from codecav.training.studio.render import StudioRenderer, create_context
+from codecav.training.studio.rig import RigConfig, make_rig
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    """What a capture renders."""
+
+    cameras: int = 32
+    """Cameras in the dome."""
+    height: int = 512
+    """Image rows; width is 1334/2048 of it (Multiface's aspect)."""
+    texture_size: int = 1024
+    """Unwrapped texture size (square)."""
+    random_frames: int = 120
+    """Frames of EXP_random."""
+    sentences: int = 3
+    """SEN_<n> segments (espeak-ng speech)."""
+    sentence_max_frames: int | None = None
+    """Truncate each sentence to this many frames (None: whole sentence)."""
+    blink_frames: int = 60
+    """Frames of BLINK."""
+    gaze_frames: int = 60
+    """Frames of GAZE."""
+    camera_textures: bool = False
+    """Also write every camera's unwrapped texture (large); the 'average' one is always written."""
+
+
+PRESETS: dict[str, CaptureConfig] = {
+    "default": CaptureConfig(),
+    "quick": CaptureConfig(cameras=4, height=256, texture_size=256, random_frames=4, sentences=1,
+                           sentence_max_frames=6, blink_frames=4, gaze_frames=4, camera_textures=True),
+}
+"""Named configurations: 'default' for training data, 'quick' for tests (~1 s)."""
+
+
+@dataclass(frozen=True)
+class CaptureSummary:
+    """What a capture wrote and how fast."""
+
+    out_dir: Path
+    """Capture directory."""
+    identity: int
+    """Identity index."""
+    name: str
+    """Identity name."""
+    segments: tuple[tuple[str, int], ...]
+    """(segment, frames) in order."""
+    frames: int
+    """Total frames."""
+    cameras: int
+    """Cameras per frame."""
+    seconds: float
+    """Wall time of the whole capture."""
+    frames_per_second: float
+    """Captured frames (all cameras) per wall-clock second."""
+
+
+def _sequences(cfg: CaptureConfig, rng: np.random.Generator) -> list[Sequence]:
+    seqs = [random_sequence(cfg.random_frames, rng)] if cfg.random_frames > 0 else []
+    seqs += [speech_sequence(i, cfg.sentence_max_frames) for i in range(cfg.sentences)]
+    if cfg.blink_frames > 0:
+        seqs.append(blink_sequence(cfg.blink_frames, rng))
+    if cfg.gaze_frames > 0:
+        seqs.append(gaze_sequence(cfg.gaze_frames, rng))
+    return seqs
+
+
+def capture_identity(
+    identity: int,
+    out_dir: Path | str,
+    *,
+    preset: str = "default",
+    cameras: int | None = None,
+    size: int | None = None,
+    frames: int | None = None,
+    seed: int = 0,
+    config: CaptureConfig | None = None,
+    cache_dir: Path | None = None,
+) -> CaptureSummary:
+    """Render identity `identity` into `out_dir` (Multiface layout plus studio/ extras).
+
+    `preset` picks a CaptureConfig ('default', 'quick'), or pass `config`; `cameras`, `size` (image rows)
+    and `frames` (EXP_random frames) override it. The same arguments give the same capture."""
+    if config is None:
+        if preset not in PRESETS:
+            raise StudioError(f"unknown capture preset {preset!r}; use one of {sorted(PRESETS)}")
+        config = PRESETS[preset]
+    cfg = replace(
+        config,
+        cameras=config.cameras if cameras is None else cameras,
+        height=config.height if size is None else size,
+        random_frames=config.random_frames if frames is None else frames,
+    )
+    if cfg.cameras < 1 or cfg.height < 64 or cfg.texture_size < 64:
+        raise StudioError(f"capture needs >= 1 camera, images >= 64 rows and textures >= 64 texels, got {cfg}")
+    start = time.perf_counter()
+    root = Path(out_dir)
+    model = load_head_model(cache_dir)
+    person = make_identity(identity, seed)
+    neutral = identity_shape(model, person)
+    albedo = paint_albedo(model, person, cfg.texture_size)
+    width = max(16, int(round(cfg.height * 1334 / 2048)))
+    rig = make_rig(RigConfig(num_cameras=cfg.cameras, width=width, height=cfg.height))
+    writer = MultifaceWriter(
+        root, [MultifaceCamera(c.name, c.intrinsics, c.distortion, c.extrinsics) for c in rig]
+    )
+    _write_extras(root, model, person, albedo, cfg)
+    rng = np.random.default_rng([identity, seed, 7])
+    sequences = _sequences(cfg, rng)
+    ctx = create_context()
+    renderer = StudioRenderer(ctx, model, albedo, width, cfg.height, cfg.texture_size)
+    pose = np.concatenate([np.eye(3), np.zeros((3, 1))], axis=1)
+    try:
+        for seq in sequences:
+            if seq.audio is not None:
+                writer.write_audio(seq.name, seq.audio, seq.sample_rate)
+            for weights in seq.weights:
+                positions = model.posed(weights, neutral)
+                renderer.set_positions(positions)
+                images: dict[str, np.ndarray] = {}
+                textures: dict[str, np.ndarray] = {}
+                total = np.zeros((cfg.texture_size, cfg.texture_size, 3), dtype=np.float32)
+                count = np.zeros((cfg.texture_size, cfg.texture_size, 1), dtype=np.float32)
+                for cam in rig:
+                    view = renderer.render(cam)
+                    images[cam.name] = view.image
+                    if cfg.camera_textures:
+                        textures[cam.name] = view.texture
+                    total += view.texture
+                    count[..., 0] += view.visible
+                average = (total / np.maximum(count, 1.0) + 0.5).astype(np.uint8)
+                writer.write_frame(seq.name, images, positions, pose, average, weights, textures or None)
+        writer.finish()
+    finally:
+        renderer.release()
+        ctx.release()
+    seconds = time.perf_counter() - start
+    n = len(writer.frames)
+    return CaptureSummary(
+        out_dir=root,
+        identity=identity,
+        name=person.name,
+        segments=tuple((s.name, len(s.weights)) for s in sequences),
+        frames=n,
+        cameras=len(rig),
+        seconds=seconds,
+        frames_per_second=n / seconds if seconds > 0 else 0.0,
+    )
+
+
+def _write_extras(root: Path, model: object, person: object, albedo: np.ndarray, cfg: CaptureConfig) -> None:
+    """studio/: topology.npz (faces, uv, vertex_index, regions), albedo.png (flipped like textures),
+    identity.json and capture.json."""
+    from codecav.training.studio.head_model import HeadModel
+    from codecav.training.studio.identity import Identity
+
+    assert isinstance(model, HeadModel) and isinstance(person, Identity)
+    extras = root / "studio"
+    extras.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        extras / "topology.npz", faces=model.mesh.faces, uv=model.mesh.uv, vertex_index=model.mesh.vertex_index,
+        vertex_region=model.vertex_region, rest_positions=model.positions, region_names=np.array(REGIONS),
+    )
+    Image.fromarray(albedo[::-1]).save(extras / "albedo.png")
+    (extras / "identity.json").write_text(json.dumps(asdict(person), indent=1) + "\n")
+    (extras / "capture.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
