@@ -1,0 +1,80 @@
+"""SceneRenderer: decodes every avatar instance once per frame and draws it into each eye's view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from codecav.assets.package import AvatarPackage
+from codecav.decoders import get_renderer
+from codecav.decoders.base import AvatarDraw, AvatarHandle
+from codecav.decoders.neural import OnnxNeuralDecoder
+from codecav.runtime.scene import Scene
+from codecav.xr.base import EyeView
+
+
+@dataclass
+class _LoadedAvatar:
+    package: AvatarPackage
+    decoder: OnnxNeuralDecoder
+
+
+def head_space_view_dir(head_to_world: np.ndarray, eye_world: np.ndarray) -> np.ndarray:
+    """float32 [3] unit vector from the head origin towards `eye_world`, in head space."""
+    eye_head = np.linalg.inv(head_to_world.astype(np.float64)) @ np.append(eye_world.astype(np.float64), 1.0)
+    direction = eye_head[:3]
+    norm = float(np.linalg.norm(direction))
+    if norm < 1e-9:
+        return np.array([0.0, 0.0, 1.0], np.float32)
+    return (direction / norm).astype(np.float32)
+
+
+class SceneRenderer:
+    """Maps a Scene to the per-pixel GL pass: one neural decode per instance per frame, shared by both eyes."""
+
+    def __init__(self, ctx: moderngl.Context, *, renderer: str = "pica", threads: int = 1) -> None:
+        """`renderer` is a key of codecav.decoders.get_renderer ('pica' or 'full_texture')."""
+        self.ctx = ctx
+        self._gl = get_renderer(renderer)(ctx)
+        self._threads = threads
+        self._avatars: dict[str, _LoadedAvatar] = {}
+        self._handles: list[tuple[str, AvatarHandle | None]] = []
+
+    def add_avatar(self, key: str, package: AvatarPackage) -> None:
+        """Make an avatar package available to instances under `key`."""
+        self._avatars[key] = _LoadedAvatar(package, OnnxNeuralDecoder(package.decoder_onnx, threads=self._threads))
+
+    def _handle_for(self, index: int, key: str) -> AvatarHandle:
+        # One GPU handle per instance (instances of one package still need their own geometry/features).
+        while len(self._handles) <= index:
+            self._handles.append(("", None))
+        cached_key, handle = self._handles[index]
+        if cached_key != key or handle is None:
+            package = self._avatars[key].package
+            if handle is not None:
+                self._gl.release_avatar(handle)
+            handle = self._gl.add_avatar(package.mesh, package.pixel_mlp, package.manifest.feature_map)
+            self._handles[index] = (key, handle)
+        return handle
+
+    def release(self) -> None:
+        """Release every GPU resource of this renderer."""
+        self._gl.release()
+        self._handles = []
+
+    def render(self, scene: Scene, eyes: list[EyeView]) -> None:
+        """Decode every instance for the mean eye position, then draw all of them into every eye."""
+        eye_mid = np.mean([ev.view.eye_position for ev in eyes], axis=0)
+        draws = []
+        for index, instance in enumerate(scene.instances):
+            if instance.avatar_key not in self._avatars:
+                raise ValueError(f"scene instance {index} uses unknown avatar {instance.avatar_key!r}")
+            loaded = self._avatars[instance.avatar_key]
+            frame = loaded.decoder.decode(instance.code, head_space_view_dir(instance.transform, eye_mid))
+            handle = self._handle_for(index, instance.avatar_key)
+            self._gl.update(handle, frame)
+            draws.append(AvatarDraw(handle, instance.transform))
+        for eye in eyes:
+            self._gl.render(eye, draws, background=scene.background)
