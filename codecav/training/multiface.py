@@ -299,7 +299,9 @@ def read_capture(root: Path | str) -> MultifaceCapture:
         if not parts:
             continue
         if len(parts) != 2:
-            raise MultifaceError(f"{base / 'frame_list.txt'}:{number}: expected '<segment> <frame>'; re-run the capture")
+            raise MultifaceError(
+                f"{base / 'frame_list.txt'}:{number}: expected '<segment> <frame>'; re-run the capture"
+            )
         frames.append(FrameRef(parts[0], parts[1]))
     vert = np.fromfile(_require(base / "vert_mean.bin"), dtype=np.float32)
     if vert.size == 0 or vert.size % 3:

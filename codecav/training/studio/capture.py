@@ -21,8 +21,8 @@ from codecav.training.studio.expressions import (
     random_sequence,
     speech_sequence,
 )
-from codecav.training.studio.head_model import REGIONS, load_head_model
-from codecav.training.studio.identity import identity_shape, make_identity
+from codecav.training.studio.head_model import REGIONS, HeadModel, load_head_model
+from codecav.training.studio.identity import Identity, identity_shape, make_identity
 from codecav.training.studio.render import StudioRenderer, create_context
 from codecav.training.studio.rig import RigConfig, make_rig
 
@@ -174,13 +174,9 @@ def capture_identity(
     )
 
 
-def _write_extras(root: Path, model: object, person: object, albedo: np.ndarray, cfg: CaptureConfig) -> None:
+def _write_extras(root: Path, model: HeadModel, person: Identity, albedo: np.ndarray, cfg: CaptureConfig) -> None:
     """studio/: topology.npz (faces, uv, vertex_index, regions), albedo.png (flipped like textures),
     identity.json and capture.json."""
-    from codecav.training.studio.head_model import HeadModel
-    from codecav.training.studio.identity import Identity
-
-    assert isinstance(model, HeadModel) and isinstance(person, Identity)
     extras = root / "studio"
     extras.mkdir(parents=True, exist_ok=True)
     np.savez(

@@ -4,6 +4,7 @@ an RGB image per camera and the texture that camera sees, unwrapped into the UV 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import moderngl
 import numpy as np
@@ -72,10 +73,15 @@ def vertex_normals(positions: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
+def _uniform(program: moderngl.Program, name: str) -> moderngl.Uniform:
+    """The uniform `name` of `program` (typed; KeyError if the driver optimised it away)."""
+    return cast(moderngl.Uniform, program[name])
+
+
 def create_context() -> moderngl.Context:
     """A standalone EGL context (GL 3.3+); StudioError with the fix if there is none."""
     try:
-        return moderngl.create_context(standalone=True, backend="egl")
+        return moderngl.create_context(standalone=True, backend="egl")  # type: ignore[arg-type]  # stub says dict
     except Exception as exc:  # moderngl raises bare Exceptions for missing EGL/drivers
         raise StudioError(
             f"cannot create a headless OpenGL context via EGL ({' '.join(str(exc).split())}); "
@@ -130,13 +136,13 @@ class StudioRenderer:
         light = self.lighting
         dirs = np.asarray(light.directions, dtype=np.float32)
         dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-        self._head["u_light_dir"].write(dirs.tobytes())
-        self._head["u_light_rgb"].write(np.asarray(light.colours, dtype=np.float32).tobytes())
-        self._head["u_ambient"].value = tuple(light.ambient)
-        self._head["u_albedo"].value = 0
-        self._unwrap["u_image"].value = 1
-        self._unwrap["u_depth"].value = 2
-        self._unwrap["u_depth_bias"].value = 2e-4
+        _uniform(self._head, "u_light_dir").write(dirs.tobytes())
+        _uniform(self._head, "u_light_rgb").write(np.asarray(light.colours, dtype=np.float32).tobytes())
+        _uniform(self._head, "u_ambient").value = tuple(light.ambient)
+        _uniform(self._head, "u_albedo").value = 0
+        _uniform(self._unwrap, "u_image").value = 1
+        _uniform(self._unwrap, "u_depth").value = 2
+        _uniform(self._unwrap, "u_depth_bias").value = 2e-4
 
     def set_positions(self, positions: np.ndarray) -> None:
         """Upload geometry positions [V, 3] (head space, metres) and their normals for the next views."""
@@ -150,7 +156,9 @@ class StudioRenderer:
     def render(self, camera: Camera, unwrap: bool = True) -> RenderedView:
         """Image (and, if `unwrap`, the unwrapped texture) of the uploaded positions seen by `camera`."""
         if (camera.width, camera.height) != (self.width, self.height):
-            raise ValueError(f"camera {camera.name} is {camera.width}x{camera.height}, renderer {self.width}x{self.height}")
+            raise ValueError(
+                f"camera {camera.name} is {camera.width}x{camera.height}, renderer {self.width}x{self.height}"
+            )
         ctx = self.ctx
         mvp = camera_mvp(camera)
         centre = tuple(float(c) for c in camera.centre)
@@ -158,8 +166,8 @@ class StudioRenderer:
         ctx.enable(moderngl.DEPTH_TEST)
         ctx.disable(moderngl.CULL_FACE)
         self._image_fbo.clear(*self.lighting.background, 1.0, depth=1.0)
-        self._head["u_mvp"].write(mvp.T.tobytes())
-        self._head["u_camera"].value = centre
+        _uniform(self._head, "u_mvp").write(mvp.T.tobytes())
+        _uniform(self._head, "u_camera").value = centre
         self._albedo.use(0)
         self._head_vao.render(moderngl.TRIANGLES)
         raw = np.frombuffer(self._image_fbo.read(components=3), dtype=np.uint8)
@@ -170,8 +178,8 @@ class StudioRenderer:
         self._atlas_fbo.use()
         ctx.disable(moderngl.DEPTH_TEST)
         self._atlas_fbo.clear(0.0, 0.0, 0.0, 0.0)
-        self._unwrap["u_mvp"].write(mvp.T.tobytes())
-        self._unwrap["u_camera"].value = centre
+        _uniform(self._unwrap, "u_mvp").write(mvp.T.tobytes())
+        _uniform(self._unwrap, "u_camera").value = centre
         self._colour.use(1)
         self._depth.use(2)
         self._unwrap_vao.render(moderngl.TRIANGLES)

@@ -59,7 +59,7 @@ def synthesize(text: str, voice: str = "en-us") -> Utterance:
     phonemes: list[tuple[float, str]] = []
     samples: list[np.ndarray] = []
 
-    def callback(wav: ctypes._Pointer, count: int, events: ctypes._Pointer) -> int:  # type: ignore[type-arg]
+    def callback(wav: ctypes._Pointer[ctypes.c_short], count: int, events: ctypes._Pointer[_Event]) -> int:
         if count > 0:
             samples.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
         i = 0
