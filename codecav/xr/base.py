@@ -47,6 +47,8 @@ class RenderTarget(ABC):
 
     ctx: moderngl.Context
     """The GL context everything for this target is drawn with."""
+    should_close: bool = False
+    """True once the user or the runtime asked to stop (window closed, XR session exiting)."""
 
     @abstractmethod
     def begin_frame(self) -> list[EyeView]:

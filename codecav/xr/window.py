@@ -67,14 +67,10 @@ class WindowTarget(RenderTarget):
         self.frames_presented = 0
         """How many frames present() has shown."""
 
-    @property
-    def should_close(self) -> bool:
-        """True once the user asked to close the window."""
-        return bool(self._glfw.window_should_close(self._window))
-
     def begin_frame(self) -> list[EyeView]:
         """Poll window events and return the views with their offscreen framebuffers."""
         self._glfw.poll_events()
+        self.should_close = bool(self._glfw.window_should_close(self._window))
         return [EyeView(v, fb) for v, fb in zip(self._views, self._framebuffers, strict=True)]
 
     def present(self) -> None:
