@@ -80,7 +80,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from codecav.runtime.demo import run_demo
 
-    for line in run_demo(Path(args.out)):
+    for line in run_demo(Path(args.out), xr=args.xr, window=args.window):
         print(line, flush=True)
     return 0
 
@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the main job: run the sample avatars and write results to --out")
     demo.add_argument("--out", default="out")
+    demo.add_argument("--xr", action="store_true",
+                      help="show the avatars on an OpenXR headset; without a runtime, say why and fall back")
+    demo.add_argument("--window", action="store_true", help="show the avatars live in a desktop window first")
     demo.set_defaults(handler=_cmd_demo)
     return parser
 
