@@ -143,19 +143,10 @@ def capture_identity(
             for weights in seq.weights:
                 positions = model.posed(weights, neutral)
                 renderer.set_positions(positions)
-                images: dict[str, np.ndarray] = {}
-                textures: dict[str, np.ndarray] = {}
-                total = np.zeros((cfg.texture_size, cfg.texture_size, 3), dtype=np.float32)
-                count = np.zeros((cfg.texture_size, cfg.texture_size, 1), dtype=np.float32)
-                for cam in rig:
-                    view = renderer.render(cam)
-                    images[cam.name] = view.image
-                    if cfg.camera_textures:
-                        textures[cam.name] = view.texture
-                    total += view.texture
-                    count[..., 0] += view.visible
-                average = (total / np.maximum(count, 1.0) + 0.5).astype(np.uint8)
-                writer.write_frame(seq.name, images, positions, pose, average, weights, textures or None)
+                frame = renderer.render_frame(rig, camera_textures=cfg.camera_textures)
+                writer.write_frame(
+                    seq.name, frame.images, positions, pose, frame.average, weights, frame.textures or None
+                )
         writer.finish()
     finally:
         renderer.release()

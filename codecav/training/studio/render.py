@@ -44,6 +44,20 @@ class RenderedView:
     """bool [T, T] atlas texels this camera saw."""
 
 
+@dataclass(frozen=True)
+class RenderedFrame:
+    """Every camera's image of one frame and the texture averaged over the cameras that saw each texel."""
+
+    images: dict[str, np.ndarray]
+    """Camera name -> uint8 [H, W, 3] sRGB image, row 0 at the top."""
+    average: np.ndarray
+    """uint8 [T, T, 3] mean of the cameras' unwrapped textures over those that saw each texel (row 0 = v 0)."""
+    views: np.ndarray
+    """int32 [T, T] how many cameras saw each texel."""
+    textures: dict[str, np.ndarray]
+    """Camera name -> uint8 [T, T, 3] that camera's unwrapped texture (empty unless asked for)."""
+
+
 def projection_from_intrinsics(k: np.ndarray, width: int, height: int) -> np.ndarray:
     """float32 [4, 4] GL projection for OpenCV intrinsics; with gl_from_cv it maps pixel rows top-down."""
     fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
@@ -133,6 +147,8 @@ class StudioRenderer:
         self._image_fbo = ctx.framebuffer(color_attachments=[self._colour], depth_attachment=self._depth)
         self._atlas = ctx.texture((texture_size, texture_size), 4)
         self._atlas_fbo = ctx.framebuffer(color_attachments=[self._atlas])
+        self._accum = ctx.texture((texture_size, texture_size), 4, dtype="f4")
+        self._accum_fbo = ctx.framebuffer(color_attachments=[self._accum])
         light = self.lighting
         dirs = np.asarray(light.directions, dtype=np.float32)
         dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
@@ -153,43 +169,82 @@ class StudioRenderer:
         self._pos.write(np.ascontiguousarray(pos[self._index]).tobytes())
         self._nrm.write(np.ascontiguousarray(normals[self._index]).tobytes())
 
-    def render(self, camera: Camera, unwrap: bool = True) -> RenderedView:
-        """Image (and, if `unwrap`, the unwrapped texture) of the uploaded positions seen by `camera`."""
+    def _check(self, camera: Camera) -> None:
         if (camera.width, camera.height) != (self.width, self.height):
             raise ValueError(
                 f"camera {camera.name} is {camera.width}x{camera.height}, renderer {self.width}x{self.height}"
             )
+
+    def _image_pass(self, camera: Camera) -> np.ndarray:
+        """Draw the head into the image framebuffer (kept for the unwrap pass) and read it back."""
         ctx = self.ctx
-        mvp = camera_mvp(camera)
-        centre = tuple(float(c) for c in camera.centre)
         self._image_fbo.use()
+        ctx.disable(moderngl.BLEND)
         ctx.enable(moderngl.DEPTH_TEST)
         ctx.disable(moderngl.CULL_FACE)
         self._image_fbo.clear(*self.lighting.background, 1.0, depth=1.0)
-        _uniform(self._head, "u_mvp").write(mvp.T.tobytes())
-        _uniform(self._head, "u_camera").value = centre
+        _uniform(self._head, "u_mvp").write(camera_mvp(camera).T.tobytes())
+        _uniform(self._head, "u_camera").value = tuple(float(c) for c in camera.centre)
         self._albedo.use(0)
         self._head_vao.render(moderngl.TRIANGLES)
         raw = np.frombuffer(self._image_fbo.read(components=3), dtype=np.uint8)
-        image = raw.reshape(self.height, self.width, 3)[::-1].copy()
-        size = self.texture_size
-        if not unwrap:
-            return RenderedView(image, np.zeros((size, size, 3), np.uint8), np.zeros((size, size), bool))
-        self._atlas_fbo.use()
+        return raw.reshape(self.height, self.width, 3)[::-1].copy()
+
+    def _unwrap_pass(self, camera: Camera, fbo: moderngl.Framebuffer, accumulate: bool) -> None:
+        """Draw what `camera` saw into the atlas `fbo`, replacing it or adding to it."""
+        ctx = self.ctx
+        fbo.use()
         ctx.disable(moderngl.DEPTH_TEST)
-        self._atlas_fbo.clear(0.0, 0.0, 0.0, 0.0)
-        _uniform(self._unwrap, "u_mvp").write(mvp.T.tobytes())
-        _uniform(self._unwrap, "u_camera").value = centre
+        if accumulate:
+            ctx.enable(moderngl.BLEND)
+            ctx.blend_func = moderngl.ONE, moderngl.ONE
+        else:
+            ctx.disable(moderngl.BLEND)
+            fbo.clear(0.0, 0.0, 0.0, 0.0)
+        _uniform(self._unwrap, "u_mvp").write(camera_mvp(camera).T.tobytes())
+        _uniform(self._unwrap, "u_camera").value = tuple(float(c) for c in camera.centre)
         self._colour.use(1)
         self._depth.use(2)
         self._unwrap_vao.render(moderngl.TRIANGLES)
+        ctx.disable(moderngl.BLEND)
+
+    def render(self, camera: Camera, unwrap: bool = True) -> RenderedView:
+        """Image (and, if `unwrap`, the unwrapped texture) of the uploaded positions seen by `camera`."""
+        self._check(camera)
+        image = self._image_pass(camera)
+        size = self.texture_size
+        if not unwrap:
+            return RenderedView(image, np.zeros((size, size, 3), np.uint8), np.zeros((size, size), bool))
+        self._unwrap_pass(camera, self._atlas_fbo, accumulate=False)
         atlas = np.frombuffer(self._atlas_fbo.read(components=4), dtype=np.uint8).reshape(size, size, 4)
-        return RenderedView(image=image, texture=atlas[..., :3].copy(),
-                            visible=atlas[..., 3] > 127)
+        return RenderedView(image=image, texture=atlas[..., :3].copy(), visible=atlas[..., 3] > 127)
+
+    def render_frame(self, cameras: tuple[Camera, ...] | list[Camera], camera_textures: bool = False) -> RenderedFrame:
+        """Images from every camera and their average unwrapped texture, summed on the GPU (one read-back);
+        with `camera_textures` also each camera's own texture (an extra pass and read-back per camera)."""
+        size = self.texture_size
+        self._accum_fbo.use()
+        self._accum_fbo.clear(0.0, 0.0, 0.0, 0.0)
+        images: dict[str, np.ndarray] = {}
+        textures: dict[str, np.ndarray] = {}
+        for camera in cameras:
+            self._check(camera)
+            images[camera.name] = self._image_pass(camera)
+            self._unwrap_pass(camera, self._accum_fbo, accumulate=True)
+            if camera_textures:
+                self._unwrap_pass(camera, self._atlas_fbo, accumulate=False)
+                atlas = np.frombuffer(self._atlas_fbo.read(components=3), dtype=np.uint8)
+                textures[camera.name] = atlas.reshape(size, size, 3).copy()
+        total = np.frombuffer(self._accum_fbo.read(components=4, dtype="f4"), dtype=np.float32)
+        total = total.reshape(size, size, 4)
+        seen = total[..., 3:4]
+        average = (255.0 * total[..., :3] / np.maximum(seen, 1.0) + 0.5).clip(0, 255).astype(np.uint8)
+        return RenderedFrame(images=images, average=average, views=seen[..., 0].round().astype(np.int32),
+                             textures=textures)
 
     def release(self) -> None:
         """Free the GL objects (the context stays)."""
         for obj in (self._head_vao, self._unwrap_vao, self._head, self._unwrap, self._pos, self._nrm, self._uv,
                     self._region, self._ibo, self._albedo, self._image_fbo, self._colour, self._depth,
-                    self._atlas_fbo, self._atlas):
+                    self._atlas_fbo, self._atlas, self._accum_fbo, self._accum):
             obj.release()
