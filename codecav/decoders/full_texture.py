@@ -96,7 +96,9 @@ class FullTextureRenderer(AvatarRenderer):
         """The MLP-over-UV program of an MLP shape, compiled once and cached."""
         program = self._programs.get(shape)
         if program is None:
-            program = build_program(self.ctx, "full_texture_mlp.glsl", defines=shape.defines())
+            program = build_program(
+                self.ctx, "full_texture_mlp.glsl", defines=shape.defines(), variables=shape.variables()
+            )
             bind_blocks(program)
             size = float(self.options.texture_size)
             program["u_texture_size"].value = (size, size)  # type: ignore[union-attr]

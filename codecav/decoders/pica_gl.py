@@ -119,8 +119,8 @@ class PicaRenderer(AvatarRenderer):
         self.options = options or PicaOptions()
         self._version = "430 core" if self.options.count_invocations else "330 core"
         self._deferred = self.options.shading == "deferred"
-        name, defines = ("pica_gbuffer.glsl", {}) if self._deferred else ("pica.glsl", {"DEPTH_ONLY": 1})
-        self._geometry_program = build_program(ctx, name, defines=defines, version=self._version)
+        name = "pica_gbuffer.glsl" if self._deferred else "pica_depth.glsl"
+        self._geometry_program = build_program(ctx, name, version=self._version)
         bind_blocks(self._geometry_program)
         self._programs: dict[MlpShape, moderngl.Program] = {}
         self._handles: list[PicaHandle] = []
@@ -136,9 +136,11 @@ class PicaRenderer(AvatarRenderer):
         """The MLP program of an MLP shape, compiled once and cached (weights are buffer data)."""
         program = self._programs.get(shape)
         if program is None:
-            defines = {"DEPTH_ONLY": 0, "COUNT_INVOCATIONS": int(self.options.count_invocations), **shape.defines()}
+            defines = {"COUNT_INVOCATIONS": int(self.options.count_invocations), **shape.defines()}
             name = "pica_resolve.glsl" if self._deferred else "pica.glsl"
-            program = build_program(self.ctx, name, defines=defines, version=self._version)
+            program = build_program(
+                self.ctx, name, defines=defines, variables=shape.variables(), version=self._version
+            )
             bind_blocks(program)
             self._programs[shape] = program
         return program

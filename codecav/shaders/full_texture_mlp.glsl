@@ -16,6 +16,11 @@ out vec4 f_color;
 
 void main() {
     vec2 uv = gl_FragCoord.xy / u_texture_size;  // texel centres: ((c + 0.5) / W, (r + 0.5) / H)
+    if (uv.x < 0.0) {
+        // Never taken. A shader without discard also gets llvmpipe's "linear" variant compiled,
+        // which takes seconds for the straight-line MLP; a discard opts out (no effect on GPUs).
+        discard;
+    }
     float distance = length(u_camera_head.xyz);
     vec3 view_dir = distance > 1e-9 ? u_camera_head.xyz / distance : vec3(0.0, 0.0, 1.0);
     f_color = vec4(pixel_mlp(uv, view_dir), 1.0);

@@ -106,7 +106,10 @@ def preprocess(
                     )
                 return str(values[key])
 
-            out.append(_TEMPLATE.sub(substitute, line))
+            expanded = _TEMPLATE.sub(substitute, line)
+            out.append(expanded)
+            if "\n" in expanded:  # a multi-line value: resynchronise the numbering of the lines after it
+                out.append(f"#line {file_id * LINE_BASE + number + 1} {file_id}")
 
     expand(name, ())
     return StageSource("\n".join(out) + "\n", tuple(files))

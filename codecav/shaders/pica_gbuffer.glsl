@@ -5,16 +5,7 @@
 #include "draw_block.glsl"
 
 #if defined(VERTEX_SHADER)
-in vec3 in_position;
-in vec2 in_uv;
-out vec3 v_position;
-out vec2 v_uv;
-
-void main() {
-    v_position = in_position;
-    v_uv = in_uv;
-    gl_Position = u_mvp * vec4(in_position, 1.0);
-}
+#include "pica_vertex.glsl"
 
 #elif defined(FRAGMENT_SHADER)
 in vec3 v_position;

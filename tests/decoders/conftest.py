@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from codecav.xr.headless import HeadlessTarget
 
 SIZE = 128
 """Test image side in pixels (small: llvmpipe on 2 cores)."""
+
+SMALL: dict[str, Any] = {"channels": 4, "hidden": (8,), "uv_frequencies": 1}
+"""procedural_avatar arguments of a small MLP: llvmpipe compiles the straight-line MLP code of a
+(16, 16) network in seconds, so tests that do not test the MLP itself use this one."""
 
 
 def make_view(eye: Sequence[float], target: Sequence[float] = (0.0, 0.0, 0.0), size: int = SIZE) -> View:

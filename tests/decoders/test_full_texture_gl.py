@@ -25,7 +25,7 @@ def test_full_texture_matches_reference(
 ) -> None:
     view = make_view(eye)
     target = HeadlessTarget([view], ctx=gl_ctx)
-    avatar = procedural_avatar(6, activation=activation)
+    avatar = procedural_avatar(6, activation=activation, channels=4, hidden=(8, 8), uv_frequencies=2)
     model = translation(0.0, 0.01, 0.0) @ rotation_y(-0.3)
     renderer = FullTextureRenderer(gl_ctx, FullTextureOptions(texture_size=texture_size, feature_precision="f32"))
     rgb, depth = draw_once(target, renderer, [(avatar, model)], BACKGROUND)

@@ -6,34 +6,39 @@ import numpy as np
 import pytest
 
 from codecav.assets.package import PixelMlp
-from codecav.decoders.mlp_layout import gpu_input_order, mlp_shape, pack_mlp
+from codecav.decoders.mlp_layout import MlpShape, gpu_input_order, mlp_shape, pack_mlp
 from codecav.decoders.pixel_mlp_reference import run_pixel_mlp, uv_encoding
 from codecav.decoders.procedural import random_mlp
 
 
-def glsl_emulation(packed: np.ndarray, defines: dict[str, object], x_gpu: np.ndarray) -> np.ndarray:
-    """The loops of pixel_mlp.glsl over the packed vec4 block, for one input vector."""
-
-    def ints(text: object) -> list[int]:
-        return [int(t) for t in str(text)[len("int[](") : -1].split(",")]
-
-    in4, out4 = ints(defines["MLP_IN4"]), ints(defines["MLP_OUT4"])
-    x = np.zeros((int(str(defines["MLP_MAX4"])), 4))
-    x[: len(x_gpu) // 4] = x_gpu.reshape(-1, 4)
-    base = 0
-    for layer, (n_in, n_out) in enumerate(zip(in4, out4, strict=True)):
-        y = np.zeros_like(x)
-        for j in range(n_out):
-            acc = packed[base + 4 * n_out * n_in + j].astype(np.float64)
+def glsl_emulation(packed: np.ndarray, shape: MlpShape, x_gpu: np.ndarray) -> np.ndarray:
+    """What MLP_LAYER_CODE computes over the packed vec4 block (per layers()), for one input vector."""
+    x = x_gpu.reshape(-1, 4)
+    layers = shape.layers()
+    for index, layer in enumerate(layers):
+        y = np.zeros((layer.out4, 4))
+        for j in range(layer.out4):
+            acc = packed[layer.base + 4 * layer.out4 * layer.in4 + j].astype(np.float64)
             for r in range(4):
-                row = base + (4 * j + r) * n_in
-                acc[r] += sum(packed[row + i] @ x[i] for i in range(n_in))
-            last = layer == len(in4) - 1
-            y[j] = acc if last else (np.sin(acc) if defines["MLP_SINE"] else np.maximum(acc, 0))
+                row = layer.base + (4 * j + r) * layer.in4
+                acc[r] += sum(packed[row + i] @ x[i] for i in range(layer.in4))
+            hidden = index < len(layers) - 1
+            y[j] = (np.sin(acc) if shape.activation == "sine" else np.maximum(acc, 0)) if hidden else acc
         x = y
-        base += n_out * (4 * n_in + 1)
     result: np.ndarray = 1 / (1 + np.exp(-x[0, :3]))
     return result
+
+
+def test_layer_code_reads_the_same_block_positions() -> None:
+    shape = mlp_shape(random_mlp(np.random.default_rng(0), 8 + 3 + 8, (16, 5), "sine", 2), 8)
+    code = shape.variables()["MLP_LAYER_CODE"]
+    layers = shape.layers()
+    assert [(la.in4, la.out4) for la in layers] == [(5, 4), (4, 2), (2, 1)]
+    assert code.count("sin(") == 4 + 2 and "max(" not in code
+    last = layers[-1]
+    assert f"u_mlp[{last.base + 4 * last.out4 * last.in4}]" in code  # the last bias
+    assert code.endswith("vec4 mlp_out = h2[0];")
+    assert f"u_mlp[{shape.vec4s - 1}]" in code and f"u_mlp[{shape.vec4s}]" not in code
 
 
 @pytest.mark.parametrize(("channels", "hidden", "activation", "frequencies"),
@@ -50,7 +55,7 @@ def test_packed_block_computes_the_reference_mlp(
     view = np.array([[0.3, -0.2, 0.93]])
     package_input = np.concatenate([feats, view, uv_encoding(uv, frequencies)], axis=1)[0]
     gpu_input = np.append(package_input, 0.0)[gpu_input_order(channels, frequencies)]
-    got = glsl_emulation(packed, shape.defines(), gpu_input)
+    got = glsl_emulation(packed, shape, gpu_input)
     np.testing.assert_allclose(got, run_pixel_mlp(mlp, feats, view, uv)[0], atol=1e-5)
 
 

@@ -18,6 +18,7 @@ from codecav.runtime.transforms import project_point, rotation_y, translation
 from codecav.xr.headless import HeadlessTarget
 from tests.decoders.conftest import (
     SIZE,
+    SMALL,
     as_reference,
     constant_colour_mlp,
     draw_once,
@@ -41,14 +42,18 @@ def target(gl_ctx: moderngl.Context) -> Iterator[HeadlessTarget]:
 
 
 @pytest.mark.parametrize("shading", SHADING_MODES)
-@pytest.mark.parametrize(("activation", "precision"), [("relu", "f32"), ("sine", "f16")])
+@pytest.mark.parametrize(
+    ("activation", "precision", "hidden"), [("relu", "f32", (16, 16)), ("sine", "f16", (8, 8))]
+)
 @pytest.mark.parametrize("view_name", sorted(VIEWS))
 def test_glsl_matches_numpy_reference(
-    gl_ctx: moderngl.Context, target: HeadlessTarget, activation: str, precision: str, view_name: str, shading: str
+    gl_ctx: moderngl.Context, target: HeadlessTarget, activation: str, precision: str, hidden: tuple[int, ...],
+    view_name: str, shading: str
 ) -> None:
     view = make_view(VIEWS[view_name])
     target.set_views([view])
-    avatar = procedural_avatar(3, activation=activation, uv_frequencies=3)
+    channels = 8 if activation == "relu" else 4
+    avatar = procedural_avatar(3, activation=activation, uv_frequencies=3, channels=channels, hidden=hidden)
     model = translation(0.01, -0.02, 0.0) @ rotation_y(0.4)
     renderer = PicaRenderer(gl_ctx, PicaOptions(feature_precision=precision, shading=shading))
     rgb, depth = draw_once(target, renderer, [(avatar, model)], BACKGROUND)
@@ -81,7 +86,7 @@ def test_nearer_avatar_occludes(gl_ctx: moderngl.Context, target: HeadlessTarget
                                 draw_order: str, shading: str) -> None:
     view = make_view((0.0, 0.0, 0.6))
     target.set_views([view])
-    base = procedural_avatar(0)
+    base = procedural_avatar(0, **SMALL)
     red = replace(base, mlp=constant_colour_mlp(base.mlp, (0.9, 0.1, 0.1)))
     green = replace(base, mlp=constant_colour_mlp(base.mlp, (0.1, 0.9, 0.1)))
     red_model, green_model = two_overlapping(red_in_front)
@@ -105,7 +110,7 @@ def test_nearer_avatar_occludes(gl_ctx: moderngl.Context, target: HeadlessTarget
 def test_avatars_land_where_their_head_origins_project(gl_ctx: moderngl.Context, target: HeadlessTarget) -> None:
     view = make_view((0.0, 0.1, 1.1))
     target.set_views([view])
-    base = procedural_avatar(1)
+    base = procedural_avatar(1, **SMALL)
     colours = [(0.9, 0.1, 0.1), (0.1, 0.9, 0.1), (0.1, 0.1, 0.9), (0.9, 0.9, 0.1), (0.9, 0.1, 0.9)]
     models = [translation(x, y, z) @ rotation_y(yaw) for x, y, z, yaw in
               [(-0.3, 0.0, 0.0, 0.3), (-0.1, 0.15, -0.2, 0.0), (0.1, -0.1, 0.1, -0.2), (0.3, 0.1, 0.0, 1.0),
@@ -128,7 +133,7 @@ def test_mlp_runs_once_per_covered_pixel(
 ) -> None:
     offset = 0.03 * (2 * stereo_eye - 1)
     target.set_views([make_view((offset, 0.0, 0.55), (offset, 0.0, 0.0))])
-    base = procedural_avatar(2)
+    base = procedural_avatar(2, **SMALL)
     placed = [(base, translation(-0.05, 0.0, 0.1)), (base, translation(0.04, 0.02, -0.05)),
               (base, translation(0.0, -0.06, -0.15))]
     counting = PicaRenderer(gl_ctx, PicaOptions(count_invocations=True, shading=shading))
@@ -148,7 +153,8 @@ def test_mlp_runs_once_per_covered_pixel(
 
 def test_shading_modes_draw_the_same_image(gl_ctx: moderngl.Context, target: HeadlessTarget) -> None:
     target.set_views([make_view((0.1, 0.0, 0.5))])
-    placed = [(procedural_avatar(4), np.eye(4)), (procedural_avatar(5), translation(0.05, 0.0, 0.08))]
+    placed = [(procedural_avatar(4, **SMALL), np.eye(4)),
+              (procedural_avatar(5, **SMALL), translation(0.05, 0.0, 0.08))]
     images, depths = [], []
     for shading in SHADING_MODES:
         renderer = PicaRenderer(gl_ctx, PicaOptions(shading=shading))
@@ -163,7 +169,7 @@ def test_shading_modes_draw_the_same_image(gl_ctx: moderngl.Context, target: Hea
 def test_avatar_partly_off_screen_and_behind_the_eye(gl_ctx: moderngl.Context, target: HeadlessTarget) -> None:
     """Screen rectangles are clamped; a head the eye is inside of falls back to the whole screen."""
     target.set_views([make_view((0.0, 0.0, 0.4))])
-    avatar = procedural_avatar(7)
+    avatar = procedural_avatar(7, **SMALL)
     renderer = PicaRenderer(gl_ctx)
     edge, _ = draw_once(target, renderer, [(avatar, translation(0.1, 0.0, 0.0))], (0, 0, 0))
     behind, _ = draw_once(target, renderer, [(avatar, translation(0.1, 0.0, 0.33))], (0, 0, 0))
@@ -177,14 +183,14 @@ def test_avatar_partly_off_screen_and_behind_the_eye(gl_ctx: moderngl.Context, t
 
 
 def test_handles_are_checked(gl_ctx: moderngl.Context, target: HeadlessTarget) -> None:
-    avatar = procedural_avatar(0)
+    avatar = procedural_avatar(0, **SMALL)
     pica, other = PicaRenderer(gl_ctx), FullTextureRenderer(gl_ctx)
     handle = pica.add_avatar(avatar.mesh, avatar.mlp, avatar.feature_info)
     foreign = other.add_avatar(avatar.mesh, avatar.mlp, avatar.feature_info)
     with pytest.raises(ValueError, match="not made by a PicaRenderer"):
         pica.update(foreign, avatar.frame)
     with pytest.raises(ValueError, match="features must be"):
-        pica.update(handle, DecodedFrame(avatar.frame.geometry, avatar.frame.features[:, :, :4]))
+        pica.update(handle, DecodedFrame(avatar.frame.geometry, avatar.frame.features[:-1]))
     with pytest.raises(ValueError, match="geometry must be"):
         pica.update(handle, DecodedFrame(avatar.frame.geometry[:5], avatar.frame.features))
     # Not updated yet: nothing is drawn, the background is.
@@ -207,8 +213,8 @@ def test_handles_are_checked(gl_ctx: moderngl.Context, target: HeadlessTarget) -
 
 def test_programs_are_cached_per_mlp_shape(gl_ctx: moderngl.Context) -> None:
     renderer = PicaRenderer(gl_ctx)
-    a, b = procedural_avatar(0), procedural_avatar(1)
-    c = procedural_avatar(2, hidden=(8,))
+    a, b = procedural_avatar(0, **SMALL), procedural_avatar(1, **SMALL)
+    c = procedural_avatar(2, channels=4, hidden=(4,), uv_frequencies=1)
     for avatar in (a, b, c):
         renderer.add_avatar(avatar.mesh, avatar.mlp, avatar.feature_info)
     assert len(renderer._programs) == 2
@@ -219,7 +225,8 @@ def test_stereo_eyes_each_match_the_reference(gl_ctx: moderngl.Context) -> None:
     """One renderer, two eye framebuffers (their own depth, shared G-buffer textures), rendered in turn."""
     views = [make_view((x, 0.02, 0.5), (x, 0.0, 0.0)) for x in (-0.0315, 0.0315)]
     target = HeadlessTarget(views, ctx=gl_ctx)
-    placed = [(procedural_avatar(8), rotation_y(0.2)), (procedural_avatar(9), translation(0.06, 0.03, -0.1))]
+    placed = [(procedural_avatar(8, **SMALL), rotation_y(0.2)),
+              (procedural_avatar(9, **SMALL), translation(0.06, 0.03, -0.1))]
     renderer = PicaRenderer(gl_ctx)
     draws = []
     for avatar, model in placed:
