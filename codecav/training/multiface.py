@@ -21,7 +21,9 @@ is v = 0 (codecav's UV convention). Frames are six-digit zero-padded numbers cou
 from __future__ import annotations
 
 import wave
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,6 +143,9 @@ class MultifaceWriter:
                                  "pick a writable --out directory") from exc
         self.frames: list[FrameRef] = []
         """Frames written so far, in order."""
+        # PNG encoding (zlib releases the GIL) overlaps with rendering the next frame.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="multiface-png")
+        self._pending: deque[Future[None]] = deque()
         self._expressions: list[np.ndarray] = []
         self._tex_sum: np.ndarray | None = None
         self._tex_sq = 0.0
@@ -156,11 +161,11 @@ class MultifaceWriter:
         [3, 4] in metres, textures (uint8 [T, T, 3], row 0 = v 0) and its ARKit-52 weights."""
         ref = FrameRef(segment, frame_name(len(self.frames)))
         for cam, image in images.items():
-            _write_png(self.root / "images" / segment / cam / f"{ref.frame}.png", image)
+            self._png(self.root / "images" / segment / cam / f"{ref.frame}.png", image)
         tex_dir = self.root / TEXTURE_DIR / segment
-        _write_png(tex_dir / AVERAGE / f"{ref.frame}.png", average_texture[::-1])
+        self._png(tex_dir / AVERAGE / f"{ref.frame}.png", average_texture[::-1])
         for cam, tex in (camera_textures or {}).items():
-            _write_png(tex_dir / cam / f"{ref.frame}.png", tex[::-1])
+            self._png(tex_dir / cam / f"{ref.frame}.png", tex[::-1])
         mesh_dir = self.root / "tracked_mesh" / segment
         mesh_dir.mkdir(parents=True, exist_ok=True)
         mesh_mm = (np.asarray(mesh, dtype=np.float64) * MM_PER_M).astype(np.float32)
@@ -177,6 +182,26 @@ class MultifaceWriter:
         self.frames.append(ref)
         return ref
 
+    def _png(self, path: Path, array: np.ndarray) -> None:
+        """Queue a PNG write; at most 256 wait, and the first failure is raised here or by finish()."""
+        while len(self._pending) >= 256 or (self._pending and self._pending[0].done()):
+            self._result(self._pending.popleft())
+        self._pending.append(self._pool.submit(_write_png, path, np.array(array)))
+
+    def _result(self, future: Future[None]) -> None:
+        try:
+            future.result()
+        except OSError as exc:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            raise MultifaceError(f"{self.root}: cannot write an image ({exc}); free disk space or pick another "
+                                 "--out directory") from exc
+
+    def close(self) -> None:
+        """Wait for queued PNG writes (raising the first failure) and stop the writer thread."""
+        while self._pending:
+            self._result(self._pending.popleft())
+        self._pool.shutdown(wait=True)
+
     def write_audio(self, segment: str, audio: np.ndarray, sample_rate: int) -> None:
         """audio/<segment>.wav, 16-bit mono."""
         path = self.root / "audio" / f"{segment}.wav"
@@ -188,7 +213,8 @@ class MultifaceWriter:
             out.writeframes(np.asarray(audio, dtype="<i2").tobytes())
 
     def finish(self) -> None:
-        """Write frame_list.txt, tex_mean/var, vert_mean/var and expressions.npy."""
+        """Write frame_list.txt, tex_mean/var, vert_mean/var and expressions.npy (after the queued images)."""
+        self.close()
         if not self.frames or self._tex_sum is None or self._vert_sum is None:
             raise MultifaceError(f"{self.root}: no frames were written; capture at least one frame")
         n = len(self.frames)

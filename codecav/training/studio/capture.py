@@ -149,6 +149,7 @@ def capture_identity(
                 )
         writer.finish()
     finally:
+        writer.close()
         renderer.release()
         ctx.release()
     seconds = time.perf_counter() - start

@@ -136,7 +136,9 @@ def make_identity(index: int, seed: int = 0) -> Identity:
     darken = 1.0 - 0.25 * float(ancestry[0]) + float(rng.normal(0.0, 0.04))
     skin = tone * darken
     lip = skin * np.array([0.86, 0.62, 0.62]) + np.array([0.06, 0.0, 0.02])
-    hair = np.asarray(HAIR_COLOURS[int(rng.integers(len(HAIR_COLOURS)))]) * float(rng.uniform(0.85, 1.1))
+    # Darker skins mostly get black or dark brown hair and brows.
+    hair_choices = 2 if float(skin.mean()) < 0.45 and rng.random() < 0.85 else len(HAIR_COLOURS)
+    hair = np.asarray(HAIR_COLOURS[int(rng.integers(hair_choices))]) * float(rng.uniform(0.85, 1.1))
     return Identity(
         index=index,
         seed=seed,
