@@ -224,8 +224,10 @@ class PicaRenderer(AvatarRenderer):
         for slot, handle in enumerate(live):
             self._draw_blocks.bind(slot)
             handle.vaos["gbuffer"].render(moderngl.TRIANGLES)
-        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        ctx.disable(moderngl.CULL_FACE)
+        ctx.depth_func = ">"
         fb.use()
+        fb.depth_mask = False
         gbuffer.surface.use(GBUFFER_SURFACE_UNIT)
         gbuffer.position.use(GBUFFER_POSITION_UNIT)
         for slot, handle in enumerate(live):

@@ -7,7 +7,9 @@
 void main() {
     // Triangle strip over u_screen_rect: vertices 0..3 -> (x0,y0), (x1,y0), (x0,y1), (x1,y1).
     vec2 corner = vec2(float(gl_VertexID & 1), float((gl_VertexID >> 1) & 1));
-    gl_Position = vec4(mix(u_screen_rect.xy, u_screen_rect.zw, corner), 0.0, 1.0);
+    // At the far plane: drawn with depth test GREATER, so the early depth test drops background
+    // blocks (depth still 1.0) before the fragment shader runs.
+    gl_Position = vec4(mix(u_screen_rect.xy, u_screen_rect.zw, corner), 1.0, 1.0);
 }
 
 #elif defined(FRAGMENT_SHADER)
