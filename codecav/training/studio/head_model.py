@@ -53,7 +53,7 @@ REGIONS = ("skin", "eyes", "teeth", "tongue", "mouth_interior")
 ATLAS_MAIN_WIDTH = 0.75
 """Fraction of the atlas width given to the face island; the rest is the column of small islands."""
 
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,17 @@ def _pack_atlas(uv: np.ndarray, island_of_vertex: np.ndarray, area: np.ndarray) 
     return out
 
 
+def _level_neck_cut(positions: np.ndarray, skin_tris: np.ndarray) -> None:
+    """Move the open edge at the bottom of the neck to one height, so the cut is a clean ring rather than
+    the quad grid's zigzag (it spans ~2 cm); in place."""
+    edges = np.sort(np.concatenate([skin_tris[:, [0, 1]], skin_tris[:, [1, 2]], skin_tris[:, [2, 0]]]), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    boundary = np.unique(unique[counts == 1])
+    bottom = positions[:, 1].min()
+    ring = boundary[positions[boundary, 1] < bottom + 0.03]
+    positions[ring, 1] = bottom
+
+
 def build_head_model() -> HeadModel:
     """Cut, triangulate, split at seams, repack UVs and restrict the 52 Face Units; no cache."""
     base = load_base_mesh()
@@ -248,6 +259,8 @@ def build_head_model() -> HeadModel:
     centre = (lo + hi) / 2
     centre[0] = 0.0
     positions = ((pos_dm - centre) * DM_TO_M).astype(np.float32)
+
+    _level_neck_cut(positions, tri_geo[face_region == 0])
 
     lookup = np.full(base.positions.shape[0], -1, dtype=np.int64)
     lookup[geometry] = np.arange(len(geometry))
