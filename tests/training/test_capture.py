@@ -45,6 +45,9 @@ def test_capture_layout(capture: CaptureSummary) -> None:
     assert tex.shape == (256, 256, 3) and tex.mean() > 10
     assert cap.texture(cap.frames[0], "400000").shape == (256, 256, 3)
     assert capture.frames_per_second > 0
+    poses = np.stack([cap.transform(ref) for ref in cap.frames])
+    assert np.allclose(poses[:, :, :3] @ poses[:, :, :3].transpose(0, 2, 1), np.eye(3), atol=1e-6)
+    assert 1e-4 < np.abs(poses[:, :, 3]).max() < 0.02  # small smooth head motion, metres
 
 
 def test_frontal_image_has_centred_head(capture: CaptureSummary) -> None:
@@ -56,7 +59,7 @@ def test_frontal_image_has_centred_head(capture: CaptureSummary) -> None:
     assert 0.2 < mask.mean() < 0.7
     assert abs(cols.mean() - w / 2) < 0.05 * w and abs(rows.mean() - h / 2) < 0.12 * h
     assert rows.min() > 0 and cols.min() > 0 and cols.max() < w - 1  # nothing cut at the sides or top
-    assert np.abs(mask[:, ::-1].astype(int) - mask).mean() < 0.05  # left-right symmetric-ish
+    assert np.abs(mask[:, ::-1].astype(int) - mask).mean() < 0.08  # left-right symmetric-ish (head moves a little)
 
 
 def test_tracked_mesh_reprojects_onto_the_head(capture: CaptureSummary, head_model: HeadModel) -> None:

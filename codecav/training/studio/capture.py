@@ -49,6 +49,11 @@ class CaptureConfig:
     """Frames of GAZE."""
     camera_textures: bool = False
     """Also write every camera's unwrapped texture (large); the 'average' one is always written."""
+    head_motion_deg: float = 4.0
+    """Amplitude of the smooth random head rotation (yaw; pitch and roll get 60% and 40%); 0 keeps the head
+    still (every transform the identity)."""
+    head_motion_m: float = 0.005
+    """Amplitude of the head's smooth random translation, metres."""
 
 
 PRESETS: dict[str, CaptureConfig] = {
@@ -79,6 +84,29 @@ class CaptureSummary:
     """Wall time of the whole capture."""
     frames_per_second: float
     """Captured frames (all cameras) per wall-clock second."""
+
+
+def _smooth_walk(frames: int, rng: np.random.Generator) -> np.ndarray:
+    """float64 [frames, 3] smooth random curves in about [-1, 1] (sums of slow sinusoids)."""
+    t = np.arange(frames)[:, None] / 30.0
+    freq = rng.uniform(0.1, 0.5, size=(3, 3))
+    phase = rng.uniform(0, 2 * np.pi, size=(3, 3))
+    return sum(np.sin(2 * np.pi * freq[k] * t + phase[k]) for k in range(3)) / 2.0
+
+
+def head_poses(frames: int, amplitude_deg: float, amplitude_m: float, rng: np.random.Generator) -> np.ndarray:
+    """float64 [frames, 3, 4] head -> world transforms [R | t]: smooth small head motion (metres)."""
+    angles = np.radians(amplitude_deg) * _smooth_walk(frames, rng) * np.array([0.6, 1.0, 0.4])
+    shift = amplitude_m * _smooth_walk(frames, rng)
+    poses = np.zeros((frames, 3, 4))
+    for i, (pitch, yaw, roll) in enumerate(angles):
+        cx, sx, cy, sy, cz, sz = np.cos(pitch), np.sin(pitch), np.cos(yaw), np.sin(yaw), np.cos(roll), np.sin(roll)
+        rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+        ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+        rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+        poses[i, :, :3] = ry @ rx @ rz
+        poses[i, :, 3] = shift[i]
+    return poses
 
 
 def _sequences(cfg: CaptureConfig, rng: np.random.Generator) -> list[Sequence]:
@@ -135,14 +163,14 @@ def capture_identity(
     sequences = _sequences(cfg, rng)
     ctx = create_context()
     renderer = StudioRenderer(ctx, model, albedo, width, cfg.height, cfg.texture_size)
-    pose = np.concatenate([np.eye(3), np.zeros((3, 1))], axis=1)
     try:
         for seq in sequences:
             if seq.audio is not None:
                 writer.write_audio(seq.name, seq.audio, seq.sample_rate)
-            for weights in seq.weights:
+            poses = head_poses(len(seq.weights), cfg.head_motion_deg, cfg.head_motion_m, rng)
+            for weights, pose in zip(seq.weights, poses, strict=True):
                 positions = model.posed(weights, neutral)
-                renderer.set_positions(positions)
+                renderer.set_positions(positions @ pose[:, :3].T.astype(np.float32) + pose[:, 3].astype(np.float32))
                 frame = renderer.render_frame(rig, camera_textures=cfg.camera_textures)
                 writer.write_frame(
                     seq.name, frame.images, positions, pose, frame.average, weights, frame.textures or None
