@@ -21,7 +21,8 @@ def capture(tmp_path_factory: pytest.TempPathFactory, gl_context: moderngl.Conte
             head_model: HeadModel) -> CaptureSummary:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng not installed (apt-get install espeak-ng)")
-    return capture_identity(3, tmp_path_factory.mktemp("cap"), preset="quick")
+    cache = tmp_path_factory.mktemp("cache")
+    return capture_identity(3, tmp_path_factory.mktemp("cap"), preset="quick", cache_dir=cache)
 
 
 def _head_mask(image: np.ndarray) -> np.ndarray:
