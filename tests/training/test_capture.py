@@ -80,3 +80,27 @@ def test_tracked_mesh_reprojects_onto_the_head(capture: CaptureSummary, head_mod
             rows, cols = np.nonzero(mask)
             assert abs(cols.min() - uv[:, 0].min()) < 3 and abs(cols.max() - uv[:, 0].max()) < 3
             assert abs(rows.min() - uv[:, 1].min()) < 3
+
+
+def test_unwrapped_texture_matches_the_image(capture: CaptureSummary) -> None:
+    """A texel of the frontal camera's unwrapped texture holds the colour of the pixel its surface point
+    projects to (the unwrap pass samples the right place)."""
+    root = Path(capture.out_dir)
+    cap = read_capture(root)
+    topo = np.load(root / "studio" / "topology.npz")
+    uv, index = topo["uv"], topo["vertex_index"]
+    ref, cam = cap.frames[0], cap.cameras[0]
+    mesh, pose = cap.mesh(ref), cap.transform(ref)
+    world = mesh @ pose[:, :3].T + pose[:, 3]
+    image, texture = cap.image(ref, cam.name), cap.texture(ref, cam.name)
+    # Render vertices on the front of the face (cheeks, forehead), well inside their triangles' colours.
+    front = (mesh[index, 2] > 0.06) & (np.abs(mesh[index, 0]) < 0.05) & (topo["vertex_region"][index] == 0)
+    pix = _project(cam, world[index[front]])
+    size = texture.shape[0]
+    texel = np.clip((uv[front] * size).astype(int), 0, size - 1)
+    from_texture = texture[texel[:, 1], texel[:, 0]].astype(int)
+    from_image = image[pix[:, 1].astype(int), pix[:, 0].astype(int)].astype(int)
+    seen = from_texture.sum(axis=1) > 0
+    assert seen.mean() > 0.5  # eye sockets, nostrils and the inner lips are hidden
+    error = np.abs(from_texture[seen] - from_image[seen]).sum(axis=1)
+    assert np.median(error) < 12, np.median(error)
