@@ -73,7 +73,8 @@ def blink_sequence(frames: int, rng: np.random.Generator) -> Sequence:
     t = np.arange(frames) / FPS
     w = np.zeros((frames, len(ARKIT_52)), dtype=np.float32)
     start = 0.2
-    while start < t[-1] + 1e-9 if frames else False:
+    end = frames / FPS
+    while start < end:
         centre = start + float(rng.uniform(0.1, 0.4))
         shape = _bump(t, centre, 0.05)
         wink = rng.random()
