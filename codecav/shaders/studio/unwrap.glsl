@@ -1,6 +1,6 @@
 // Capture studio, unwrap pass: draws the mesh in UV space and looks up, for every texel, the colour
 // the camera saw at that surface point (Deep Appearance Models' unwrapped texture). Texels hidden by a
-// nearer surface (depth test against the image pass) or facing away get alpha 0.
+// nearer surface (depth test against the image pass) or seen edge-on get alpha 0.
 
 #if defined(VERTEX_SHADER)
 uniform mat4 u_mvp;
@@ -34,7 +34,9 @@ void main() {
     float depth = ndc.z * 0.5 + 0.5;
     bool inside = v_clip.w > 0.0 && all(greaterThanEqual(st, vec2(0.0))) && all(lessThanEqual(st, vec2(1.0)));
     float seen = texture(u_depth, st).r;
-    bool facing = dot(normalize(v_normal), normalize(u_camera - v_position)) > 0.05;
+    // Two-sided (the eyeballs' and mouth's triangles wind inwards); the depth test rejects hidden sides,
+    // this rejects grazing views whose texels would smear.
+    bool facing = abs(dot(normalize(v_normal), normalize(u_camera - v_position))) > 0.05;
     float visible = (inside && facing && depth <= seen + u_depth_bias) ? 1.0 : 0.0;
     f_color = vec4(texture(u_image, st).rgb * visible, visible);
 }

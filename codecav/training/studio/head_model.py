@@ -53,7 +53,7 @@ REGIONS = ("skin", "eyes", "teeth", "tongue", "mouth_interior")
 ATLAS_MAIN_WIDTH = 0.75
 """Fraction of the atlas width given to the face island; the rest is the column of small islands."""
 
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,9 @@ def _uv_islands(face_uvs: np.ndarray) -> np.ndarray:
     return np.unique(roots, return_inverse=True)[1]
 
 
-def _pack_atlas(uv: np.ndarray, island_of_vertex: np.ndarray, area: np.ndarray) -> np.ndarray:
-    """New UVs: the largest island fills the left ATLAS_MAIN_WIDTH, the others stack in the right column."""
+def _pack_atlas(uv: np.ndarray, island_of_vertex: np.ndarray, area: np.ndarray, boost: np.ndarray) -> np.ndarray:
+    """New UVs: the largest island fills the left ATLAS_MAIN_WIDTH, the others stack in the right column
+    with heights proportional to sqrt(3D area) * boost."""
     out = np.zeros_like(uv)
     order = np.argsort(-area)
     margin = 0.01
@@ -197,7 +198,7 @@ def _pack_atlas(uv: np.ndarray, island_of_vertex: np.ndarray, area: np.ndarray) 
     uv = turned
     fit(main, 0.0, 0.0, ATLAS_MAIN_WIDTH, 1.0, keep_aspect=False)
     rest = order[1:]
-    heights = np.sqrt(area[rest])
+    heights = np.sqrt(area[rest]) * boost[rest]
     heights = heights / heights.sum()
     y = 0.0
     for island, h in zip(rest, heights, strict=True):
@@ -246,7 +247,17 @@ def build_head_model() -> HeadModel:
     cross = np.cross(pos_dm[tri_geo[:, 1]] - pos_dm[tri_geo[:, 0]], pos_dm[tri_geo[:, 2]] - pos_dm[tri_geo[:, 0]])
     tri_area = 0.5 * np.linalg.norm(cross, axis=1)
     area = np.bincount(np.concatenate([islands, islands]), weights=tri_area, minlength=int(islands.max()) + 1)
-    atlas_uv = _pack_atlas(source_uv, island_of_render, area)
+    # Eyes matter most for a face: the front halves of the eyeballs get 3x the height of their share of
+    # the column, the never-seen back halves 1/2.
+    boost = np.ones_like(area)
+    for island in range(len(area)):
+        faces = np.nonzero(islands == island)[0]
+        if region_names[faces[0]] == "eyes":
+            group = base.face_groups[kept[faces[0]]]
+            eye = np.unique(quad_v[base.face_groups[kept] == group])
+            front = base.positions[quad_v[faces]][..., 2].mean() > base.positions[eye, 2].mean()
+            boost[island] = 3.0 if front else 0.5
+    atlas_uv = _pack_atlas(source_uv, island_of_render, area, boost)
 
     # Region per geometry vertex: a non-skin region wins over skin where they meet.
     vertex_region = np.zeros(len(geometry), dtype=np.uint8)
