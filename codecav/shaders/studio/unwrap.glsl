@@ -34,8 +34,8 @@ void main() {
     float depth = ndc.z * 0.5 + 0.5;
     bool inside = v_clip.w > 0.0 && all(greaterThanEqual(st, vec2(0.0))) && all(lessThanEqual(st, vec2(1.0)));
     float seen = texture(u_depth, st).r;
-    // Two-sided (the eyeballs' and mouth's triangles wind inwards); the depth test rejects hidden sides,
-    // this rejects grazing views whose texels would smear.
+    // Two-sided: inner surfaces (mouth cavity, eye sockets) can be seen from their back side; the depth
+    // test rejects hidden surfaces, this rejects grazing views whose texels would smear.
     bool facing = abs(dot(normalize(v_normal), normalize(u_camera - v_position))) > 0.05;
     float visible = (inside && facing && depth <= seen + u_depth_bias) ? 1.0 : 0.0;
     f_color = vec4(texture(u_image, st).rgb * visible, visible);
