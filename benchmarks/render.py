@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -51,7 +52,6 @@ def load_avatar(kind: str) -> BenchAvatar:
     """'synthetic': codecav.assets.synthetic (decoded once through its ONNX decoder); 'procedural': NumPy."""
     if kind == "synthetic":
         from codecav.assets.synthetic import build_synthetic_avatar
-
         from codecav.decoders.neural import OnnxNeuralDecoder
 
         package = build_synthetic_avatar(seed=0)
@@ -185,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError:
             kind = "procedural"
     avatar = load_avatar(kind)
+    load_before = os.getloadavg()
     ctx = create_headless_context()
     size = args.size
     d50 = distance_for(ctx, avatar, 1, size, 0.50)
@@ -252,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "interleaved frame by frame",
             "camera_distance_m": {"1_avatar_50pct": d50, "1_avatar_5pct": d5, "5_avatars_10pct_each": d10x5},
             "cases": results,
+            "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            "cpus": os.cpu_count(),
         },
     }
     ctx.release()
