@@ -1,4 +1,5 @@
-"""Interfaces of the decoder layer: what a neural decoder produces and the abstract decoder."""
+"""Interfaces of the decoder layer: what a neural decoder produces, the abstract decoder, and the
+abstract renderer (PiCA per-pixel or full-texture) that draws decoded frames."""
 
 from __future__ import annotations
 
