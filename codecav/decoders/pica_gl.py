@@ -39,6 +39,8 @@ __all__ = ["SHADING_MODES", "AvatarDraw", "PicaHandle", "PicaOptions", "PicaRend
 SHADING_MODES = ("deferred", "prepass", "forward")
 """PicaOptions.shading values (see the module docstring)."""
 
+_MAX_EYE_FRAMEBUFFERS = 8  # G-buffer framebuffer pairs kept per size (2 eyes x 3 swapchain images fit)
+
 
 @dataclass(frozen=True)
 class PicaOptions:
@@ -85,24 +87,27 @@ class _GBuffer:
         self.depth = ctx.depth_renderbuffer(size)  # used only for eye framebuffers without depth
         # Framebuffer objects hold no storage: one pair per eye framebuffer, attaching that eye's depth so
         # the G-buffer pass writes the eye's depth directly (OpenXR swapchains rotate several of them).
-        self._framebuffers: dict[tuple[int, int], tuple[moderngl.Framebuffer, moderngl.Framebuffer]] = {}
+        # Keyed by the eye framebuffer object itself (GL names can be reused after a target is closed).
+        self._framebuffers: list[tuple[moderngl.Framebuffer, moderngl.Framebuffer, moderngl.Framebuffer]] = []
 
     def framebuffers_for(self, eye_fb: moderngl.Framebuffer) -> tuple[moderngl.Framebuffer, moderngl.Framebuffer]:
         """(surface + position MRT, surface only for clearing), both with the eye framebuffer's depth."""
+        for owner, mrt, clear in self._framebuffers:
+            if owner is eye_fb:
+                return mrt, clear
         depth = eye_fb.depth_attachment if eye_fb.depth_attachment is not None else self.depth
-        key = (eye_fb.glo, depth.glo)
-        pair = self._framebuffers.get(key)
-        if pair is None:
-            pair = (
-                self.ctx.framebuffer(color_attachments=[self.surface, self.position], depth_attachment=depth),
-                # Positions are read only where the surface id matches, so only the surface needs clearing.
-                self.ctx.framebuffer(color_attachments=[self.surface], depth_attachment=depth),
-            )
-            self._framebuffers[key] = pair
-        return pair
+        mrt = self.ctx.framebuffer(color_attachments=[self.surface, self.position], depth_attachment=depth)
+        # Positions are read only where the surface id matches, so only the surface needs clearing.
+        clear = self.ctx.framebuffer(color_attachments=[self.surface], depth_attachment=depth)
+        self._framebuffers.append((eye_fb, mrt, clear))
+        if len(self._framebuffers) > _MAX_EYE_FRAMEBUFFERS:  # targets come and go: forget the oldest
+            _, old_mrt, old_clear = self._framebuffers.pop(0)
+            old_mrt.release()
+            old_clear.release()
+        return mrt, clear
 
     def release(self) -> None:
-        for mrt, clear in self._framebuffers.values():
+        for _, mrt, clear in self._framebuffers:
             mrt.release()
             clear.release()
         self._framebuffers.clear()

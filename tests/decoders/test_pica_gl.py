@@ -248,3 +248,22 @@ def test_stereo_eyes_each_match_the_reference(gl_ctx: moderngl.Context) -> None:
         assert both.sum() > 2000 and diff[both].max() <= 2
     renderer.release()
     target.close()
+
+
+def test_new_targets_after_closed_ones_get_their_own_depth(gl_ctx: moderngl.Context) -> None:
+    """GL names of a closed target's framebuffer may be reused; the G-buffer must follow the new one."""
+    avatar = procedural_avatar(10, **SMALL)
+    renderer = PicaRenderer(gl_ctx)
+    handle = renderer.add_avatar(avatar.mesh, avatar.mlp, avatar.feature_info)
+    renderer.update(handle, avatar.frame)
+    draw = AvatarDraw(handle, np.eye(4, dtype=np.float32))
+    coverages = []
+    for _ in range(12):  # more targets than the framebuffer cache holds
+        target = HeadlessTarget([make_view((0.0, 0.0, 0.5))], ctx=gl_ctx)
+        renderer.render(target.begin_frame()[0], [draw])
+        target.present()
+        coverages.append(int((target.read_depth() < 1.0).sum()))
+        assert np.array_equal(target.read_rgb()[target.read_depth() == 1.0].max(axis=0), (0, 0, 0))
+        target.close()
+    assert coverages[0] > 1000 and len(set(coverages)) == 1
+    renderer.release()
