@@ -54,6 +54,18 @@ def _cmd_avatar_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_avatar_capture(args: argparse.Namespace) -> int:
+    from codecav.training.studio.capture import capture_identity
+
+    summary = capture_identity(args.identity, Path(args.out), preset=args.preset, cameras=args.cameras,
+                               size=args.size, frames=args.frames, seed=args.seed)
+    segments = ", ".join(f"{name} ({count})" for name, count in summary.segments)
+    print(f"wrote capture of identity {summary.identity} ({summary.name}) to {summary.out_dir}: "
+          f"{summary.frames} frames x {summary.cameras} cameras in {summary.seconds:.1f} s "
+          f"({summary.frames_per_second:.2f} frames/s); segments {segments}")
+    return 0
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     from codecav.runtime.render_command import RenderRequest, render_to_png
 
@@ -106,6 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--out", required=True, help="a directory or a path ending in .cavatar")
     synth.set_defaults(handler=_cmd_avatar_synth)
+
+    capture = avatar_sub.add_parser(
+        "capture", help="render a synthetic multi-view capture of a studio head in the Multiface layout")
+    capture.add_argument("--identity", type=int, required=True, help="which studio identity (0, 1, 2, ...)")
+    capture.add_argument("--out", required=True, help="output folder (Multiface layout)")
+    capture.add_argument("--preset", default="default", help="'default' (32 cameras, ~9 min) or 'quick' (seconds)")
+    capture.add_argument("--cameras", type=int, default=None, help="override the preset's camera count")
+    capture.add_argument("--size", type=int, default=None, help="override the image height in pixels")
+    capture.add_argument("--frames", type=int, default=None, help="override the number of random-expression frames")
+    capture.add_argument("--seed", type=int, default=0)
+    capture.set_defaults(handler=_cmd_avatar_capture)
 
     render = sub.add_parser("render", help="render avatars into a PNG (headless, no display needed)")
     render.add_argument("--avatar", action="append", default=[], metavar="PATH",

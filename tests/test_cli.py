@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,10 +42,26 @@ def test_bad_size_is_one_line_exit_2() -> None:
     assert proc.stderr.startswith("codecav: size 'huge' is not WIDTHxHEIGHT")
 
 
-def test_missing_avatar_is_one_line_exit_2(tmp_path: object) -> None:
+def test_missing_avatar_is_one_line_exit_2() -> None:
     for command in (("avatar", "info"), ("avatar", "verify")):
         proc = run_cli(*command, "/nonexistent/avatar.cavatar")
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr
         assert proc.stderr.strip().count("\n") == 0
         assert "/nonexistent/avatar.cavatar" in proc.stderr
+
+
+@pytest.mark.gl
+def test_avatar_capture_quick_writes_multiface_layout(tmp_path: Path) -> None:
+    proc = run_cli("avatar", "capture", "--identity", "0", "--preset", "quick", "--frames", "2",
+                   "--out", str(tmp_path / "cap"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "wrote capture of identity 0" in proc.stdout
+    for member in ("KRT", "frame_list.txt", "vert_mean.bin", "tex_mean.png", "expressions.npy"):
+        assert (tmp_path / "cap" / member).is_file()
+
+
+def test_avatar_capture_unknown_preset_is_one_line(tmp_path: Path) -> None:
+    proc = run_cli("avatar", "capture", "--identity", "0", "--preset", "huge", "--out", str(tmp_path / "c"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "preset" in proc.stderr
