@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import os
-from importlib import resources
 from typing import Any
 
 import moderngl
 import numpy as np
 
+from codecav.shaders.loader import build_program
 from codecav.xr.base import EyeView, RenderTarget, View
 from codecav.xr.errors import RenderTargetError
-
-
-def _stage_source(text: str, stage: str) -> str:
-    return f"#version 330 core\n#define {stage}\n{text}"
 
 
 class WindowTarget(RenderTarget):
@@ -56,11 +52,7 @@ class WindowTarget(RenderTarget):
             )
             for v in self._views
         ]
-        text = resources.files("codecav.shaders").joinpath("window_blit.glsl").read_text()
-        self._blit = self.ctx.program(
-            vertex_shader=_stage_source(text, "VERTEX_SHADER"),
-            fragment_shader=_stage_source(text, "FRAGMENT_SHADER"),
-        )
+        self._blit = build_program(self.ctx, "window_blit.glsl")
         corners = np.array([0, 0, 1, 0, 0, 1, 1, 1], dtype=np.float32)
         self._quad_vbo = self.ctx.buffer(corners.tobytes())
         self._quad = self.ctx.vertex_array(self._blit, [(self._quad_vbo, "2f", "in_corner")])
