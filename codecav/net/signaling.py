@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from codecav.net.errors import JoinTokenError, SignalingError
-from codecav.net.join_token import _key, make_join_token, verify_join_token
+from codecav.net.join_token import make_join_token, secret_key, verify_join_token
 from codecav.net.signaling_messages import (
     Answer,
     Candidate,
@@ -39,8 +39,6 @@ CLOSE_REFUSED = 4403
 """WebSocket close code after a refused join (bad token, room full, peer id taken, bad first message)."""
 CLOSE_JOIN_TIMEOUT = 4408
 """WebSocket close code when no join arrives within join_timeout_s."""
-CLOSE_TOO_SLOW = 4429
-"""WebSocket close code when a peer does not read its messages (outbox overflow)."""
 CLEAN_CLOSE_CODES = (WSCloseCode.OK, WSCloseCode.GOING_AWAY)
 """Close codes from a client that count as leaving rather than dropping."""
 
@@ -53,6 +51,8 @@ class SignalingConfig:
     """Peers one room holds; the next join is refused with 'room_full'."""
     max_rooms: int = 1000
     """Rooms the server holds at once."""
+    max_connections: int = 2000
+    """Open WebSockets (joined or not); beyond it new connections get HTTP 503."""
     max_message_bytes: int = 65536
     """Longest text message (UTF-8 bytes) accepted; longer ones get a 'too_large' error reply."""
     rate_per_s: float = 20.0
@@ -97,6 +97,7 @@ class _Peer:
     left: bool = False
     too_slow: bool = False
     writer: asyncio.Task[None] | None = field(default=None, repr=False)
+    transport: asyncio.Transport | None = field(default=None, repr=False)
 
 
 class SignalingServer:
@@ -111,7 +112,7 @@ class SignalingServer:
         config: SignalingConfig | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self._secret = _key(secret)
+        self._secret = secret_key(secret)
         self.host = host
         self.port = port
         self.config = config or SignalingConfig()
@@ -173,6 +174,8 @@ class SignalingServer:
 
     async def _handle(self, request: web.Request) -> web.WebSocketResponse:
         cfg = self.config
+        if len(self._sockets) >= cfg.max_connections or self._stopping:
+            raise web.HTTPServiceUnavailable(text="signaling server is at its connection limit; try later")
         ws = web.WebSocketResponse(
             timeout=cfg.close_timeout_s, heartbeat=cfg.heartbeat_s, max_msg_size=4 * cfg.max_message_bytes
         )
@@ -181,7 +184,7 @@ class SignalingServer:
         bucket = TokenBucket(cfg.rate_per_s, cfg.burst, asyncio.get_running_loop().time())
         peer: _Peer | None = None
         try:
-            peer = await self._join(ws, bucket)
+            peer = await self._join(ws, bucket, request.transport)
             if peer is not None:
                 await self._serve(peer, bucket)
         finally:
@@ -191,7 +194,9 @@ class SignalingServer:
             await ws.close()
         return ws
 
-    async def _join(self, ws: web.WebSocketResponse, bucket: TokenBucket) -> _Peer | None:
+    async def _join(
+        self, ws: web.WebSocketResponse, bucket: TokenBucket, transport: asyncio.Transport | None
+    ) -> _Peer | None:
         try:
             msg = await ws.receive(timeout=self.config.join_timeout_s)
         except TimeoutError:
@@ -234,7 +239,7 @@ class SignalingServer:
             await self._refuse(ws, "room_full", f"room {join.room!r} already has {len(room)} peers, its limit",
                                CLOSE_REFUSED)
             return None
-        peer = _Peer(join.room, join.peer, ws, asyncio.Queue(self.config.outbox_messages))
+        peer = _Peer(join.room, join.peer, ws, asyncio.Queue(self.config.outbox_messages), transport=transport)
         others = tuple(room)
         room[join.peer] = peer
         self._rooms[join.room] = room
@@ -245,16 +250,21 @@ class SignalingServer:
 
     async def _serve(self, peer: _Peer, bucket: TokenBucket) -> None:
         loop = asyncio.get_running_loop()
+        limited = False
         async for msg in peer.ws:
             if msg.type != WSMsgType.TEXT:
                 if msg.type == WSMsgType.BINARY:
                     self._send(peer, ErrorReply("bad_message", "signaling messages are JSON text frames"))
                     continue
                 break  # ERROR: the connection failed
+            await asyncio.sleep(0)  # let the writers run between messages already buffered
             if not bucket.take(loop.time()):
-                self._send(peer, ErrorReply("rate_limited", f"more than {self.config.rate_per_s:g} messages/s; "
-                                            "message dropped, slow down"))
+                if not limited:  # one reply per burst of dropped messages, so a flood cannot fill the outbox
+                    self._send(peer, ErrorReply("rate_limited", f"more than {self.config.rate_per_s:g} messages/s; "
+                                                "messages dropped until the rate falls, slow down"))
+                limited = True
                 continue
+            limited = False
             text: str = msg.data
             if len(text.encode("utf-8")) > self.config.max_message_bytes:
                 self._send(peer, ErrorReply("too_large", self._too_large_message(text)))
@@ -311,11 +321,14 @@ class SignalingServer:
         try:
             peer.outbox.put_nowait(server_message_json(msg))
         except asyncio.QueueFull:
+            # The peer stopped reading: its TCP window is full, so the writer is stuck in send_str and a close
+            # frame could never be delivered either. Drop the connection; the reader loop then ends and
+            # _remove tells the room 'peer_dropped'.
             peer.too_slow = True
-            # Closing from here would await; the writer notices too_slow and closes the socket.
-            with contextlib.suppress(asyncio.QueueEmpty):
-                peer.outbox.get_nowait()
-            peer.outbox.put_nowait("")
+            if peer.writer is not None:
+                peer.writer.cancel()
+            if peer.transport is not None:
+                peer.transport.abort()
 
     def _broadcast(self, sender: _Peer, msg: ServerMessage) -> None:
         for other in list(self._rooms.get(sender.room, {}).values()):
@@ -325,9 +338,6 @@ class SignalingServer:
     async def _write_loop(self, peer: _Peer) -> None:
         while True:
             text = await peer.outbox.get()
-            if peer.too_slow and not text:
-                await peer.ws.close(code=CLOSE_TOO_SLOW, message=b"too slow reading signaling messages")
-                return
             try:
                 await peer.ws.send_str(text)
             except (ConnectionError, RuntimeError):

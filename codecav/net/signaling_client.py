@@ -46,6 +46,10 @@ class SignalingClient:
             )
             await self._ws.send_str(client_message_json(Join(self.room, self.peer, self._token)))
             reply = await self.receive(timeout=self._connect_timeout_s)
+        except aiohttp.WSServerHandshakeError as exc:
+            await self.close()
+            raise SignalingError(f"signaling server at {self.url} refused the WebSocket (HTTP {exc.status}); "
+                                 "check the URL or try later") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             await self.close()
             raise SignalingError(f"cannot reach the signaling server at {self.url} ({exc}); is it running?") from None

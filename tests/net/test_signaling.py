@@ -182,10 +182,12 @@ def test_rate_limit() -> None:
             relayed.append(msg)
         # The join took one of the 5 burst tokens; a slow machine may have refilled one more meanwhile.
         assert len(relayed) in (4, 5) and relayed == [Offer("bob", f"o{i}") for i in range(len(relayed))]
-        for _ in range(10 - len(relayed)):
-            assert await next_msg(bob) == ErrorReply(
-                "rate_limited", "more than 2 messages/s; message dropped, slow down"
-            )
+        # One reply for the whole run of dropped messages.
+        assert await next_msg(bob) == ErrorReply(
+            "rate_limited", "more than 2 messages/s; messages dropped until the rate falls, slow down"
+        )
+        with pytest.raises(TimeoutError):
+            await bob.receive(timeout=0.1)
         await alice.close()
         await bob.close()
 
@@ -218,6 +220,40 @@ def test_leave_close_and_drop_notices() -> None:
         await alice.close()
 
     run(body)
+
+
+def test_slow_reader_is_dropped() -> None:
+    """A peer that stops reading while messages pile up is disconnected; the others see peer_dropped."""
+
+    async def body(server: SignalingServer) -> None:
+        alice = await join(server, "alice")
+        raw = await RawWebSocket.connect("127.0.0.1", server.port)
+        await raw.send_json({"type": "join", "room": ROOM, "peer": "bob",
+                             "token": make_join_token(SECRET, ROOM, "bob", 60)})
+        assert await next_msg(alice) == PeerJoined("bob")
+        sdp = "x" * 60_000
+        for _ in range(400):  # 24 MB towards a socket nobody reads
+            await alice.send(Offer("bob", sdp))
+            if server.room_peers(ROOM) == ("alice",):
+                break
+        assert await next_msg(alice) == PeerDropped("bob")
+        raw.abort()
+        await alice.close()
+
+    run(body, SignalingConfig(outbox_messages=4, rate_per_s=10_000, burst=10_000))
+
+
+def test_connection_limit() -> None:
+    """Beyond max_connections the WebSocket upgrade is refused with HTTP 503."""
+
+    async def body(server: SignalingServer) -> None:
+        alice = await join(server, "alice")
+        client = SignalingClient(server.url, ROOM, "bob", make_join_token(SECRET, ROOM, "bob", 60))
+        with pytest.raises(SignalingError, match=r"refused the WebSocket \(HTTP 503\); check the URL or try later$"):
+            await client.connect()
+        await alice.close()
+
+    run(body, SignalingConfig(max_connections=1))
 
 
 def test_join_timeout_and_first_message_must_be_join() -> None:
