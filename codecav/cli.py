@@ -4,6 +4,7 @@ every CodecavError into one line on stderr with exit status 2."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,6 +13,11 @@ from codecav import __version__
 from codecav.errors import CodecavError
 
 Handler = Callable[[argparse.Namespace], int]
+
+COMMAND_MODULES: tuple[str, ...] = ()
+"""Modules that add subcommands: each has `register(sub, avatar_sub)` taking the top-level subparsers and the
+`avatar` subparsers, and sets `handler` on every parser it adds. Imports inside handlers stay lazy (no torch
+at start-up)."""
 
 
 class UsageError(CodecavError):
@@ -149,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="show the avatars on an OpenXR headset; without a runtime, say why and fall back")
     demo.add_argument("--window", action="store_true", help="show the avatars live in a desktop window first")
     demo.set_defaults(handler=_cmd_demo)
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub, avatar_sub)
     return parser
 
 
