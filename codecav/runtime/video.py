@@ -38,6 +38,7 @@ class Mp4Writer:
         self._audio = self._container.add_stream("aac", rate=audio_rate, layout="mono") if audio_rate else None
         self._audio_samples = 0
         self.frames = 0
+        self._closed = False
 
     def write(self, rgb: np.ndarray) -> None:
         """Append one uint8 [height, width, 3] frame."""
@@ -69,7 +70,7 @@ class Mp4Writer:
 
     def close(self) -> None:
         """Flush the encoder and finish the file."""
-        if self._container is None:
+        if self._closed:
             return
         for packet in self._video.encode(None):
             self._container.mux(packet)
@@ -77,7 +78,7 @@ class Mp4Writer:
             for packet in self._audio.encode(None):
                 self._container.mux(packet)
         self._container.close()
-        self._container = None
+        self._closed = True
 
     def __enter__(self) -> Mp4Writer:
         return self
