@@ -26,6 +26,10 @@ class AvatarInstance:
     """float32 [4, 4] head space -> world."""
     code: np.ndarray
     """float32 [D] current latent code."""
+    peer: str = "local"
+    """Whose avatar it is (a remote peer id), for profiler spans."""
+    frame: int | None = None
+    """The LatentFrame sequence the code came from, for profiler spans."""
 
 
 @dataclass

@@ -11,8 +11,12 @@ from codecav.assets.package import AvatarPackage
 from codecav.decoders import get_renderer
 from codecav.decoders.base import AvatarDraw, AvatarHandle
 from codecav.decoders.neural import OnnxNeuralDecoder
+from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.scene import Scene
 from codecav.xr.base import EyeView
+
+
+_NO_PROFILER = Profiler(ProfilerOptions(enabled=False))
 
 
 @dataclass
@@ -64,17 +68,21 @@ class SceneRenderer:
         self._gl.release()
         self._handles = []
 
-    def render(self, scene: Scene, eyes: list[EyeView]) -> None:
-        """Decode every instance for the mean eye position, then draw all of them into every eye."""
+    def render(self, scene: Scene, eyes: list[EyeView], profiler: Profiler | None = None) -> None:
+        """Decode every instance for the mean eye position, then draw all of them into every eye; with a
+        profiler, each decode is a 'decode' span (tagged with the instance's peer and frame), drawing 'render'."""
+        spans = profiler if profiler is not None else _NO_PROFILER
         eye_mid = np.mean([ev.view.eye_position for ev in eyes], axis=0)
         draws = []
         for index, instance in enumerate(scene.instances):
             if instance.avatar_key not in self._avatars:
                 raise ValueError(f"scene instance {index} uses unknown avatar {instance.avatar_key!r}")
             loaded = self._avatars[instance.avatar_key]
-            frame = loaded.decoder.decode(instance.code, head_space_view_dir(instance.transform, eye_mid))
-            handle = self._handle_for(index, instance.avatar_key)
-            self._gl.update(handle, frame)
+            with spans.span("decode", instance.frame, instance.peer):
+                frame = loaded.decoder.decode(instance.code, head_space_view_dir(instance.transform, eye_mid))
+                handle = self._handle_for(index, instance.avatar_key)
+                self._gl.update(handle, frame)
             draws.append(AvatarDraw(handle, instance.transform))
-        for eye in eyes:
-            self._gl.render(eye, draws, background=scene.background)
+        with spans.span("render"):
+            for eye in eyes:
+                self._gl.render(eye, draws, background=scene.background)
