@@ -24,11 +24,14 @@ from codecav.assets.package import (
     PixelMlp,
     PixelMlpInfo,
 )
-from codecav.assets.synthetic_onnx import DecoderWeights, decoder_model
+from codecav.assets.synthetic_onnx import DecoderWeights, decoder_model, expression_encoder_model
 from codecav.assets.writer import package_member_bytes, sealed_manifest
+from codecav.encoders.arkit import ARKIT_52
 
 SYNTHETIC_KIND = "synthetic-random"
 """provenance['kind'] of every avatar built here."""
+EXPRESSION_ENCODER_MEMBER = "encoders/expression.onnx"
+"""Member of the ARKit-52 -> code expression encoder ("arkit" [N, 52] -> "code" [N, D])."""
 DEFAULT_SEGMENTS = (("face", 32), ("eyes", 8), ("mouth", 16))
 """Latent layout of synthetic avatars: (name, size) in code order."""
 RGB_RANGE = (0.15, 0.9)
@@ -63,9 +66,11 @@ def build_synthetic_avatar(
     uv_frequencies: int = 2,
     mesh_resolution: tuple[int, int] = (32, 48),
     decoder_channels: int = 16,
+    expression_encoder: bool = False,
 ) -> AvatarPackage:
     """A reproducible random-weight avatar (see module docstring); `feature_size` is 4 * 2^k (8..1024),
-    `mesh_resolution` (rings, segments) of the head; ValueError for impossible arguments."""
+    `mesh_resolution` (rings, segments) of the head; `expression_encoder` adds a random linear
+    encoders/expression.onnx for the drivers; ValueError for impossible arguments."""
     _check_args(seed, feature_channels, feature_size, activation, uv_frequencies, latent_segments)
     rng = np.random.default_rng(seed)
     mesh = head_mesh(*mesh_resolution)
@@ -98,8 +103,26 @@ def build_synthetic_avatar(
     )
     package = AvatarPackage(manifest=manifest, mesh=mesh.topology, pixel_mlp=mlp,
                             decoder_onnx=decoder_model(weights, f"synthetic_decoder_{seed}"),
+                            encoders_onnx=({EXPRESSION_ENCODER_MEMBER: _expression_encoder(seed, layout)}
+                                           if expression_encoder else {}),
                             source=f"<synthetic seed {seed}>")
     return replace(package, manifest=sealed_manifest(package, package_member_bytes(package)))
+
+
+def _expression_encoder(seed: int, layout: LatentLayout) -> bytes:
+    """A random linear ARKit-52 -> code map (its own seeded stream, so the decoder weights are unchanged): eye
+    blendshapes drive 'eyes', jaw/mouth/tongue/cheek blendshapes drive 'mouth', all drive other segments."""
+    rng = np.random.default_rng([seed, 52])
+    weight = np.zeros((len(ARKIT_52), layout.dim))
+    eye = np.array([n.startswith("eye") for n in ARKIT_52])
+    mouth = np.array([n.startswith(("jaw", "mouth", "tongue", "cheek")) for n in ARKIT_52])
+    start = 0
+    for seg in layout.segments:
+        rows = eye if seg.name == "eyes" else mouth if seg.name == "mouth" else np.ones(len(ARKIT_52), bool)
+        # A weight of 1 on a few blendshapes gives codes of about N(0, 0.5^2), like the decoder expects.
+        weight[rows, start:start + seg.size] = rng.standard_normal((int(rows.sum()), seg.size)) * 0.5
+        start += seg.size
+    return expression_encoder_model(weight, np.zeros(layout.dim), f"synthetic_expression_{seed}")
 
 
 def _check_args(seed: int, channels: int, size: int, activation: str, freqs: int,

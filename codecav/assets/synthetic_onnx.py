@@ -99,3 +99,19 @@ def decoder_model(weights: DecoderWeights, name: str) -> bytes:
     model.doc_string = "Random-weight synthetic avatar decoder (untrained, for plumbing tests)."
     onnx.checker.check_model(model)
     return model.SerializeToString()
+
+
+def expression_encoder_model(weight: np.ndarray, bias: np.ndarray, name: str) -> bytes:
+    """Serialized ONNX model "arkit" [N, 52] -> "code" [N, D] = arkit @ weight + bias (weight [52, D])."""
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["arkit", "enc_w", "enc_b"], ["code"], name="code")], name,
+        [helper.make_tensor_value_info("arkit", TensorProto.FLOAT, ["batch", weight.shape[0]])],
+        [helper.make_tensor_value_info("code", TensorProto.FLOAT, ["batch", weight.shape[1]])],
+        [numpy_helper.from_array(weight.astype(np.float32), "enc_w"),
+         numpy_helper.from_array(bias.astype(np.float32), "enc_b")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="codecav.assets.synthetic", ir_version=IR_VERSION)
+    model.doc_string = "Random linear ARKit-52 -> code map of a synthetic avatar (untrained, for plumbing tests)."
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
