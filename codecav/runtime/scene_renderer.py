@@ -15,7 +15,6 @@ from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.scene import Scene
 from codecav.xr.base import EyeView
 
-
 _NO_PROFILER = Profiler(ProfilerOptions(enabled=False))
 
 
