@@ -1,0 +1,275 @@
+"""PeerLink: one aiortc RTCPeerConnection to one remote peer, with the call's channels.
+
+Channels (negotiated with fixed SCTP stream ids, so both sides have them without the DCEP handshake):
+`latent` (id 0, unordered, maxRetransmits=0) and `control` (id 1, reliable, ordered), plus an optional
+voice track (Opus). See docs/calls.md for why the latent channel drops stale frames at the sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+from aiortc.sdp import candidate_from_sdp
+
+from codecav.net.errors import NetError
+
+log = logging.getLogger(__name__)
+
+LATENT_CHANNEL_ID = 0
+"""SCTP stream id of the negotiated latent channel."""
+CONTROL_CHANNEL_ID = 1
+"""SCTP stream id of the negotiated control channel."""
+
+_loopback_patched = False
+
+
+def use_loopback_ice() -> None:
+    """Make aioice offer 127.0.0.1 as its only host candidate (process-wide), for tests and local benchmarks.
+
+    aioice skips 127.0.0.1 when listing host addresses, so two peers on a machine without another interface
+    cannot connect; with this patch they meet on loopback and nothing leaves the machine."""
+    global _loopback_patched
+    if _loopback_patched:
+        return
+    import aioice.ice
+
+    def loopback_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return ["127.0.0.1"] if use_ipv4 else []
+
+    aioice.ice.get_host_addresses = loopback_addresses
+    _loopback_patched = True
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    """How PeerLinks connect."""
+
+    ice_servers: tuple[str, ...] = ()
+    """STUN/TURN URLs; empty means host candidates only (no public server is contacted)."""
+    loopback_only: bool = False
+    """Offer only 127.0.0.1 as host candidate (see use_loopback_ice); for tests and local benchmarks."""
+    latent_max_buffered_bytes: int = 2048
+    """A latent frame is dropped at the sender (counted) while more than this is queued on the channel:
+    the frame behind it is newer, and SCTP congestion control would otherwise let a queue (and delay) grow."""
+    connect_timeout_s: float = 15.0
+    """How long wait_open() waits for both data channels."""
+
+
+@dataclass
+class PeerLinkStats:
+    """Counters of one link (mutable, updated in place)."""
+
+    latent_sent: int = 0
+    """Latent messages handed to SCTP."""
+    latent_sent_bytes: int = 0
+    """Their payload bytes."""
+    latent_dropped_congested: int = 0
+    """Latent messages not sent because the channel still held older ones (latest wins)."""
+    latent_received: int = 0
+    """Latent messages received (valid or not)."""
+    latent_received_bytes: int = 0
+    """Their payload bytes."""
+    control_sent: int = 0
+    """Control messages sent."""
+    control_received: int = 0
+    """Control messages received."""
+    audio_frames_received: int = 0
+    """Decoded audio frames received on the voice track."""
+    datagrams_sent: int = 0
+    """UDP datagrams sent since the channels opened (DTLS records: SCTP data, SACKs, SRTP voice)."""
+    datagram_bytes_sent: int = 0
+    """Their UDP payload bytes (add 28 per datagram for IPv4 + UDP headers)."""
+    errors: list[str] = field(default_factory=list)
+    """Callback errors, one line each (the link keeps running)."""
+
+
+BytesHandler = Callable[[bytes | str], None]
+"""Called on the event loop with each received data-channel message."""
+TrackHandler = Callable[[MediaStreamTrack], Awaitable[None]]
+"""Consumes a remote audio track until it ends (runs as a task of the link)."""
+
+
+class PeerLink:
+    """One RTCPeerConnection to `remote_id`: negotiated latent/control channels and an optional voice track."""
+
+    def __init__(
+        self,
+        remote_id: str,
+        config: PeerConfig,
+        *,
+        on_latent: BytesHandler,
+        on_control: BytesHandler,
+        audio_track: MediaStreamTrack | None = None,
+        on_audio_track: TrackHandler | None = None,
+        receive_audio: bool = False,
+    ) -> None:
+        """`audio_track` is sent as voice; `on_audio_track` consumes the remote voice (with `receive_audio`)."""
+        if config.loopback_only:
+            use_loopback_ice()
+        self.remote_id = remote_id
+        self.config = config
+        self.stats = PeerLinkStats()
+        servers = [RTCIceServer(urls=url) for url in config.ice_servers]
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        self.latent: RTCDataChannel = self.pc.createDataChannel(
+            "latent", ordered=False, maxRetransmits=0, negotiated=True, id=LATENT_CHANNEL_ID)
+        self.control: RTCDataChannel = self.pc.createDataChannel("control", negotiated=True, id=CONTROL_CHANNEL_ID)
+        self._on_latent = on_latent
+        self._on_control = on_control
+        self._on_audio_track = on_audio_track
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self._counting = False
+        self.latent.on("message", self._latent_message)
+        self.control.on("message", self._control_message)
+        if audio_track is not None:
+            self.pc.addTransceiver(audio_track, direction="sendrecv" if receive_audio else "sendonly")
+        elif receive_audio:
+            self.pc.addTransceiver("audio", direction="recvonly")
+        self.pc.on("track", self._track)
+
+    # -- receiving ------------------------------------------------------------------------------------------------
+
+    def _latent_message(self, data: bytes | str) -> None:
+        self.stats.latent_received += 1
+        self.stats.latent_received_bytes += len(data)
+        self._call(self._on_latent, data)
+
+    def _control_message(self, data: bytes | str) -> None:
+        self.stats.control_received += 1
+        self._call(self._on_control, data)
+
+    def _call(self, handler: BytesHandler, data: bytes | str) -> None:
+        try:
+            handler(data)
+        except Exception as exc:  # a handler bug must not tear down the connection; it is counted and logged
+            self.stats.errors.append(f"{type(exc).__name__}: {exc}")
+            log.exception("handler of peer %s failed", self.remote_id)
+
+    def _track(self, track: MediaStreamTrack) -> None:
+        if track.kind != "audio":
+            return
+        handler = self._on_audio_track or self._drain
+        self._spawn(handler(track))
+
+    async def _drain(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+                self.stats.audio_frames_received += 1
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- negotiation ----------------------------------------------------------------------------------------------
+
+    async def create_offer(self) -> str:
+        """Gather candidates and return the offer SDP (aiortc puts every candidate in the SDP)."""
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def accept_offer(self, sdp: str) -> str:
+        """Apply the remote offer and return the answer SDP."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return self.pc.localDescription.sdp
+
+    async def accept_answer(self, sdp: str) -> None:
+        """Apply the remote answer to our offer."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    async def add_candidate(self, candidate: str, sdp_mid: str | None, sdp_mline_index: int | None) -> None:
+        """Add a trickled remote candidate (browsers trickle; aiortc peers put all candidates in the SDP)."""
+        if not candidate:
+            return
+        parsed = candidate_from_sdp(candidate.removeprefix("candidate:"))
+        parsed.sdpMid = sdp_mid
+        parsed.sdpMLineIndex = sdp_mline_index
+        await self.pc.addIceCandidate(parsed)
+
+    async def wait_open(self) -> None:
+        """Wait until both data channels are open; NetError naming the state after connect_timeout_s."""
+        async def both_open() -> None:
+            while self.latent.readyState != "open" or self.control.readyState != "open":
+                if self.pc.connectionState in ("failed", "closed"):
+                    raise NetError(f"connection to peer {self.remote_id} {self.pc.connectionState}; "
+                                   "check that both sides can reach each other (ICE servers, firewall)")
+                await asyncio.sleep(0.01)
+
+        try:
+            await asyncio.wait_for(both_open(), self.config.connect_timeout_s)
+        except TimeoutError:
+            raise NetError(f"data channels to peer {self.remote_id} did not open within "
+                           f"{self.config.connect_timeout_s:g} s (ICE {self.pc.iceConnectionState}); "
+                           "check ICE servers and firewall") from None
+        self._count_datagrams()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether both data channels are open."""
+        return self.latent.readyState == "open" and self.control.readyState == "open"
+
+    # -- sending --------------------------------------------------------------------------------------------------
+
+    def send_latent(self, data: bytes) -> bool:
+        """Send one latent frame unless older ones still queue (latest wins); False when dropped or closed."""
+        if self.latent.readyState != "open":
+            return False
+        if self.latent.bufferedAmount > self.config.latent_max_buffered_bytes:
+            self.stats.latent_dropped_congested += 1
+            return False
+        self.latent.send(data)
+        self.stats.latent_sent += 1
+        self.stats.latent_sent_bytes += len(data)
+        return True
+
+    def send_control(self, data: bytes) -> None:
+        """Send one control message (reliable, ordered); NetError if the channel is not open."""
+        if self.control.readyState != "open":
+            raise NetError(f"control channel to peer {self.remote_id} is {self.control.readyState}; "
+                           "wait for the link to open")
+        self.control.send(data)
+        self.stats.control_sent += 1
+
+    def _count_datagrams(self) -> None:
+        """Count every datagram the ICE transport sends (DTLS: SCTP data and SRTP voice alike)."""
+        ice: Any = self.pc.sctp.transport.transport if self.pc.sctp is not None else None
+        if ice is None or self._counting:
+            return
+        self._counting = True
+        send = ice._send  # aioice Connection.send, bound when the transport started
+
+        async def counted(data: bytes) -> None:
+            self.stats.datagrams_sent += 1
+            self.stats.datagram_bytes_sent += len(data)
+            await send(data)
+
+        ice._send = counted
+
+    async def close(self) -> None:
+        """Close the connection and await the link's tasks."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.pc.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, MediaStreamError):
+                await task
