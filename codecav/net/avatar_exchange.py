@@ -1,0 +1,212 @@
+"""Avatar exchange at join: announce a package's sha256, fetch a missing one in chunks over the control channel,
+verify hash and format before anything uses it, and cache it.
+
+A peer's Hello names the sha256 of its .cavatar bytes. The receiver looks in its cache; if absent it sends an
+AvatarRequest, collects AvatarChunks in order and, on AvatarDone, checks size, count and sha256, then loads the
+bytes with codecav.assets.loader.load_avatar (manifest, member hashes, shapes, finiteness, static ONNX checks).
+Only then is the package cached and returned. Every refusal is counted by reason and logged; the call goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codecav.assets.errors import AvatarFormatError
+from codecav.assets.loader import load_avatar
+from codecav.assets.package import AvatarPackage
+from codecav.assets.writer import avatar_files, zip_bytes
+from codecav.net.control import AVATAR_CHUNK_BYTES, AvatarChunk, AvatarDone, AvatarRequest, Hello
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_AVATAR_BYTES = 64 * 1024 * 1024
+"""Largest package a receiver accepts unless told otherwise (the loader's default total limit)."""
+
+
+def default_avatar_cache_dir() -> Path:
+    """`$CODECAV_CACHE/avatars`, else `$XDG_CACHE_HOME/codecav/avatars` (default ~/.cache/codecav/avatars)."""
+    root = os.environ.get("CODECAV_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "codecav")
+    return Path(root) / "avatars"
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lowercase hex sha256."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class OwnAvatar:
+    """The avatar this peer drives: the package and the exact .cavatar bytes it offers to others."""
+
+    package: AvatarPackage
+    """The loaded, checked package."""
+    data: bytes
+    """The .cavatar bytes announced and sent."""
+    sha256: str
+    """sha256 of `data`, announced in Hello."""
+
+    @staticmethod
+    def from_path(path: Path | str) -> OwnAvatar:
+        """Load and check a package (a .cavatar, or a directory zipped deterministically); AvatarFormatError."""
+        path = Path(path)
+        package = load_avatar(path)
+        data = path.read_bytes() if path.is_file() else zip_bytes(avatar_files(package, str(path)))
+        return OwnAvatar(package, data, sha256_hex(data))
+
+    @staticmethod
+    def from_package(package: AvatarPackage) -> OwnAvatar:
+        """Offer an in-memory package (e.g. build_synthetic_avatar) as deterministic .cavatar bytes."""
+        data = zip_bytes(avatar_files(package))
+        return OwnAvatar(package, data, sha256_hex(data))
+
+    def chunks(self) -> Iterator[AvatarChunk | AvatarDone]:
+        """The transfer: AvatarChunks of at most AVATAR_CHUNK_BYTES in order, then AvatarDone."""
+        count = 0
+        for start in range(0, len(self.data), AVATAR_CHUNK_BYTES):
+            yield AvatarChunk(self.sha256, count, self.data[start : start + AVATAR_CHUNK_BYTES])
+            count += 1
+        yield AvatarDone(self.sha256, len(self.data), count)
+
+
+class AvatarCache:
+    """Verified packages on disk, named by the sha256 of their .cavatar bytes."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = default_avatar_cache_dir() if root is None else Path(root)
+
+    def path_for(self, sha256: str) -> Path:
+        """Where the package with this digest lives (or would)."""
+        return self.root / f"{sha256}.cavatar"
+
+    def get(self, sha256: str) -> AvatarPackage | None:
+        """The cached package with this digest, re-hashed and re-checked; None if absent or no longer valid."""
+        path = self.path_for(sha256)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if sha256_hex(data) != sha256:
+            log.warning("cached avatar %s does not match its digest; ignoring it", path)
+            return None
+        try:
+            return load_avatar(path)
+        except AvatarFormatError as exc:
+            log.warning("cached avatar %s no longer loads (%s); ignoring it", path, exc)
+            return None
+
+    def put(self, sha256: str, data: bytes) -> AvatarPackage:
+        """Check `data` (digest, then load_avatar) and store it; AvatarFormatError or ValueError if refused."""
+        if sha256_hex(data) != sha256:
+            raise ValueError("avatar bytes do not match the announced sha256")
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.path_for(sha256)
+        tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+        tmp.write_bytes(data)
+        try:
+            package = load_avatar(tmp)
+        except AvatarFormatError:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, final)
+        return package
+
+
+@dataclass
+class ExchangeStats:
+    """Counters of the receiving side of avatar exchange."""
+
+    from_cache: int = 0
+    """Avatars found in the cache."""
+    fetched: int = 0
+    """Avatars fetched, verified and cached."""
+    bytes_received: int = 0
+    """Chunk bytes received."""
+    refused: dict[str, int] = field(default_factory=dict)
+    """Refused transfers and stray messages by reason (see AvatarFetch.REASONS)."""
+    last_refusal: str = ""
+    """One line about the latest refusal."""
+
+
+class AvatarFetch:
+    """Receiving side for one remote peer: decides whether to request, collects chunks, verifies the result."""
+
+    REASONS = ("unexpected", "out_of_order", "too_large", "size_mismatch", "count_mismatch", "hash_mismatch",
+               "invalid_package")
+    """Refusal reasons counted in ExchangeStats.refused."""
+
+    def __init__(self, cache: AvatarCache, stats: ExchangeStats, *, max_bytes: int = DEFAULT_MAX_AVATAR_BYTES,
+                 peer: str = "?") -> None:
+        self.cache = cache
+        self.stats = stats
+        self.max_bytes = max_bytes
+        self.peer = peer
+        self.package: AvatarPackage | None = None
+        """The verified package, once known."""
+        self.failed = False
+        """A transfer was refused; the peer's avatar stays unknown (its frames are not decoded)."""
+        self._wanted: str | None = None
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def on_hello(self, hello: Hello) -> AvatarRequest | None:
+        """The request to send for the announced avatar, or None when the cache holds it (then `package` is set)."""
+        cached = self.cache.get(hello.avatar_sha256)
+        if cached is not None:
+            self.stats.from_cache += 1
+            self.package = cached
+            return None
+        self._wanted, self._parts, self._size, self.failed = hello.avatar_sha256, [], 0, False
+        return AvatarRequest(hello.avatar_id, hello.avatar_sha256)
+
+    def _refuse(self, reason: str, detail: str) -> None:
+        self.stats.refused[reason] = self.stats.refused.get(reason, 0) + 1
+        self.stats.last_refusal = f"avatar from peer {self.peer} refused ({reason}): {detail}"
+        log.warning("%s", self.stats.last_refusal)
+        if reason != "unexpected":
+            self._wanted, self._parts, self._size, self.failed = None, [], 0, True
+
+    def on_chunk(self, chunk: AvatarChunk) -> None:
+        """Collect one chunk of the requested transfer; anything else is refused and counted."""
+        if chunk.avatar_sha256 != self._wanted:
+            self._refuse("unexpected", "a chunk of an avatar that was not requested")
+            return
+        if chunk.index != len(self._parts):
+            self._refuse("out_of_order", f"chunk {chunk.index} arrived where {len(self._parts)} was due")
+            return
+        self._size += len(chunk.data)
+        self.stats.bytes_received += len(chunk.data)
+        if self._size > self.max_bytes:
+            self._refuse("too_large", f"more than {self.max_bytes} bytes")
+            return
+        self._parts.append(chunk.data)
+
+    def on_done(self, done: AvatarDone) -> AvatarPackage | None:
+        """Finish the transfer: check size, count, digest and format; the package, or None if refused."""
+        if done.avatar_sha256 != self._wanted:
+            self._refuse("unexpected", "the end of an avatar transfer that was not requested")
+            return None
+        if done.total_bytes != self._size:
+            self._refuse("size_mismatch", f"{self._size} bytes received, {done.total_bytes} announced")
+            return None
+        if done.chunk_count != len(self._parts):
+            self._refuse("count_mismatch", f"{len(self._parts)} chunks received, {done.chunk_count} announced")
+            return None
+        data = b"".join(self._parts)
+        if sha256_hex(data) != done.avatar_sha256:
+            self._refuse("hash_mismatch", "the bytes do not match the announced sha256")
+            return None
+        try:
+            package = self.cache.put(done.avatar_sha256, data)
+        except (AvatarFormatError, ValueError) as exc:
+            self._refuse("invalid_package", str(exc))
+            return None
+        self._wanted, self._parts, self._size = None, [], 0
+        self.stats.fetched += 1
+        self.package = package
+        return package
