@@ -121,6 +121,9 @@ class WebcamSource(ExpressionSource):
         assert isinstance(item, WebcamFrame)
         return item
 
+    def __enter__(self) -> WebcamSource:
+        return self
+
     def close(self) -> None:
         """Stop the capture thread, release the camera or file and the landmarker."""
         if self._stop.is_set():

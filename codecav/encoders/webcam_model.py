@@ -33,7 +33,10 @@ def model_candidates() -> list[Path]:
     if os.environ.get(MODEL_ENV):
         paths.append(Path(os.environ[MODEL_ENV]))
     for package, inner in _PACKAGES:
-        spec = importlib.util.find_spec(package)
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):  # a broken install, or blocked in sys.modules
+            spec = None
         for location in (spec.submodule_search_locations or []) if spec is not None else []:
             paths.append(Path(location) / inner)
     return paths
