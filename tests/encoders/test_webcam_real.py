@@ -156,3 +156,42 @@ def test_talking_face_clip_tracks_every_frame(video_path: Path) -> None:
     iris = ((lm[:, 473, 0] - (lm[:, 362, 0] + lm[:, 263, 0]) / 2)
             + (lm[:, 468, 0] - (lm[:, 33, 0] + lm[:, 133, 0]) / 2)) / eye_span
     assert np.corrcoef(towards_left, iris)[0, 1] > 0.4
+
+
+def _astronaut_clip(path: Path, image: np.ndarray, frames: int, fps: int = 25) -> None:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height = image.shape[1], image.shape[0]
+        stream.pix_fmt = "yuv420p"
+        for k in range(frames):
+            turned = np.asarray(Image.fromarray(image).rotate(k % 7, resample=Image.Resampling.BILINEAR))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(turned, format="rgb24")))
+        container.mux(stream.encode(None))
+
+
+def test_source_paces_files_and_closes_mid_stream(astronaut: np.ndarray, tmp_path: Path) -> None:
+    """WebcamSource on a short file: realtime pacing follows the file's 25 fps, samples carry the file's
+    timeline, and close() mid-stream stops the capture thread; reads after it return None."""
+    import time
+
+    from codecav.encoders.webcam import WebcamConfig
+
+    clip = tmp_path / "astronaut.mp4"
+    _astronaut_clip(clip, astronaut, 30)
+    source = open_webcam_source(f"webcam:{clip}", WebcamConfig(realtime=True))
+    try:
+        start = time.monotonic()
+        first = source.read(timeout=10)
+        samples = [first] + [source.read(timeout=10) for _ in range(12)]
+        elapsed = time.monotonic() - start
+        assert all(s is not None and s.confidence.max() > 0.5 for s in samples)
+        stamps = np.array([s.capture_time_us for s in samples if s is not None])
+        assert np.allclose(np.diff(stamps), 40_000, atol=2)  # the file's 25 fps timeline
+        assert elapsed > 0.4  # 12 frame intervals of 40 ms, not as fast as decoding
+        source.calibrate(2)
+    finally:
+        source.close()
+    assert source.read(timeout=0.1) is None
+    assert not source._thread.is_alive()  # white-box: the capture thread really ended
