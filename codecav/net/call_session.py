@@ -1,0 +1,232 @@
+"""CallSession: join a room through the signaling server and hold a full mesh of PeerLinks (up to 6 people).
+
+The library API the runtime drives: `await start()`, `send(frame)` for each captured LatentFrame,
+`remote_frames(render_us)` at each render time, `stats()`, `frame_timings()`, `await stop()`.
+Negotiation: the newcomer offers to every peer already in the room; the others answer (no glare).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from aiortc import MediaStreamTrack
+
+from codecav.latent import LatentFrame
+from codecav.net.avatar_exchange import AvatarCache, ExchangeStats, OwnAvatar
+from codecav.net.call_types import CallConfig, CallStats, FrameTiming, RemoteFrame
+from codecav.net.errors import NetError, SignalingError
+from codecav.net.peer import PeerLink
+from codecav.net.remote_peer import Clock, RemotePeer
+from codecav.net.signaling_client import SignalingClient
+from codecav.net.signaling_messages import Answer, Candidate, ErrorReply, Offer, PeerDropped, PeerLeft
+from codecav.net.wire import encode_latent_frame
+
+log = logging.getLogger(__name__)
+
+AudioTrackFactory = Callable[[], MediaStreamTrack]
+"""Makes the voice track sent to one peer (each link needs its own track object)."""
+AudioConsumer = Callable[[str, MediaStreamTrack], Awaitable[None]]
+"""Coroutine function consuming one peer's remote voice track: (peer id, track)."""
+
+
+def monotonic_us() -> int:
+    """This process's monotonic clock in microseconds (the clock of LatentFrame.capture_time_us)."""
+    return time.monotonic_ns() // 1000
+
+
+class CallSession:
+    """One participant of a call: signaling, a PeerLink per remote peer, avatar exchange, clock sync, playout."""
+
+    def __init__(
+        self,
+        config: CallConfig,
+        own_avatar: OwnAvatar,
+        *,
+        audio_track: AudioTrackFactory | None = None,
+        audio_consumer: AudioConsumer | None = None,
+        clock: Clock = monotonic_us,
+    ) -> None:
+        """`audio_track` makes the voice track sent to each peer; `audio_consumer` plays (or collects) theirs."""
+        self.config = config
+        self.own = own_avatar
+        self.clock = clock
+        self._audio_track = audio_track
+        self._audio_consumer = audio_consumer
+        self._cache = AvatarCache(config.cache_dir)
+        self._exchange = ExchangeStats()
+        self._remotes: dict[str, RemotePeer] = {}
+        self._runners: dict[str, asyncio.Task[None]] = {}
+        self._timings: deque[FrameTiming] = deque(maxlen=config.timings_kept)
+        self._signaling: SignalingClient | None = None
+        self._signal_task: asyncio.Task[None] | None = None
+        self._frames_sent = 0
+        self._layout = own_avatar.package.manifest.latent
+        self.signaling_error: str = ""
+        """Why the signaling connection ended, if it did."""
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join the room and offer to everyone already there; SignalingError if the join is refused."""
+        if self._signaling is not None:
+            raise NetError("call session already started; stop() it first")
+        cfg = self.config
+        client = SignalingClient(cfg.signal_url, cfg.room, cfg.peer_id, cfg.token)
+        joined = await client.connect()
+        self._signaling = client
+        if len(joined.peers) + 1 > cfg.max_peers:
+            await client.close()
+            self._signaling = None
+            raise NetError(f"room {cfg.room!r} already has {len(joined.peers)} peers; a full mesh holds at most "
+                           f"{cfg.max_peers} participants - use an SFU room for more")
+        for other in joined.peers:
+            remote = self._add_remote(other)
+            await client.send(Offer(other, await remote.link.create_offer()))
+        self._signal_task = asyncio.create_task(self._signal_loop(client), name=f"call-signaling-{cfg.peer_id}")
+
+    async def stop(self) -> None:
+        """Say bye, leave the room, close every link and await every task."""
+        for peer_id in list(self._remotes):
+            await self._remove_remote(peer_id, "leaving")
+        if self._signal_task is not None:
+            self._signal_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._signal_task
+            self._signal_task = None
+        if self._signaling is not None:
+            await self._signaling.leave()
+            self._signaling = None
+
+    async def __aenter__(self) -> CallSession:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def wait_for_peers(self, count: int, timeout_s: float = 20.0, *, avatars: bool = True) -> None:
+        """Wait until `count` remote peers are connected (and, with `avatars`, their avatars verified)."""
+        async def ready() -> None:
+            while True:
+                good = [r for r in self._remotes.values()
+                        if r.link.is_open and (not avatars or r.jitter is not None) and r.sync.estimate()]
+                if len(good) >= count:
+                    return
+                await asyncio.sleep(0.01)
+
+        try:
+            await asyncio.wait_for(ready(), timeout_s)
+        except TimeoutError:
+            raise NetError(f"only {len(self._remotes)} of {count} peers joined within {timeout_s:g} s; "
+                           "check that the others run and use the same room") from None
+
+    # -- signaling ------------------------------------------------------------------------------------------------
+
+    def _add_remote(self, peer_id: str) -> RemotePeer:
+        holder: list[RemotePeer] = []
+        consumer = self._audio_consumer
+
+        async def consume(track: MediaStreamTrack) -> None:
+            if consumer is not None:
+                await consumer(peer_id, track)
+
+        link = PeerLink(
+            peer_id,
+            self.config.peer,
+            on_latent=lambda data: holder[0].on_latent(data),
+            on_control=lambda data: holder[0].on_control(data),
+            audio_track=self._audio_track() if self._audio_track is not None else None,
+            on_audio_track=consume if consumer is not None else None,
+            receive_audio=consumer is not None,
+        )
+        remote = RemotePeer(peer_id, link, self.config, self.own, self._cache, self._exchange, self.clock,
+                            self._timings)
+        holder.append(remote)
+        self._remotes[peer_id] = remote
+        self._runners[peer_id] = asyncio.create_task(self._run_remote(remote), name=f"call-peer-{peer_id}")
+        return remote
+
+    async def _run_remote(self, remote: RemotePeer) -> None:
+        try:
+            await remote.run()
+        except NetError as exc:
+            log.warning("peer %s: %s", remote.peer_id, exc)
+
+    async def _remove_remote(self, peer_id: str, reason: str) -> None:
+        remote = self._remotes.pop(peer_id, None)
+        runner = self._runners.pop(peer_id, None)
+        if runner is not None:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        if remote is not None:
+            await remote.close(reason)
+
+    async def _signal_loop(self, client: SignalingClient) -> None:
+        try:
+            while True:
+                msg = await client.receive()
+                if isinstance(msg, Offer):
+                    if msg.peer in self._remotes or len(self._remotes) + 2 > self.config.max_peers:
+                        log.warning("ignoring offer from %s (already linked or mesh full)", msg.peer)
+                        continue
+                    remote = self._add_remote(msg.peer)
+                    await client.send(Answer(msg.peer, await remote.link.accept_offer(msg.sdp)))
+                elif isinstance(msg, Answer) and msg.peer in self._remotes:
+                    await self._remotes[msg.peer].link.accept_answer(msg.sdp)
+                elif isinstance(msg, Candidate) and msg.peer in self._remotes:
+                    await self._remotes[msg.peer].link.add_candidate(msg.candidate, msg.sdp_mid, msg.sdp_mline_index)
+                elif isinstance(msg, PeerLeft | PeerDropped):
+                    await self._remove_remote(msg.peer, "peer left")
+                elif isinstance(msg, ErrorReply):
+                    log.warning("signaling server: %s (%s)", msg.message, msg.code)
+        except SignalingError as exc:
+            self.signaling_error = str(exc)  # links already up keep running without the server
+
+    # -- media ----------------------------------------------------------------------------------------------------
+
+    def send(self, frame: LatentFrame) -> int:
+        """Encode `frame` once and send it to every connected peer (loop thread); how many it went to."""
+        data = encode_latent_frame(frame, self._layout, quant=self.config.quant)  # WireEncodeError if invalid
+        self._frames_sent += 1
+        return sum(1 for remote in self._remotes.values() if remote.link.send_latent(data))
+
+    def remote_frames(self, render_us: int | None = None) -> list[RemoteFrame]:
+        """Every remote avatar's state at `render_us` (default now), peers with verified avatars only.
+        Safe from any thread."""
+        at = self.clock() if render_us is None else render_us
+        frames = []
+        for remote in list(self._remotes.values()):
+            frame = remote.sample(at)
+            if frame is not None:
+                frames.append(frame)
+        return frames
+
+    def frame_timings(self) -> list[FrameTiming]:
+        """Per-frame timing records since the last call (drained), for the profiler."""
+        out = []
+        while self._timings:
+            out.append(self._timings.popleft())
+        return out
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        """Remote peer ids."""
+        return tuple(self._remotes)
+
+    def stats(self) -> CallStats:
+        """A snapshot of counters, clock estimates and jitter-buffer state."""
+        return CallStats(
+            peer_id=self.config.peer_id,
+            room=self.config.room,
+            frames_sent=self._frames_sent,
+            peers=tuple(r.snapshot() for r in self._remotes.values()),
+            avatar_from_cache=self._exchange.from_cache,
+            avatar_fetched=self._exchange.fetched,
+            avatar_refused=dict(self._exchange.refused),
+        )

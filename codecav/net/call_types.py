@@ -1,0 +1,141 @@
+"""Typed configuration, results and statistics of a CallSession."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codecav.assets.package import AvatarPackage
+from codecav.net.jitter_buffer import JitterConfig, PlayoutSample
+from codecav.net.peer import PeerConfig
+
+MAX_MESH_PEERS = 6
+"""Largest full-mesh call (each peer holds one connection per other peer)."""
+
+
+@dataclass(frozen=True)
+class CallConfig:
+    """How a CallSession joins and runs a call."""
+
+    room: str
+    """Room id on the signaling server."""
+    peer_id: str
+    """This peer's id in the room."""
+    signal_url: str
+    """WebSocket URL of the signaling server, e.g. ws://127.0.0.1:8765/ws."""
+    token: str
+    """Join token for (room, peer_id) (make_join_token, or `codecav call --secret-file`)."""
+    peer: PeerConfig = field(default_factory=PeerConfig)
+    """WebRTC settings of every link."""
+    quant: str = "int8"
+    """Code quantization on the wire: 'int8' or 'fp16'."""
+    jitter: JitterConfig = field(default_factory=JitterConfig)
+    """Receiver jitter buffer tuning."""
+    cache_dir: Path | None = None
+    """Avatar cache (default $CODECAV_CACHE/avatars or ~/.cache/codecav/avatars)."""
+    max_avatar_bytes: int = 64 * 1024 * 1024
+    """Largest avatar package accepted from a peer."""
+    ping_interval_s: float = 0.5
+    """Clock-sync ping period once synced (the first 8 pings go every 50 ms)."""
+    max_peers: int = MAX_MESH_PEERS
+    """Most participants including this one; offers beyond it are ignored (use an SFU room beyond 6)."""
+    timings_kept: int = 4096
+    """Per-frame timing records kept for the profiler (oldest dropped)."""
+
+
+@dataclass(frozen=True)
+class FrameTiming:
+    """When one received frame passed each stage, for the profiler (µs on this peer's monotonic clock)."""
+
+    peer: str
+    """Sending peer."""
+    sequence: int
+    """Frame sequence."""
+    capture_local_us: float
+    """Sender's capture time mapped to this clock with the clock-sync estimate."""
+    receive_us: int
+    """Data-channel message handed to codecav."""
+    wire_decoded_us: int
+    """Wire message parsed and pushed into the jitter buffer."""
+    wire_bytes: int
+    """Size of the message."""
+
+
+@dataclass(frozen=True)
+class RemoteFrame:
+    """A remote participant's avatar state at one render time."""
+
+    peer: str
+    """Peer id."""
+    avatar_sha256: str
+    """Digest of its verified avatar package (stable key for renderers)."""
+    package: AvatarPackage
+    """Its verified avatar package."""
+    sample: PlayoutSample
+    """Code, pose and gaze to render, with how they were made."""
+
+
+@dataclass(frozen=True)
+class PeerCallStats:
+    """One remote participant, as this peer sees it."""
+
+    peer: str
+    """Peer id."""
+    connected: bool
+    """Both data channels open."""
+    avatar: str
+    """'ready', 'fetching', 'refused' or 'unknown'."""
+    clock_offset_us: float | None
+    """Remote clock minus local clock, when synced."""
+    clock_error_bound_us: float | None
+    """The true offset is within clock_offset_us +- this."""
+    rtt_us: float | None
+    """Round-trip time of the best clock-sync sample."""
+    latent_sent: int
+    """Latent frames sent to this peer."""
+    latent_sent_bytes: int
+    """Their wire payload bytes."""
+    latent_dropped_congested: int
+    """Frames not sent because older ones still queued (latest wins)."""
+    latent_received: int
+    """Latent messages received from this peer."""
+    latent_received_bytes: int
+    """Their bytes."""
+    frames_accepted: int
+    """Valid frames pushed into the jitter buffer."""
+    frames_lost: int
+    """Sequences never received in time (network loss, sender drops, late)."""
+    frames_late: int
+    """Frames that arrived after their time had been played."""
+    wire_dropped: dict[str, int]
+    """Invalid latent/control messages by reason (plus 'no_avatar', 'no_clock')."""
+    playout_delay_ms: float
+    """Current jitter-buffer delay."""
+    longest_freeze_ms: float
+    """Longest time the avatar was held unchanged."""
+    datagrams_sent: int
+    """UDP datagrams sent on this link."""
+    datagram_bytes_sent: int
+    """Their UDP payload bytes."""
+    audio_frames_received: int
+    """Voice frames received."""
+
+
+@dataclass(frozen=True)
+class CallStats:
+    """A snapshot of the whole call."""
+
+    peer_id: str
+    """This peer."""
+    room: str
+    """The room."""
+    frames_sent: int
+    """Frames passed to send()."""
+    peers: tuple[PeerCallStats, ...]
+    """One entry per remote participant."""
+    avatar_from_cache: int
+    """Remote avatars found in the cache."""
+    avatar_fetched: int
+    """Remote avatars fetched and verified."""
+    avatar_refused: dict[str, int]
+    """Refused avatar transfers by reason."""

@@ -1,0 +1,231 @@
+"""RemotePeer: everything a call keeps about one other participant - its link, control-message handling,
+clock sync, avatar exchange, latent decoding and jitter buffer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from codecav.net.avatar_exchange import AvatarCache, AvatarFetch, ExchangeStats, OwnAvatar
+from codecav.net.call_types import CallConfig, FrameTiming, PeerCallStats, RemoteFrame
+from codecav.net.clock_sync import ClockSyncEstimator
+from codecav.net.control import (
+    AvatarChunk,
+    AvatarDone,
+    AvatarRequest,
+    Bye,
+    ControlMessage,
+    Hello,
+    Ping,
+    Pong,
+    encode_control_message,
+)
+from codecav.net.errors import NetError
+from codecav.net.jitter_buffer import JitterBuffer
+from codecav.net.peer import PeerLink
+from codecav.net.receiver import ControlMessageReceiver, LatentFrameReceiver
+
+log = logging.getLogger(__name__)
+
+CAPABILITIES = ("int8", "fp16", "gaze", "voice-opus")
+"""What this codecav announces in Hello."""
+AVATAR_SEND_BUFFER_BYTES = 256 * 1024
+"""An avatar transfer waits while more than this is queued on the control channel (keeps pings timely)."""
+
+Clock = Callable[[], int]
+"""Monotonic microseconds."""
+
+
+class RemotePeer:
+    """One other participant; all methods run on the event loop except `sample` (any thread)."""
+
+    def __init__(self, peer_id: str, link: PeerLink, config: CallConfig, own: OwnAvatar, cache: AvatarCache,
+                 exchange_stats: ExchangeStats, clock: Clock, timings: deque[FrameTiming]) -> None:
+        self.peer_id = peer_id
+        self.link = link
+        self.config = config
+        self.own = own
+        self.clock = clock
+        self.fetch = AvatarFetch(cache, exchange_stats, max_bytes=config.max_avatar_bytes, peer=peer_id)
+        self.sync = ClockSyncEstimator()
+        self.control = ControlMessageReceiver()
+        self.latent: LatentFrameReceiver | None = None
+        self.jitter: JitterBuffer | None = None
+        self.hello: Hello | None = None
+        self.extra_drops: dict[str, int] = {}
+        self.bye = False
+        self._timings = timings
+        self._lock = threading.Lock()  # jitter buffer: pushed on the loop, sampled by the render thread
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ping_sequence = 0
+        self._open = asyncio.Event()
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Wait for the link, say hello, then keep the clock synced until cancelled."""
+        await self.link.wait_open()
+        self._open.set()
+        self._send(Hello(self.config.peer_id, self.own.package.manifest.avatar_id, self.own.sha256, CAPABILITIES))
+        pings = 0
+        while True:
+            self._ping_sequence = (self._ping_sequence + 1) % 2**32
+            self._send(Ping(self._ping_sequence, self.clock()))
+            pings += 1
+            await asyncio.sleep(0.05 if pings < 8 else self.config.ping_interval_s)
+
+    async def close(self, reason: str = "") -> None:
+        """Say bye if the link is up, close it and await this peer's tasks."""
+        if self.link.is_open and not self.bye:
+            with contextlib.suppress(NetError):
+                self._send(Bye(reason))
+            await asyncio.sleep(0)
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.link.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _send(self, msg: ControlMessage) -> None:
+        self.link.send_control(encode_control_message(msg))
+
+    def _drop(self, reason: str) -> None:
+        self.extra_drops[reason] = self.extra_drops.get(reason, 0) + 1
+
+    # -- control channel ------------------------------------------------------------------------------------------
+
+    def on_control(self, data: bytes | str) -> None:
+        """Handle one control-channel message (invalid ones are counted by the receiver)."""
+        t_us = self.clock()
+        msg = self.control.receive(data)
+        if msg is None:
+            return
+        if isinstance(msg, Ping):
+            self._send(Pong(msg.sequence, msg.t0_us, t_us, self.clock()))
+        elif isinstance(msg, Pong):
+            self.sync.add_pong(msg, t_us)
+        elif isinstance(msg, Hello):
+            self._on_hello(msg)
+        elif isinstance(msg, AvatarRequest):
+            if msg.avatar_sha256 == self.own.sha256:
+                self._spawn(self._send_avatar())
+            else:
+                self._drop("avatar_request_unknown")
+        elif isinstance(msg, AvatarChunk):
+            self.fetch.on_chunk(msg)
+        elif isinstance(msg, AvatarDone):
+            if self.fetch.on_done(msg) is not None:
+                self._avatar_ready()
+        elif isinstance(msg, Bye):
+            self.bye = True
+            log.info("peer %s said bye (%s)", self.peer_id, msg.reason)
+
+    def _on_hello(self, hello: Hello) -> None:
+        if hello.peer_id != self.peer_id:
+            self._drop("hello_wrong_peer")
+            return
+        self.hello = hello
+        request = self.fetch.on_hello(hello)
+        if request is None:
+            self._avatar_ready()
+        else:
+            self._send(request)
+
+    def _avatar_ready(self) -> None:
+        package = self.fetch.package
+        assert package is not None
+        layout = package.manifest.latent
+        with self._lock:
+            self.latent = LatentFrameReceiver(layout)
+            self.jitter = JitterBuffer(layout.dim, self.config.jitter)
+
+    async def _send_avatar(self) -> None:
+        channel = self.link.control
+        for msg in self.own.chunks():
+            while channel.bufferedAmount > AVATAR_SEND_BUFFER_BYTES and channel.readyState == "open":
+                await asyncio.sleep(0.005)
+            if channel.readyState != "open":
+                return
+            self._send(msg)
+
+    # -- latent channel -------------------------------------------------------------------------------------------
+
+    def on_latent(self, data: bytes | str) -> None:
+        """Decode one latent message and push it into the jitter buffer (drops counted by reason)."""
+        receive_us = self.clock()
+        if self.latent is None or self.jitter is None:
+            self._drop("no_avatar")
+            return
+        estimate = self.sync.estimate()
+        if estimate is None:
+            self._drop("no_clock")
+            return
+        frame = self.latent.receive(data)
+        if frame is None:
+            return
+        capture_local = estimate.remote_to_local_us(frame.capture_time_us)
+        with self._lock:
+            self.jitter.push(frame, capture_local, receive_us)
+        self._timings.append(FrameTiming(self.peer_id, frame.sequence, capture_local, receive_us, self.clock(),
+                                         len(data)))
+
+    def sample(self, render_us: int) -> RemoteFrame | None:
+        """The avatar state to show at `render_us`, or None before the avatar is verified (any thread)."""
+        with self._lock:
+            jitter = self.jitter
+            package = self.fetch.package
+            if jitter is None or package is None:
+                return None
+            sample = jitter.sample(float(render_us))
+        return RemoteFrame(self.peer_id, self.hello.avatar_sha256 if self.hello else "", package, sample)
+
+    # -- stats ----------------------------------------------------------------------------------------------------
+
+    def snapshot(self) -> PeerCallStats:
+        """Counters of this participant."""
+        estimate = self.sync.estimate()
+        link = self.link.stats
+        drops: dict[str, int] = dict(self.extra_drops)
+        for source in (self.control.stats.dropped, self.latent.stats.dropped if self.latent else {}):
+            for reason, count in source.items():
+                drops[reason] = drops.get(reason, 0) + count
+        jitter = self.jitter
+        if self.fetch.package is not None:
+            avatar = "ready"
+        elif self.fetch.failed:
+            avatar = "refused"
+        else:
+            avatar = "fetching" if self.hello is not None else "unknown"
+        return PeerCallStats(
+            peer=self.peer_id,
+            connected=self.link.is_open,
+            avatar=avatar,
+            clock_offset_us=estimate.offset_us if estimate else None,
+            clock_error_bound_us=estimate.error_bound_us if estimate else None,
+            rtt_us=estimate.delay_us if estimate else None,
+            latent_sent=link.latent_sent,
+            latent_sent_bytes=link.latent_sent_bytes,
+            latent_dropped_congested=link.latent_dropped_congested,
+            latent_received=link.latent_received,
+            latent_received_bytes=link.latent_received_bytes,
+            frames_accepted=jitter.stats.received if jitter else 0,
+            frames_lost=jitter.stats.lost if jitter else 0,
+            frames_late=jitter.stats.late if jitter else 0,
+            wire_dropped=drops,
+            playout_delay_ms=jitter.playout_delay_us / 1000.0 if jitter else 0.0,
+            longest_freeze_ms=jitter.stats.longest_freeze_us / 1000.0 if jitter else 0.0,
+            datagrams_sent=link.datagrams_sent,
+            datagram_bytes_sent=link.datagram_bytes_sent,
+            audio_frames_received=link.audio_frames_received,
+        )

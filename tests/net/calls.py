@@ -1,0 +1,46 @@
+"""Helpers of the call tests: a signaling server, sessions with small synthetic avatars, paced sending."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import lru_cache
+from pathlib import Path
+
+from codecav.assets.synthetic import build_synthetic_avatar
+from codecav.net.avatar_exchange import OwnAvatar
+from codecav.net.call_session import CallSession, monotonic_us
+from codecav.net.call_types import CallConfig
+from codecav.net.jitter_buffer import JitterConfig
+from codecav.net.peer import PeerConfig
+from codecav.net.signaling import SignalingServer, make_join_token
+from codecav.net.synthetic_source import SyntheticLatentSource
+
+SECRET = b"call-test-secret-0123456789abcdef"
+ROOM = "call-room"
+
+
+@lru_cache(maxsize=8)
+def small_avatar(seed: int) -> OwnAvatar:
+    """A small synthetic avatar (about 130 KB as .cavatar) so transfers stay quick."""
+    return OwnAvatar.from_package(build_synthetic_avatar(seed=seed, feature_size=16, mesh_resolution=(8, 12)))
+
+
+def session(server: SignalingServer, peer: str, cache: Path, seed: int, **kwargs: object) -> CallSession:
+    """A session for `peer` in ROOM with its own avatar cache, on loopback ICE."""
+    config = CallConfig(room=ROOM, peer_id=peer, signal_url=server.url,
+                        token=make_join_token(SECRET, ROOM, peer, 60),
+                        peer=PeerConfig(loopback_only=True), cache_dir=cache / peer,
+                        jitter=JitterConfig(min_delay_ms=10))
+    return CallSession(config, small_avatar(seed), **kwargs)  # type: ignore[arg-type]
+
+
+async def send_frames(call: CallSession, count: int, fps: float = 30.0, seed: int = 0) -> None:
+    """Send `count` synthetic frames at `fps`, stamped with the monotonic clock."""
+    source = SyntheticLatentSource(call.own.package.manifest.latent, fps=fps, seed=seed)
+    start = monotonic_us()
+    for seq in range(count):
+        due = start + int(seq * 1e6 / fps)
+        delay = (due - monotonic_us()) / 1e6
+        if delay > 0:
+            await asyncio.sleep(delay)
+        call.send(source.frame_at(seq, monotonic_us()))

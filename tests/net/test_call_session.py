@@ -1,0 +1,104 @@
+"""CallSession over a real signaling server and real aiortc on loopback: two-party and 4-party mesh calls."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codecav.net.call_session import monotonic_us
+from codecav.net.errors import SignalingError
+from codecav.net.jitter_buffer import PlayoutState
+from codecav.net.signaling import SignalingServer
+from codecav.net.synthetic_source import SyntheticLatentSource
+from tests.net.calls import ROOM, SECRET, send_frames, session, small_avatar
+
+
+def test_two_party_call_fetches_avatars_syncs_clocks_and_plays_frames(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
+            alice = session(server, "alice", tmp_path, seed=1)
+            bob = session(server, "bob", tmp_path, seed=2)
+            await alice.start()
+            await bob.start()
+            try:
+                await alice.wait_for_peers(1)
+                await bob.wait_for_peers(1)
+                await send_frames(alice, 45)
+                await asyncio.sleep(0.2)
+                frames = bob.remote_frames()
+                assert [f.peer for f in frames] == ["alice"]
+                remote = frames[0]
+                assert remote.avatar_sha256 == small_avatar(1).sha256
+                assert remote.package.manifest.avatar_id == "synthetic-1"
+                # the code shown is the one sent for the shown capture time, within int8 error
+                source = SyntheticLatentSource(remote.package.manifest.latent, seed=0)
+                render = monotonic_us() - 300_000
+                smp = bob.remote_frames(render)[0].sample
+                assert smp.state in (PlayoutState.INTERPOLATED, PlayoutState.HELD)
+                sent = source.frame_at(smp.sequence, 0).code
+                assert np.max(np.abs(sent)) > 0.1 and np.allclose(smp.code, sent, atol=0.1)
+                stats = bob.stats()
+                peer = stats.peers[0]
+                assert stats.avatar_fetched == 1 and not stats.avatar_refused
+                assert peer.avatar == "ready" and peer.connected
+                assert peer.clock_offset_us is not None and abs(peer.clock_offset_us) < 5_000  # same clock
+                assert peer.frames_accepted >= 40 and peer.frames_lost <= 5
+                timings = bob.frame_timings()
+                assert len(timings) == peer.frames_accepted
+                assert all(t.receive_us >= t.capture_local_us - 5_000 for t in timings)
+                assert alice.stats().peers[0].latent_sent == 45
+            finally:
+                await alice.stop()
+                await bob.stop()
+            # a rejoin finds the avatar in the cache
+            bob2 = session(server, "bob", tmp_path, seed=2)
+            alice2 = session(server, "alice", tmp_path, seed=1)
+            await alice2.start()
+            await bob2.start()
+            try:
+                await bob2.wait_for_peers(1)
+                assert bob2.stats().avatar_from_cache == 1 and bob2.stats().avatar_fetched == 0
+            finally:
+                await alice2.stop()
+                await bob2.stop()
+
+    asyncio.run(main())
+
+
+def test_four_party_mesh_everyone_sees_everyone(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
+            calls = [session(server, f"p{i}", tmp_path, seed=10 + i) for i in range(4)]
+            for call in calls:
+                await call.start()
+            try:
+                for call in calls:
+                    await call.wait_for_peers(3, timeout_s=30)
+                await asyncio.gather(*(send_frames(call, 30, seed=i) for i, call in enumerate(calls)))
+                await asyncio.sleep(0.2)
+                for call in calls:
+                    seen = sorted(f.peer for f in call.remote_frames())
+                    assert seen == sorted(c.config.peer_id for c in calls if c is not call)
+                    for peer in call.stats().peers:
+                        assert peer.frames_accepted >= 25, (call.config.peer_id, peer)
+            finally:
+                for call in calls:
+                    await call.stop()
+
+    asyncio.run(main())
+
+
+def test_a_bad_token_is_refused(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
+            call = session(server, "mallory", tmp_path, seed=1)
+            bad = type(call.config)(**{**call.config.__dict__, "token": call.config.token[:-2] + "xx"})
+            call.config = bad
+            with pytest.raises(SignalingError, match="bad_token"):
+                await call.start()
+            assert server.room_peers(ROOM) == ()
+
+    asyncio.run(main())
