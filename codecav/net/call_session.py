@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from aiortc import MediaStreamTrack
 
+from codecav.assets.package import AvatarPackage
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import AvatarCache, ExchangeStats, OwnAvatar
 from codecav.net.call_types import CallConfig, CallStats, FrameTiming, RemoteFrame
@@ -206,6 +207,20 @@ class CallSession:
             if frame is not None:
                 frames.append(frame)
         return frames
+
+    def remote_frame(self, peer: str, render_us: int | None = None) -> RemoteFrame | None:
+        """One peer's avatar state at `render_us` (default now); None if unknown or its avatar is not ready."""
+        remote = self._remotes.get(peer)
+        return None if remote is None else remote.sample(self.clock() if render_us is None else render_us)
+
+    def ready_peers(self) -> list[tuple[str, str, AvatarPackage]]:
+        """(peer id, avatar sha256, verified package) of every peer whose avatar is ready (any thread)."""
+        out = []
+        for remote in list(self._remotes.values()):
+            package = remote.fetch.package
+            if package is not None and remote.jitter is not None and remote.hello is not None:
+                out.append((remote.peer_id, remote.hello.avatar_sha256, package))
+        return out
 
     def frame_timings(self) -> list[FrameTiming]:
         """Per-frame timing records since the last call (drained), for the profiler."""

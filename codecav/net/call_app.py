@@ -1,0 +1,202 @@
+"""`codecav call`: join a call, send this peer's LatentFrames, render the others through the runtime Engine.
+
+Threads as the Engine lays them out: the CallSession on a NetworkThread (asyncio), the source on a SenderWorker,
+decoding and drawing on the caller's thread (which owns the GL context). `CallFeed` adapts the session's jitter
+buffer to the Engine's RemoteFeed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from codecav.assets.package import AvatarPackage, LatentLayout
+from codecav.encoders.base import LatentSource
+from codecav.errors import CodecavError
+from codecav.latent import LatentFrame
+from codecav.net.avatar_exchange import OwnAvatar
+from codecav.net.call_session import CallSession
+from codecav.net.call_types import CallConfig
+from codecav.net.join_token import make_join_token
+from codecav.net.peer import PeerConfig
+from codecav.net.synthetic_source import SyntheticLatentSource
+from codecav.runtime.engine import Engine, NetworkThread, ReceivedFrame, SenderWorker
+from codecav.runtime.profiler import Profiler
+from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance
+from codecav.runtime.scene import camera_views, row_layout
+from codecav.runtime.scene_renderer import SceneRenderer
+from codecav.xr.base import RenderTarget
+
+TOKEN_TTL_S = 12 * 3600
+"""Lifetime of a token made from --secret-file."""
+
+
+class CallRequestError(CodecavError):
+    """`codecav call` was asked something it cannot do."""
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """What `codecav call` was asked to do."""
+
+    room: str
+    """Room to join."""
+    signal_url: str
+    """Signaling server URL."""
+    avatar: Path
+    """This peer's avatar package."""
+    source: str
+    """Source spec: 'synthetic' or 'synthetic:SEED'."""
+    token: str | None = None
+    """Join token, or None to make one from `secret_file`."""
+    secret_file: Path | None = None
+    """The signaling server's secret (to make a token)."""
+    peer_id: str | None = None
+    """Peer id (default: a random one)."""
+    render: str = "headless"
+    """'headless' or 'window'."""
+    out: Path | None = None
+    """Folder for call_stats.json and a last-frame PNG."""
+    seconds: float | None = None
+    """How long to stay (None: until the window closes or Ctrl-C)."""
+    fps: float = 30.0
+    """Source frame rate."""
+    loopback: bool = False
+    """Offer only 127.0.0.1 as ICE host candidate (both peers on this machine)."""
+    ice_servers: tuple[str, ...] = ()
+    """STUN/TURN URLs."""
+    size: tuple[int, int] = (640, 480)
+    """View size."""
+
+
+def open_source(spec: str, layout: LatentLayout, fps: float) -> LatentSource:
+    """The LatentSource a --source spec names; CallRequestError listing the known specs otherwise."""
+    kind, _, arg = spec.partition(":")
+    if kind == "synthetic":
+        try:
+            seed = int(arg) if arg else 0
+        except ValueError:
+            raise CallRequestError(f"--source {spec!r}: the seed must be an integer, e.g. synthetic:3") from None
+        return SyntheticLatentSource(layout, fps=fps, seed=seed)
+    raise CallRequestError(f"--source {spec!r} is not known here; use 'synthetic' or 'synthetic:SEED'")
+
+
+def resolve_token(request: CallRequest, peer_id: str) -> str:
+    """--token as given, or one made from --secret-file; CallRequestError if neither is usable."""
+    if request.token:
+        return request.token
+    if request.secret_file is None:
+        raise CallRequestError("give --token TOKEN or --secret-file FILE (the signaling server's secret)")
+    try:
+        secret = request.secret_file.read_bytes().strip()
+    except OSError as exc:
+        raise CallRequestError(f"cannot read --secret-file {request.secret_file} ({exc.strerror})") from None
+    try:
+        return make_join_token(secret, request.room, peer_id, TOKEN_TTL_S)
+    except ValueError as exc:
+        raise CallRequestError(f"--secret-file {request.secret_file}: {exc}") from None
+
+
+class CallFeed:
+    """The Engine's RemoteFeed for one peer of a CallSession: the jitter buffer's sample at display time."""
+
+    def __init__(self, session: CallSession, peer: str) -> None:
+        self.session = session
+        self.peer = peer
+
+    def frame_for_display(self, display_ns: int) -> ReceivedFrame | None:
+        """The interpolated (or held/decaying) frame for `display_ns`; None before the avatar is ready."""
+        remote = self.session.remote_frame(self.peer, display_ns // 1000)
+        if remote is None:
+            return None
+        s = remote.sample
+        frame = LatentFrame(max(s.sequence, 0), max(int(s.capture_time_us), 0), s.code, s.head_pose, s.gaze, s.flags)
+        return ReceivedFrame(self.peer, frame, int(s.capture_time_us * 1000), s.arrival_us * 1000)
+
+
+def _open_target(render: str, width: int, height: int, distance: float) -> RenderTarget:
+    views = camera_views(width, height, eye=(0.0, 0.0, distance), fovy_deg=35.0)
+    if render == "window":
+        from codecav.xr.window import WindowTarget
+
+        return WindowTarget(views, title="codecav call")
+    if render == "headless":
+        from codecav.xr.headless import HeadlessTarget
+
+        return HeadlessTarget(views)
+    raise CallRequestError(f"--render {render!r} is not known; use headless or window")
+
+
+def run_call(request: CallRequest) -> Iterator[str]:
+    """Join, send, render; yields progress lines. Writes call_stats.json (and last_frame.png) under --out."""
+    peer_id = request.peer_id or f"peer-{secrets.token_hex(3)}"
+    own = OwnAvatar.from_path(request.avatar)
+    source = open_source(request.source, own.package.manifest.latent, request.fps)
+    config = CallConfig(room=request.room, peer_id=peer_id, signal_url=request.signal_url,
+                        token=resolve_token(request, peer_id),
+                        peer=PeerConfig(ice_servers=request.ice_servers, loopback_only=request.loopback))
+    net = NetworkThread()
+    session = CallSession(config, own)
+    target: RenderTarget | None = None
+    sender: SenderWorker | None = None
+    try:
+        net.call(session.start(), timeout=30)
+        yield f"joined room {request.room} as {peer_id} with avatar {own.package.manifest.avatar_id} " \
+              f"({own.sha256[:12]}); peers already there: {', '.join(session.peers) or 'none'}"
+        width, height = request.size
+        target = _open_target(request.render, width, height,
+                              framing_distance(5 * HEAD_SPACING_M + 0.25, 35.0, width / height))
+        renderer = SceneRenderer(target.ctx)
+        profiler = Profiler()
+        engine = Engine(target, renderer, profiler)
+        slots = row_layout(5, HEAD_SPACING_M)
+        shown: dict[str, AvatarPackage] = {}
+
+        def add_ready_peers() -> bool:
+            for peer, _sha, package in session.ready_peers():
+                if peer not in shown and len(shown) < len(slots):
+                    engine.add_remote(peer, package, slots[len(shown)], CallFeed(session, peer))
+                    shown[peer] = package
+            return False
+
+        loop = net.loop
+
+        def send(frame: LatentFrame) -> None:
+            loop.call_soon_threadsafe(session.send, frame)
+
+        sender = SenderWorker(source, send, profiler)
+        sender.start()
+        started = time.monotonic()
+        run = engine.run(seconds=request.seconds, should_stop=add_ready_peers)
+        elapsed = time.monotonic() - started
+        stats = session.stats()
+        yield f"rendered {run.frames_rendered} frames in {elapsed:.1f} s; sent {stats.frames_sent} frames"
+        for peer in stats.peers:
+            yield (f"  {peer.peer}: avatar {peer.avatar}, {peer.frames_accepted} frames received, "
+                   f"{peer.frames_lost} lost, playout delay {peer.playout_delay_ms:.0f} ms, clock offset "
+                   f"{(peer.clock_offset_us or 0) / 1000:.2f} ms (+- {(peer.clock_error_bound_us or 0) / 1000:.2f})")
+        if request.out is not None:
+            request.out.mkdir(parents=True, exist_ok=True)
+            path = request.out / "call_stats.json"
+            path.write_text(json.dumps(asdict(stats), indent=2) + "\n")
+            yield f"wrote {path}"
+            read_rgb = getattr(target, "read_rgb", None)
+            if read_rgb is not None:
+                from PIL import Image
+
+                image_path = request.out / "last_frame.png"
+                Image.fromarray(read_rgb(0)).save(image_path)
+                yield f"wrote {image_path}"
+    finally:
+        if sender is not None:
+            sender.stop()
+        try:
+            net.call(session.stop(), timeout=10)
+        finally:
+            net.stop()
+            if target is not None:
+                target.close()
