@@ -94,7 +94,10 @@ class WebcamTracker:
 
     def process(self, rgb: np.ndarray, time_s: float, capture_time_us: int) -> TrackedFrame:
         """Track one frame seen at `time_s` (seconds, increasing) and captured at `capture_time_us`."""
-        observation = self._landmarker.detect(rgb, time_s)
+        return self.update(self._landmarker.detect(rgb, time_s), time_s, capture_time_us)
+
+    def update(self, observation: FaceObservation | None, time_s: float, capture_time_us: int) -> TrackedFrame:
+        """The driver's work after the landmarker: calibrate, smooth and score one observation (None: no face)."""
         if observation is None:
             self._weight_filter.reset()
             self._pose_filter.reset()
