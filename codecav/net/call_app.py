@@ -24,6 +24,7 @@ from codecav.net.call_types import CallConfig
 from codecav.net.join_token import make_join_token
 from codecav.net.peer import PeerConfig
 from codecav.net.synthetic_source import SyntheticLatentSource
+from codecav.runtime.clock import FrameClock
 from codecav.runtime.engine import Engine, NetworkThread, ReceivedFrame, SenderWorker
 from codecav.runtime.profiler import Profiler
 from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance
@@ -71,6 +72,8 @@ class CallRequest:
     """STUN/TURN URLs."""
     size: tuple[int, int] = (640, 480)
     """View size."""
+    display_hz: float = 60.0
+    """Render pacing for the headless target (a window paces itself by its swap)."""
 
 
 def open_source(spec: str, layout: LatentLayout, fps: float) -> LatentSource:
@@ -152,7 +155,8 @@ def run_call(request: CallRequest) -> Iterator[str]:
                               framing_distance(5 * HEAD_SPACING_M + 0.25, 35.0, width / height))
         renderer = SceneRenderer(target.ctx)
         profiler = Profiler()
-        engine = Engine(target, renderer, profiler)
+        clock = FrameClock(int(1e9 / request.display_hz)) if request.render == "headless" else None
+        engine = Engine(target, renderer, profiler, clock=clock)
         slots = row_layout(5, HEAD_SPACING_M)
         shown: dict[str, AvatarPackage] = {}
 
@@ -175,7 +179,7 @@ def run_call(request: CallRequest) -> Iterator[str]:
         elapsed = time.monotonic() - started
         stats = session.stats()
         yield f"rendered {run.frames_rendered} frames in {elapsed:.1f} s; sent {stats.frames_sent} frames"
-        for peer in stats.peers:
+        for peer in (*stats.peers, *stats.departed):
             yield (f"  {peer.peer}: avatar {peer.avatar}, {peer.frames_accepted} frames received, "
                    f"{peer.frames_lost} lost, playout delay {peer.playout_delay_ms:.0f} ms, clock offset "
                    f"{(peer.clock_offset_us or 0) / 1000:.2f} ms (+- {(peer.clock_error_bound_us or 0) / 1000:.2f})")

@@ -19,10 +19,10 @@ from aiortc import MediaStreamTrack
 from codecav.assets.package import AvatarPackage
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import AvatarCache, ExchangeStats, OwnAvatar
-from codecav.net.call_types import CallConfig, CallStats, FrameTiming, RemoteFrame
+from codecav.net.call_types import CallConfig, CallStats, FrameTiming, PeerCallStats, RemoteFrame
 from codecav.net.errors import NetError, SignalingError
 from codecav.net.peer import PeerLink
-from codecav.net.remote_peer import Clock, RemotePeer
+from codecav.net.remote_peer import Clock, FrameListener, RemotePeer
 from codecav.net.signaling_client import SignalingClient
 from codecav.net.signaling_messages import Answer, Candidate, ErrorReply, Offer, PeerDropped, PeerLeft
 from codecav.net.wire import encode_latent_frame
@@ -51,13 +51,17 @@ class CallSession:
         audio_track: AudioTrackFactory | None = None,
         audio_consumer: AudioConsumer | None = None,
         clock: Clock = monotonic_us,
+        on_frame: FrameListener | None = None,
     ) -> None:
-        """`audio_track` makes the voice track sent to each peer; `audio_consumer` plays (or collects) theirs."""
+        """`audio_track` makes the voice track sent to each peer; `audio_consumer` plays (or collects) theirs;
+        `on_frame` sees every accepted remote frame on the event loop (e.g. to hand it to a decode thread)."""
         self.config = config
         self.own = own_avatar
         self.clock = clock
         self._audio_track = audio_track
         self._audio_consumer = audio_consumer
+        self._on_frame = on_frame
+        self._departed: list[PeerCallStats] = []
         self._cache = AvatarCache(config.cache_dir)
         self._exchange = ExchangeStats()
         self._remotes: dict[str, RemotePeer] = {}
@@ -146,7 +150,7 @@ class CallSession:
             receive_audio=consumer is not None,
         )
         remote = RemotePeer(peer_id, link, self.config, self.own, self._cache, self._exchange, self.clock,
-                            self._timings)
+                            self._timings, self._on_frame)
         holder.append(remote)
         self._remotes[peer_id] = remote
         self._runners[peer_id] = asyncio.create_task(self._run_remote(remote), name=f"call-peer-{peer_id}")
@@ -166,6 +170,7 @@ class CallSession:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
         if remote is not None:
+            self._departed.append(remote.snapshot())
             await remote.close(reason)
 
     async def _signal_loop(self, client: SignalingClient) -> None:
@@ -241,6 +246,7 @@ class CallSession:
             room=self.config.room,
             frames_sent=self._frames_sent,
             peers=tuple(r.snapshot() for r in self._remotes.values()),
+            departed=tuple(self._departed),
             avatar_from_cache=self._exchange.from_cache,
             avatar_fetched=self._exchange.fetched,
             avatar_refused=dict(self._exchange.refused),

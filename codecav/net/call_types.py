@@ -133,6 +133,8 @@ class CallStats:
     """Frames passed to send()."""
     peers: tuple[PeerCallStats, ...]
     """One entry per remote participant."""
+    departed: tuple[PeerCallStats, ...]
+    """Final counters of participants who left or were dropped."""
     avatar_from_cache: int
     """Remote avatars found in the cache."""
     avatar_fetched: int

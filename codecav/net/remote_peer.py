@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import AvatarCache, AvatarFetch, ExchangeStats, OwnAvatar
 from codecav.net.call_types import CallConfig, FrameTiming, PeerCallStats, RemoteFrame
 from codecav.net.clock_sync import ClockSyncEstimator
@@ -39,13 +40,16 @@ AVATAR_SEND_BUFFER_BYTES = 256 * 1024
 
 Clock = Callable[[], int]
 """Monotonic microseconds."""
+FrameListener = Callable[[str, LatentFrame, float, int], None]
+"""Called on the event loop for every accepted frame: (peer, frame, capture_local_us, receive_us)."""
 
 
 class RemotePeer:
     """One other participant; all methods run on the event loop except `sample` (any thread)."""
 
     def __init__(self, peer_id: str, link: PeerLink, config: CallConfig, own: OwnAvatar, cache: AvatarCache,
-                 exchange_stats: ExchangeStats, clock: Clock, timings: deque[FrameTiming]) -> None:
+                 exchange_stats: ExchangeStats, clock: Clock, timings: deque[FrameTiming],
+                 on_frame: FrameListener | None = None) -> None:
         self.peer_id = peer_id
         self.link = link
         self.config = config
@@ -60,6 +64,7 @@ class RemotePeer:
         self.extra_drops: dict[str, int] = {}
         self.bye = False
         self._timings = timings
+        self._on_frame = on_frame
         self._lock = threading.Lock()  # jitter buffer: pushed on the loop, sampled by the render thread
         self._tasks: set[asyncio.Task[None]] = set()
         self._ping_sequence = 0
@@ -176,7 +181,9 @@ class RemotePeer:
             return
         capture_local = estimate.remote_to_local_us(frame.capture_time_us)
         with self._lock:
-            self.jitter.push(frame, capture_local, receive_us)
+            accepted = self.jitter.push(frame, capture_local, receive_us)
+        if accepted and self._on_frame is not None:
+            self._on_frame(self.peer_id, frame, capture_local, receive_us)
         self._timings.append(FrameTiming(self.peer_id, frame.sequence, capture_local, receive_us, self.clock(),
                                          len(data)))
 
