@@ -16,6 +16,8 @@ from codecav.encoders.webcam_model import load_landmarker_model
 
 EXTRA_HINT = "pip install 'codecav[webcam]'"
 """The command that installs the webcam driver's Python dependencies."""
+SYSTEM_HINT = "apt-get install libgles2 libegl1 libglib2.0-0"
+"""The Debian packages libmediapipe.so and OpenCV load (libGLESv2, libEGL, glib)."""
 
 
 class WebcamExtraError(DriverError):
@@ -41,8 +43,14 @@ def import_mediapipe() -> ModuleType:
     try:
         import mediapipe
     except ImportError as exc:
+        if "lib" in str(exc) and ".so" in str(exc):  # cv2 or libmediapipe missing a system library
+            raise WebcamExtraError(f"MediaPipe cannot load a system library ({one_line(exc)}); "
+                                   f"run: {SYSTEM_HINT}") from None
         raise WebcamExtraError(f"the webcam driver needs MediaPipe ({one_line(exc)}); "
                                f"run: {EXTRA_HINT}") from None
+    except OSError as exc:
+        raise WebcamExtraError(f"MediaPipe cannot load a system library ({one_line(exc)}); "
+                               f"run: {SYSTEM_HINT}") from None
     return mediapipe
 
 
@@ -77,7 +85,10 @@ class FaceLandmarker:
                 min_face_presence_confidence=options.min_presence_confidence,
                 min_tracking_confidence=options.min_tracking_confidence,
                 output_face_blendshapes=True, output_facial_transformation_matrixes=True))
-        except (RuntimeError, ValueError, OSError) as exc:
+        except OSError as exc:  # libmediapipe.so is loaded here; it needs libGLESv2 and libEGL
+            raise WebcamExtraError(f"MediaPipe cannot load a system library ({one_line(exc)}); "
+                                   f"run: {SYSTEM_HINT}") from None
+        except (RuntimeError, ValueError) as exc:
             raise WebcamExtraError(f"MediaPipe cannot start the FaceLandmarker ({one_line(exc)}); "
                                    f"reinstall it: {EXTRA_HINT}") from None
         self._last_ms = -1
