@@ -111,3 +111,10 @@ def test_missing_model_names_the_install_command(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(LandmarkerModelError, match="is not MediaPipe's face_landmarker.task") as info:
         load_landmarker_model()
     assert "\n" not in str(info.value)
+
+
+def test_a_node_that_is_no_camera_goes_through_v4l2_and_fails_in_one_line() -> None:
+    """/dev/null exists but is no V4L2 device: PyAV's v4l2 input really runs and refuses it."""
+    with pytest.raises(CameraError, match=r"cannot open camera /dev/null \(.*\); close other programs") as info:
+        VideoInput(parse_webcam_spec("webcam:/dev/null"))
+    assert "\n" not in str(info.value)
