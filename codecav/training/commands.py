@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 QUICK_SEED = 1000
-"""Seed of the fresh --quick capture (its random expressions differ from any sample's training capture)."""
+"""Expression seed of the fresh --quick capture: the same person, new random expressions, blinks, gaze and
+head motion (the training captures use expression seed 0)."""
 
 
 def register(sub: Any, avatar_sub: Any) -> None:
@@ -76,7 +77,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from codecav.training.evaluate import evaluate
 
     path = Path(args.path)
-    note = (lambda text: print(text, file=sys.stderr, flush=True))
+
+    def note(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
     baseline = Path(args.baseline) if args.baseline else _sibling_dam(path)
     out: dict[str, Any] = {"package": str(path)}
     with tempfile.TemporaryDirectory(prefix="codecav-eval-") as tmp:
@@ -87,7 +91,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             if "index" not in identity:
                 raise EvalError(f"{path}: provenance names no studio identity; pass --capture DIR instead of --quick")
             summary = capture_identity(int(identity["index"]), Path(tmp) / "quick", preset="quick",
-                                       seed=QUICK_SEED + int(identity.get("seed", 0)))
+                                       seed=int(identity.get("seed", 0)), expression_seed=QUICK_SEED)
             capture = summary.out_dir
             note(f"quick capture: {summary.frames} frames x {summary.cameras} cameras in {summary.seconds:.1f} s")
         elif args.capture:

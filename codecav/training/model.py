@@ -158,9 +158,8 @@ class UvDecoder(nn.Module):
         self.stages = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in zip(channels[:-1], channels[1:],
                                                                                 strict=True))
         self.head = nn.Conv2d(channels[-1], out_channels, 3, padding=1)
-        with torch.no_grad():
-            self.head.weight.zero_()
-            self.head.bias.zero_()
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)  # type: ignore[arg-type]  # conv bias exists (bias=True)
         self.size = size
         self.bias = nn.Parameter(torch.zeros(1, out_channels, size, size))
 

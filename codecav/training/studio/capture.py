@@ -131,13 +131,16 @@ def capture_identity(
     size: int | None = None,
     frames: int | None = None,
     seed: int = 0,
+    expression_seed: int | None = None,
     config: CaptureConfig | None = None,
     cache_dir: Path | None = None,
 ) -> CaptureSummary:
     """Render identity `identity` into `out_dir` (Multiface layout plus studio/ extras).
 
     `preset` picks a CaptureConfig ('default', 'quick'), or pass `config`; `cameras`, `size` (image rows)
-    and `frames` (EXP_random frames) override it. The same arguments give the same capture."""
+    and `frames` (EXP_random frames) override it. `seed` makes the identity (with `identity`) and, unless
+    `expression_seed` is given, the random expressions and head motion: a fresh `expression_seed` gives new
+    expressions of the same person (held-out test captures). The same arguments give the same capture."""
     if config is None:
         if preset not in PRESETS:
             raise StudioError(f"unknown capture preset {preset!r}; use one of {sorted(PRESETS)}")
@@ -162,7 +165,7 @@ def capture_identity(
         root, [MultifaceCamera(c.name, c.intrinsics, c.distortion, c.extrinsics) for c in rig]
     )
     _write_extras(root, model, person, albedo, cfg)
-    rng = np.random.default_rng([identity, seed, 7])
+    rng = np.random.default_rng([identity, seed if expression_seed is None else expression_seed, 7])
     sequences = _sequences(cfg, rng)
     ctx = create_context()
     renderer = StudioRenderer(ctx, model, albedo, width, cfg.height, cfg.texture_size)
