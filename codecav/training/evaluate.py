@@ -6,13 +6,15 @@ Codes come from the package's expression encoder (encoders/expression.onnx) appl
 ground-truth ARKit-52 weights - the path a face-tracking driver takes. Held-out sets: on the training
 capture, the split recorded in the package provenance; on any other capture (e.g. a fresh --quick one of
 the same person with a new expression seed), its random, blink and gaze frames are unseen expressions
-(its SEN_* speech is scripted, so it repeats the training capture's and is left out), and cameras farther than NEAR_CAMERA_M from every training camera
-are unseen views.
+(its SEN_* speech is scripted, so it repeats the training capture's and is left out), and cameras
+farther than NEAR_CAMERA_M from every training camera are unseen views.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,8 +166,6 @@ def capture_fingerprint(capture: MultifaceCapture) -> str:
     for name in ("capture.json", "identity.json"):
         path = capture.root / "studio" / name
         parts.append(json.dumps(json.loads(path.read_text()), sort_keys=True) if path.is_file() else "")
-    import hashlib
-
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -183,8 +183,6 @@ def expression_codes(package: AvatarPackage, arkit: np.ndarray) -> np.ndarray:
 def evaluate(package_path: Path, capture_path: Path, *, max_frames: int = 12, max_cameras: int = 4,
              progress: Callable[[str], None] | None = None) -> EvalReport:
     """Render held-out frames of `capture_path` with the package at `package_path` and score them."""
-    import time
-
     start = time.perf_counter()
     package = load_avatar(package_path)
     capture = read_capture(capture_path)
