@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import moderngl
@@ -21,7 +21,7 @@ from codecav.runtime.clock import FrameClock
 from codecav.runtime.transforms import asymmetric_projection, pose_matrix
 from codecav.xr.base import EyeView, RenderTarget, View
 from codecav.xr.errors import RenderTargetError
-from codecav.xr.openxr_gl import GLBinding, create_binding
+from codecav.xr.openxr_gl import DepthCopier, GLBinding, create_binding
 from codecav.xr.openxr_timing import FrameTimingRecorder, FrameTimingStats
 from codecav.xr.openxr_tracking import (
     EYE_GAZE_EXTENSION,
@@ -98,6 +98,8 @@ class _Eye:
     placeholder_depth: moderngl.Texture
     framebuffers: dict[tuple[int, int], moderngl.Framebuffer]
     acquired: tuple[int, int] | None = None
+    depth_framebuffers: dict[int, moderngl.Framebuffer] = field(default_factory=dict)
+    """Depth-only framebuffers over the depth swapchain images, filled by a blit at present()."""
 
 
 def _xr_error_line(exc: BaseException) -> str:
@@ -158,6 +160,7 @@ class OpenXRTarget(RenderTarget):
         self._session: Any = None
         self._spaces: list[Any] = []
         self._eyes: list[_Eye] = []
+        self._depth_copier: DepthCopier | None = None
         self._running = False
         self._frame: Any = None
         self._frame_views: list[Any] = []
@@ -290,6 +293,8 @@ class OpenXRTarget(RenderTarget):
         """True when depth swapchains are submitted with the projection layer."""
         if not self.depth_submitted and self.config.depth:
             self.notes.append(f"depth not submitted: {DEPTH_EXTENSION} or a depth swapchain format is missing")
+        if self.depth_submitted:
+            self._depth_copier = DepthCopier(self.ctx)
         views = xr.enumerate_view_configuration_views(
             self._instance, self._system, xr.ViewConfigurationType.PRIMARY_STEREO)
         for cv in views:
@@ -426,11 +431,16 @@ class OpenXRTarget(RenderTarget):
         eye.acquired = (color_index, depth_index)
         fb = eye.framebuffers.get(eye.acquired)
         if fb is None:
+            # Rendering uses the placeholder depth texture, which moderngl knows as the framebuffer's depth:
+            # renderers that build their own framebuffers over it (PiCA's G-buffer) then share the depth the
+            # eye framebuffer really has. present() copies it into the depth swapchain image.
             color = self.ctx.external_texture(eye.color_images[color_index], (eye.width, eye.height), 4, 0, "f1")
             fb = self.ctx.framebuffer([color], eye.placeholder_depth)
-            if depth_index >= 0:
-                self._binding.attach_depth_texture(fb, eye.depth_images[depth_index])  # type: ignore[union-attr]
             eye.framebuffers[eye.acquired] = fb
+        if depth_index >= 0 and depth_index not in eye.depth_framebuffers:
+            depth_fb = self.ctx.framebuffer(depth_attachment=eye.placeholder_depth)
+            self._binding.attach_depth_texture(depth_fb, eye.depth_images[depth_index])  # type: ignore[union-attr]
+            eye.depth_framebuffers[depth_index] = depth_fb
         return fb
 
     def read_rgb(self, index: int) -> np.ndarray:
@@ -472,6 +482,9 @@ class OpenXRTarget(RenderTarget):
                 pv.pose, pv.fov = xr_view.pose, xr_view.fov
                 pv.sub_image = xr.SwapchainSubImage(eye.color, rect, 0)
                 if eye.depth is not None:
+                    if eye.acquired is not None and eye.acquired[1] >= 0:
+                        assert self._depth_copier is not None
+                        self._depth_copier.copy(eye.placeholder_depth, eye.depth_framebuffers[eye.acquired[1]])
                     xr.release_swapchain_image(eye.depth, xr.SwapchainImageReleaseInfo())
                     depth = xr.CompositionLayerDepthInfoKHR(xr.SwapchainSubImage(eye.depth, rect, 0), 0.0, 1.0,
                                                             self.config.near, self.config.far)
@@ -526,13 +539,16 @@ class OpenXRTarget(RenderTarget):
             except xr.exception.XrException:
                 pass
         for eye in self._eyes:
-            for fb in eye.framebuffers.values():
+            for fb in [*eye.framebuffers.values(), *eye.depth_framebuffers.values()]:
                 fb.release()  # the swapchain textures themselves belong to the runtime
             eye.placeholder_depth.release()
             for swapchain in (eye.color, eye.depth):
                 if swapchain is not None:
                     xr.destroy_swapchain(swapchain)
         self._eyes = []
+        if self._depth_copier is not None:
+            self._depth_copier.release()
+            self._depth_copier = None
         for source in (self._gaze, self._face):
             if source is not None:
                 source.close()

@@ -15,6 +15,7 @@ from typing import Any
 
 import moderngl
 
+from codecav.shaders.loader import build_program
 from codecav.xr.errors import RenderTargetError
 
 EGL_NONE = 0x3038
@@ -307,3 +308,30 @@ def create_binding(kind: str) -> GLBinding:
     if kind == "glx":
         return GLXBinding()
     raise ValueError(f"unknown OpenXR graphics binding {kind!r}; choose 'egl' or 'glx'")
+
+
+class DepthCopier:
+    """Copies a depth texture into another framebuffer's depth with a shader (works across depth formats,
+    where glBlitFramebuffer needs identical ones)."""
+
+    def __init__(self, ctx: moderngl.Context) -> None:
+        self.ctx = ctx
+        self._program = build_program(ctx, "depth_copy.glsl")
+        self._vao = ctx.vertex_array(self._program, [])
+
+    def copy(self, source: moderngl.Texture, target: moderngl.Framebuffer) -> None:
+        """Write `source`'s depth values into `target`'s depth attachment (same size)."""
+        source.compare_func = ""  # sample raw depth, not a shadow comparison
+        source.use(0)
+        self._program["u_depth"] = 0
+        target.use()
+        self.ctx.enable(moderngl.DEPTH_TEST)
+        self.ctx.depth_func = "1"  # always
+        target.depth_mask = True
+        self._vao.render(moderngl.TRIANGLES, vertices=3)
+        self.ctx.depth_func = "<"
+
+    def release(self) -> None:
+        """Free the program."""
+        self._vao.release()
+        self._program.release()

@@ -122,6 +122,16 @@ def _sample_avatar() -> tuple[Any, Any, Any, Any, str]:
     return package.mesh, package.pixel_mlp, package.manifest.feature_map, frame, "codecav.assets.synthetic"
 
 
+def _swapchain_depth(target: OpenXRTarget, index: int, w: int, h: int) -> np.ndarray:
+    """The current depth swapchain image of eye `index` after the copy present() makes, top row first."""
+    eye = target._eyes[index]
+    assert target._depth_copier is not None and eye.acquired is not None
+    depth_fb = eye.depth_framebuffers[eye.acquired[1]]
+    target._depth_copier.copy(eye.placeholder_depth, depth_fb)
+    raw = depth_fb.read(components=1, attachment=-1, dtype="f4", alignment=1)
+    return np.frombuffer(raw, np.float32).reshape(h, w)[::-1].astype(np.float64)
+
+
 def _check_eye(target: OpenXRTarget, index: int, eye: EyeView, scene: QuadScene | AvatarScene) -> dict[str, Any]:
     """Where the scene should be (its projected world points) against where it is in the read-back image."""
     image = target.read_rgb(index).astype(np.int16)
@@ -153,10 +163,8 @@ def _check_eye(target: OpenXRTarget, index: int, eye: EyeView, scene: QuadScene 
         "centre_depth": float(depth[cy, cx]) if inside else None,
         "expected_centre_depth": float((clip[2] / clip[3] + 1.0) / 2.0),
         "corner_depth": float(depth[0, 0]),
-        # The placeholder moderngl depth texture the framebuffer was built with must stay untouched.
-        "placeholder_depth_centre": float(np.frombuffer(
-            target._eyes[index].placeholder_depth.read(alignment=1), np.float32).reshape(h, w)[::-1][cy, cx])
-        if inside else None,
+        # What present() puts into the depth swapchain image (the copy from the rendered depth), read back.
+        "swapchain_depth_centre": _swapchain_depth(target, index, w, h)[cy, cx] if inside else None,
         "scene_pixels": int(mask.sum()),
         "eye_position": eye.view.eye_position.tolist(),
     }
@@ -212,7 +220,8 @@ def run(graphics: str, frames: int, scene_name: str = "quad") -> dict[str, Any]:
             "timing": asdict(target.timing_stats()),
             "timing_summary": target.timing_stats().summary(),
             "clock_period_ns": clock.period_ns,
-            "predicted_ahead_ms": [float(np.min(predicted_ahead_ms)), float(np.max(predicted_ahead_ms))]
+            "predicted_ahead_ms": [float(np.min(predicted_ahead_ms)), float(np.median(predicted_ahead_ms)),
+                                   float(np.max(predicted_ahead_ms))]
             if predicted_ahead_ms else None,
             "timespec_roundtrip_ns": roundtrip_ns,
             "head_positions": head_positions,
