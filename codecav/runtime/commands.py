@@ -1,4 +1,4 @@
-"""Runtime subcommands: `codecav profile`."""
+"""Runtime subcommands: `codecav profile`, `codecav drive`."""
 
 from __future__ import annotations
 
@@ -19,8 +19,18 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_drive(args: argparse.Namespace) -> int:
+    from codecav.runtime.drive_command import DriveRequest, run_drive
+
+    request = DriveRequest(args.source, Path(args.out), avatar=Path(args.avatar) if args.avatar else None,
+                           seconds=args.seconds, height=args.height, follow_head=not args.no_head_pose)
+    for line in run_drive(request):
+        print(line, flush=True)
+    return 0
+
+
 def register(sub: Any, avatar_sub: Any) -> None:
-    """Add `codecav profile`."""
+    """Add `codecav profile` and `codecav drive`."""
     profile = sub.add_parser(
         "profile", help="run a scenario with the profiler on; write trace.json (Perfetto), report.json, report.html",
         description="Measure per-stage times and capture-to-photon latency. Scenario 'local': N senders in this "
@@ -34,3 +44,16 @@ def register(sub: Any, avatar_sub: Any) -> None:
     profile.add_argument("--display-hz", type=float, default=72.0, help="render loop pacing")
     profile.add_argument("--size", default="640x480", metavar="WxH", help="view size")
     profile.set_defaults(handler=_cmd_profile)
+
+    drive = sub.add_parser(
+        "drive", help="drive an avatar from a face video or webcam; write the avatar beside the input as MP4",
+        description="MediaPipe face tracking -> ARKit-52 weights -> the avatar's expression encoder -> its code, "
+                    "rendered headless next to the input picture. Needs pip install 'codecav[webcam]' "
+                    "(see docs/webcam.md).")
+    drive.add_argument("--source", default="webcam", help="webcam, webcam:/dev/videoN or webcam:FILE")
+    drive.add_argument("--avatar", help="avatar package with encoders/expression.onnx (default: a sample avatar)")
+    drive.add_argument("--out", default="out/drive.mp4", help="MP4 to write")
+    drive.add_argument("--seconds", type=float, default=None, help="stop after this much input (camera: needed)")
+    drive.add_argument("--height", type=int, default=360, help="output height in pixels (even)")
+    drive.add_argument("--no-head-pose", action="store_true", help="keep the avatar's head still")
+    drive.set_defaults(handler=_cmd_drive)
