@@ -1,0 +1,306 @@
+"""Two-process call on loopback through the signaling server: latent bitrate, capture-to-decoded latency, and
+the bitrate VP8 needs for the same rendered frames at the same PSNR.
+
+    .venv/bin/python benchmarks/call.py --json --seconds 10
+
+The parent starts a SignalingServer and two child processes (this file with --role sender / receiver), each a
+CallSession with its own synthetic avatar and avatar cache (the receiver fetches and verifies the sender's
+avatar first). The sender sends SyntheticLatentSource frames (30 frames/s, int8) for --seconds. The receiver
+decodes every frame with the sender avatar's ONNX decoder on a worker thread as it arrives:
+capture_to_decoded = decode finished - capture time (sender's monotonic clock mapped through clock sync), so
+it includes wire encoding, SCTP/DTLS/UDP on loopback, wire decoding and the neural decode; the jitter buffer's
+playout delay is reported separately. Afterwards the receiver renders the first --psnr-frames frames twice
+(PiCA, headless, 640x480 as `codecav call` shows them): from the codes it received (int8 on the wire) and
+from the sender's float codes (the synthetic source is deterministic, so the receiver regenerates them).
+Their PSNR is the avatar path's; aiortc's VP8 encoder then encodes the float renders, bitrate bisected for
+the cheapest encode reaching that PSNR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from codecav.assets.package import AvatarPackage  # noqa: E402
+from codecav.assets.synthetic import build_synthetic_avatar  # noqa: E402
+from codecav.latent import LatentFrame  # noqa: E402
+from codecav.net.avatar_exchange import OwnAvatar  # noqa: E402
+from codecav.net.call_session import CallSession, monotonic_us  # noqa: E402
+from codecav.net.call_types import CallConfig  # noqa: E402
+from codecav.net.join_token import make_join_token  # noqa: E402
+from codecav.net.peer import PeerConfig  # noqa: E402
+from codecav.net.signaling import SignalingServer  # noqa: E402
+from codecav.net.synthetic_source import SyntheticLatentSource  # noqa: E402
+
+ROOM = "bench"
+FPS = 30.0
+SOURCE_SEED = 5
+"""Seed of the sender's synthetic source (the receiver regenerates the float codes from it)."""
+IP_UDP_HEADER_BYTES = 28
+
+
+def _log(role: str, text: str) -> None:
+    print(f"[{role} {time.monotonic():.1f}] {text}", file=sys.stderr, flush=True)
+
+
+def _config(args: argparse.Namespace, peer: str, cache: Path) -> CallConfig:
+    return CallConfig(room=ROOM, peer_id=peer, signal_url=args.signal,
+                      token=make_join_token(bytes.fromhex(args.secret), ROOM, peer, 600),
+                      peer=PeerConfig(loopback_only=True), cache_dir=cache, quant=args.quant)
+
+
+# -- sender ----------------------------------------------------------------------------------------------------------
+
+async def run_sender(args: argparse.Namespace) -> dict[str, Any]:
+    """Join, wait for the receiver, send frames for --seconds; the link's byte counters over that window."""
+    own = OwnAvatar.from_package(build_synthetic_avatar(seed=1))
+    call = CallSession(_config(args, "sender", Path(args.cache) / "sender"), own)
+    await call.start()
+    try:
+        await call.wait_for_peers(1, timeout_s=60, avatars=False)
+        _log("sender", "receiver connected")
+        while not any(p.avatar == "ready" for p in call.stats().peers):  # the receiver fetched our avatar...
+            await asyncio.sleep(0.05)
+        _log("sender", "receiver has our avatar; sending")
+        link = call._remotes["receiver"].link  # benchmark introspection: the sending window's counters
+        await asyncio.sleep(0.5)  # ...and its remaining control traffic settles
+        datagrams0, bytes0 = link.stats.datagrams_sent, link.stats.datagram_bytes_sent
+        source = SyntheticLatentSource(own.package.manifest.latent, fps=FPS, seed=SOURCE_SEED)
+        count = int(args.seconds * FPS)
+        start = monotonic_us()
+        for seq in range(count):
+            due = start + int(seq * 1e6 / FPS)
+            delay = (due - monotonic_us()) / 1e6
+            if delay > 0:
+                await asyncio.sleep(delay)
+            call.send(source.frame_at(seq, monotonic_us()))
+        duration = (monotonic_us() - start) / 1e6 + 1.0 / FPS
+        stats = link.stats
+        result = {"frames_sent": count, "duration_s": duration, "latent_sent_bytes": stats.latent_sent_bytes,
+                  "latent_dropped_congested": stats.latent_dropped_congested,
+                  "datagrams": stats.datagrams_sent - datagrams0,
+                  "datagram_bytes": stats.datagram_bytes_sent - bytes0}
+        await asyncio.sleep(1.0)  # let the last frames arrive before leaving
+        return result
+    finally:
+        await call.stop()
+
+
+# -- receiver --------------------------------------------------------------------------------------------------------
+
+class DecodeWorker:
+    """Decodes each received frame on its own thread as it arrives; records capture-to-decoded latency."""
+
+    def __init__(self) -> None:
+        self.inbox: queue.Queue[tuple[LatentFrame, float] | None] = queue.Queue()
+        self.package: AvatarPackage | None = None
+        self.latencies_ms: list[float] = []
+        self.decode_ms: list[float] = []
+        self.codes: dict[int, np.ndarray] = {}
+        self._thread = threading.Thread(target=self._run, name="bench-decode", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from codecav.decoders.neural import OnnxNeuralDecoder
+
+        decoder: OnnxNeuralDecoder | None = None
+        view = np.array([0.0, 0.0, 1.0], np.float32)
+        while (item := self.inbox.get()) is not None:
+            frame, capture_local_us = item
+            if decoder is None:
+                assert self.package is not None
+                decoder = OnnxNeuralDecoder(self.package.decoder_onnx)
+                decoder.decode(frame.code, view)  # warm-up (first run allocates)
+            began = monotonic_us()
+            decoder.decode(frame.code, view)
+            done = monotonic_us()
+            self.decode_ms.append((done - began) / 1000.0)
+            self.latencies_ms.append((done - capture_local_us) / 1000.0)
+            self.codes[frame.sequence] = frame.code
+
+    def stop(self) -> None:
+        self.inbox.put(None)
+        self._thread.join(10)
+
+
+async def run_receiver(args: argparse.Namespace) -> dict[str, Any]:
+    """Join, receive and decode until the sender leaves; then the PSNR / VP8 comparison."""
+    own = OwnAvatar.from_package(build_synthetic_avatar(seed=2))
+    worker = DecodeWorker()
+
+    def on_frame(peer: str, frame: LatentFrame, capture_local_us: float, receive_us: int) -> None:
+        worker.inbox.put((frame, capture_local_us))
+
+    call = CallSession(_config(args, "receiver", Path(args.cache) / "receiver"), own, on_frame=on_frame)
+    await call.start()
+    try:
+        await call.wait_for_peers(1, timeout_s=60)
+        _log("receiver", "sender connected, its avatar verified")
+        worker.package = call.ready_peers()[0][2]
+        playout: list[float] = []
+        deadline = time.monotonic() + args.seconds + 30
+        while call.peers and time.monotonic() < deadline:
+            remote = call.remote_frame("sender")
+            if remote is not None:
+                playout.append(remote.sample.playout_delay_us / 1000.0)
+            await asyncio.sleep(1 / 90)  # sample at a 90 Hz display rate, as a renderer would
+        stats = call.stats()
+    finally:
+        await call.stop()
+    worker.stop()
+    _log("receiver", f"call over: {len(worker.latencies_ms)} frames decoded; rendering the PSNR comparison")
+    seen = stats.peers + stats.departed
+    if not seen:
+        raise SystemExit("receiver: the sender never appeared in the call stats")
+    peer = seen[0]
+    assert worker.package is not None
+    return {"latencies_ms": worker.latencies_ms, "decode_ms": worker.decode_ms, "frames_lost": peer.frames_lost,
+            "frames_accepted": peer.frames_accepted, "frames_late": peer.frames_late,
+            "clock_offset_us": peer.clock_offset_us, "clock_error_bound_us": peer.clock_error_bound_us,
+            "playout_delay_ms_p50": float(np.median(playout)) if playout else None,
+            "avatar_fetched": stats.avatar_fetched,
+            **compare_with_vp8(worker.package, worker.codes, args.psnr_frames)}
+
+
+def compare_with_vp8(package: AvatarPackage, received: dict[int, np.ndarray], count: int) -> dict[str, Any]:
+    """Render received vs float codes, their PSNR, and the VP8 bitrate reaching that PSNR on the float renders."""
+    from codecav.net.vp8_baseline import psnr, search_bitrate
+    from codecav.runtime.render_command import framing_distance
+    from codecav.runtime.scene import AvatarInstance, Scene, camera_views
+    from codecav.runtime.scene_renderer import SceneRenderer
+    from codecav.xr.headless import HeadlessTarget
+
+    source = SyntheticLatentSource(package.manifest.latent, fps=FPS, seed=SOURCE_SEED)
+    sequences = sorted(received)[:count]
+    width, height = 640, 480  # the view size of `codecav call`
+    views = camera_views(width, height, eye=(0.0, 0.0, framing_distance(0.25, 35.0, width / height, 1.1)))
+    target = HeadlessTarget(views)
+    try:
+        renderer = SceneRenderer(target.ctx)
+        renderer.add_avatar("a", package)
+        instance = AvatarInstance("a", np.eye(4, dtype=np.float32), np.zeros(package.manifest.latent.dim, np.float32))
+        scene = Scene([instance])
+
+        def render(code: np.ndarray) -> np.ndarray:
+            instance.code = code
+            renderer.render(scene, target.begin_frame())
+            target.present()
+            return target.read_rgb(0)
+
+        reference = [render(source.frame_at(s, 0).code) for s in sequences]
+        avatar = [render(received[s]) for s in sequences]
+        covered = float(np.mean(target.read_depth(0) < 1.0))
+        renderer.release()
+    finally:
+        target.close()
+    avatar_psnr = psnr(reference, avatar)
+    search = search_bitrate(reference, FPS, avatar_psnr)
+    return {"psnr_frames": len(sequences), "avatar_psnr_db": avatar_psnr, "covered_fraction": covered,
+            "vp8_reached_psnr": search.reached, "vp8_kbps_equal_psnr": search.best.kbps,
+            "vp8_psnr_db": search.best.psnr_db,
+            "vp8_trials": [[round(t.target_kbps, 1), round(t.kbps, 1), round(t.psnr_db, 2)] for t in search.trials]}
+
+
+# -- parent ----------------------------------------------------------------------------------------------------------
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def run_parent(args: argparse.Namespace) -> dict[str, Any]:
+    secret = secrets.token_hex(32)
+    loop = asyncio.new_event_loop()
+    server = SignalingServer("127.0.0.1", 0, bytes.fromhex(secret))
+    loop.run_until_complete(server.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    with tempfile.TemporaryDirectory(prefix="codecav-bench-") as tmp:
+        procs = {}
+        for role in ("receiver", "sender"):
+            cmd = [sys.executable, __file__, "--role", role, "--signal", server.url, "--secret", secret,
+                   "--seconds", str(args.seconds), "--cache", tmp, "--quant", args.quant,
+                   "--psnr-frames", str(args.psnr_frames), "--result", os.path.join(tmp, f"{role}.json")]
+            procs[role] = subprocess.Popen(cmd)
+            time.sleep(0.5)
+        for role, proc in procs.items():
+            if proc.wait(timeout=args.seconds + 300) != 0:
+                raise SystemExit(f"benchmark {role} failed (exit {proc.returncode})")
+        sender = json.loads(Path(tmp, "sender.json").read_text())
+        receiver = json.loads(Path(tmp, "receiver.json").read_text())
+    asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    duration = sender["duration_s"]
+    payload_kbps = sender["latent_sent_bytes"] * 8 / 1000 / duration
+    wire_kbps = (sender["datagram_bytes"] + IP_UDP_HEADER_BYTES * sender["datagrams"]) * 8 / 1000 / duration
+    lat = receiver["latencies_ms"]
+    return {
+        "latent_payload_kbps": round(payload_kbps, 2),
+        "latent_wire_kbps": round(wire_kbps, 2),
+        "vp8_kbps_equal_psnr": round(receiver["vp8_kbps_equal_psnr"], 1),
+        "vp8_reached_psnr": receiver["vp8_reached_psnr"],
+        "bitrate_ratio_vp8_over_latent": round(receiver["vp8_kbps_equal_psnr"] / wire_kbps, 2),
+        # VP8 never reaching the avatar path's PSNR makes its best bitrate, and so the ratio, a lower bound
+        "bitrate_ratio_is_lower_bound": not receiver["vp8_reached_psnr"],
+        "capture_to_decoded_ms_p50": round(percentile(lat, 50), 2),
+        "capture_to_decoded_ms_p99": round(percentile(lat, 99), 2),
+        "frames_lost": receiver["frames_lost"],
+        "frames_sent": sender["frames_sent"],
+        "frames_decoded": len(lat),
+        "neural_decode_ms_p50": round(percentile(receiver["decode_ms"], 50), 2),
+        "playout_delay_ms_p50": receiver["playout_delay_ms_p50"],
+        "avatar_psnr_db": round(receiver["avatar_psnr_db"], 2),
+        "vp8_psnr_db": round(receiver["vp8_psnr_db"], 2),
+        "vp8_trials_target_kbps_kbps_psnr": receiver["vp8_trials"],
+        "psnr_frames": receiver["psnr_frames"],
+        "covered_fraction": round(receiver["covered_fraction"], 3),
+        "clock_offset_us": receiver["clock_offset_us"],
+        "clock_error_bound_us": receiver["clock_error_bound_us"],
+        "latent_dropped_congested": sender["latent_dropped_congested"],
+        "quant": args.quant,
+        "seconds": args.seconds,
+        "load_average_1min": os.getloadavg()[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--quant", default="int8", choices=["int8", "fp16"])
+    parser.add_argument("--psnr-frames", type=int, default=150, help="frames rendered for the PSNR/VP8 comparison")
+    parser.add_argument("--role", choices=["sender", "receiver"], help=argparse.SUPPRESS)
+    parser.add_argument("--signal", help=argparse.SUPPRESS)
+    parser.add_argument("--secret", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role is not None:
+        runner = run_sender if args.role == "sender" else run_receiver
+        Path(args.result).write_text(json.dumps(asyncio.run(runner(args))))
+        return
+    result = run_parent(args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
