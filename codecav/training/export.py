@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,6 +24,7 @@ from codecav.assets.package import (
     LatentLayout,
     LatentSegment,
     MeshInfo,
+    MeshTopology,
     PixelMlp,
     PixelMlpInfo,
 )
@@ -60,7 +62,9 @@ def _onnx_bytes(module: nn.Module, args: tuple[torch.Tensor, ...], inputs: list[
                 dynamic: dict[str, dict[int, str]] | None = None) -> bytes:
     buf = io.BytesIO()
     module.eval()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript exporter warns about its own deprecation and about the static resize branch.
+        warnings.simplefilter("ignore")
         torch.onnx.export(module, args, buf, input_names=inputs,  # type: ignore[arg-type]  # legacy exporter takes files
                           output_names=outputs, opset_version=ONNX_OPSET, dynamo=False, dynamic_axes=dynamic,
                           do_constant_folding=True)
@@ -160,23 +164,55 @@ def expression_onnx(module: ExpressionEncoder) -> bytes:
     return _onnx_bytes(module, (torch.zeros(1, 52),), ["arkit"], ["code"], {"arkit": {0: "N"}, "code": {0: "N"}})
 
 
+def fill_gutters(model: AvatarModel, texel_index: np.ndarray, iterations: int = 6) -> None:
+    """Copy the untied bias of covered texels into the `iterations`-texel gutter around each UV island (in
+    place), so bilinear lookups at island borders never blend in texels training never touched."""
+    bias = model.uv.bias.detach()[0].numpy().copy()  # [C, T, T]
+    size = bias.shape[-1]
+    filled = np.zeros(size * size, bool)
+    filled[texel_index] = True
+    filled = filled.reshape(size, size)
+    for _ in range(iterations):
+        total = np.zeros_like(bias)
+        count = np.zeros((size, size))
+        for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            src = np.roll(filled, (dr, dc), axis=(0, 1))
+            total += np.roll(bias, (dr, dc), axis=(1, 2)) * src
+            count += src
+        grow = ~filled & (count > 0)
+        bias[:, grow] = total[:, grow] / count[grow]
+        filled |= grow
+    with torch.no_grad():
+        model.uv.bias[0] = torch.as_tensor(bias)
+
+
+def two_sided(mesh: MeshTopology) -> MeshTopology:
+    """The mesh with every triangle also wound the other way, so back faces draw like the studio's
+    (which renders without culling: the inside of the neck, mouth and eyelids is visible)."""
+    faces = np.asarray(mesh.faces, np.int32)
+    return replace(mesh, faces=np.ascontiguousarray(np.concatenate([faces, faces[:, ::-1]])))
+
+
 def build_package(model: AvatarModel, data: CaptureData, *, avatar_id: str, name: str,
                   provenance: dict[str, Any], expression: ExpressionEncoder | None) -> AvatarPackage:
-    """The avatar package of a trained model (manifest sealed with member hashes)."""
+    """The avatar package of a trained model (manifest sealed with member hashes): gutters filled, mesh
+    two-sided."""
     cfg = model.config
+    fill_gutters(model, data.texels.index)
+    mesh = two_sided(data.topology.mesh)
     mlp = pixel_mlp(model)
     channels = cfg.feature_channels if model.mlp is not None else DAM_FEATURE_CHANNELS
     topo = data.topology
     manifest = AvatarManifest(
         format_version=FORMAT_VERSION, avatar_id=avatar_id, name=name,
         latent=LatentLayout(tuple(LatentSegment(n, s) for n, s in cfg.segments)),
-        mesh=MeshInfo(len(topo.rest_positions), len(topo.mesh.uv), len(topo.mesh.faces)),
+        mesh=MeshInfo(len(topo.rest_positions), len(mesh.uv), len(mesh.faces)),
         feature_map=FeatureMapInfo(channels, cfg.texture_size, cfg.texture_size),
         pixel_mlp=PixelMlpInfo(tuple(int(w.shape[0]) for w in mlp.weights[:-1]), mlp.activation,
                                mlp.uv_frequencies),
         members={}, provenance=provenance,
     )
     encoders = {EXPRESSION_MEMBER: expression_onnx(expression)} if expression is not None else {}
-    package = AvatarPackage(manifest=manifest, mesh=topo.mesh, pixel_mlp=mlp, decoder_onnx=decoder_onnx(model),
+    package = AvatarPackage(manifest=manifest, mesh=mesh, pixel_mlp=mlp, decoder_onnx=decoder_onnx(model),
                             encoders_onnx=encoders, source=f"<trained {avatar_id}>")
     return replace(package, manifest=sealed_manifest(package, package_member_bytes(package)))

@@ -93,12 +93,15 @@ def region_masks(data: CaptureData, regions: dict[str, np.ndarray]) -> dict[str,
 
 
 def mean_texture(data: CaptureData) -> np.ndarray:
-    """float32 [T, T, 3] in 0..1: per covered texel the mean colour over training frames and cameras that
-    saw it (zero elsewhere)."""
-    tex = data.textures[list(data.split.train_frames)]
-    seen = tex.sum(axis=-1, keepdims=True) > 0
-    total = (tex.astype(np.float64) * seen).sum(axis=(0, 1))
-    count = seen.sum(axis=(0, 1))
+    """float32 [T, T, 3] in 0..1: per covered texel the mean colour over training frames and training cameras
+    that saw it (zero elsewhere)."""
+    cams = [data.loaded_cameras.index(c) for c in data.split.train_cameras]
+    total = np.zeros(data.textures.shape[2:], np.float64)
+    count = np.zeros((data.textures.shape[2], 1), np.int64)
+    for frame in data.split.train_frames:  # one frame at a time: the whole array in float would not fit
+        tex = data.textures[frame, cams]
+        total += tex.sum(axis=0, dtype=np.float64)  # unseen texels are 0, so they add nothing
+        count += (tex.max(axis=-1, keepdims=True) > 0).sum(axis=0)
     size = data.texels.size
     out = np.zeros((size * size, 3), np.float32)
     out[data.texels.index] = total / np.maximum(count, 1) / 255.0

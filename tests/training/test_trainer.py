@@ -1,5 +1,6 @@
 """Trainer: a tiny PiCA model trained for a few steps on a quick capture lowers its loss; the split holds out
-cameras and expressions; checkpoints resume where they stopped."""
+cameras and expressions; checkpoints resume where they stopped; the export loads, verifies, matches torch
+under onnxruntime and renders through the GLSL path onto the captured head."""
 
 from __future__ import annotations
 
@@ -17,9 +18,21 @@ from codecav.training.studio.head_model import HeadModel
 
 torch = pytest.importorskip("torch", reason="the trainer needs the train extra (pip install codecav[train])")
 
+from codecav.assets.loader import load_avatar  # noqa: E402
+from codecav.assets.verify import verify_avatar  # noqa: E402
+from codecav.assets.writer import write_avatar  # noqa: E402
+from codecav.decoders.base import AvatarDraw  # noqa: E402
+from codecav.decoders.neural import OnnxNeuralDecoder  # noqa: E402
+from codecav.decoders.pica_gl import PicaOptions, PicaRenderer  # noqa: E402
+from codecav.decoders.pixel_mlp_reference import run_pixel_mlp  # noqa: E402
 from codecav.training.errors import CheckpointError  # noqa: E402
+from codecav.training.evaluate import BACKGROUND, camera_centre, camera_view, expression_codes  # noqa: E402
+from codecav.training.export import DecoderGraph, build_package, fit_expression_encoder, pixel_mlp  # noqa: E402
+from codecav.training.metrics import psnr  # noqa: E402
 from codecav.training.model import ModelConfig  # noqa: E402
-from codecav.training.trainer import TrainConfig, train  # noqa: E402
+from codecav.training.multiface import read_capture  # noqa: E402
+from codecav.training.trainer import TrainConfig, TrainResult, build_model, train  # noqa: E402
+from codecav.xr.headless import HeadlessTarget  # noqa: E402
 
 TINY = ModelConfig(segments=(("face", 8), ("eyes", 4), ("mouth", 4)), decoder_channels=(16, 16, 8, 8, 8),
                    mlp_hidden=(8, 8), encoder_hidden=16, encoder_vertices=200)
@@ -71,10 +84,28 @@ def test_dataset_shapes_and_regions(data: CaptureData) -> None:
     assert eyes_y > mouth_y + 0.03  # eyes above the mouth (head space +y up)
 
 
-def test_tiny_model_loss_falls_and_resumes(data: CaptureData, tmp_path: Path) -> None:
-    config = TrainConfig(steps=30, batch=2, lr=3e-3, checkpoint_every=15)
-    ckpt = tmp_path / "model.ckpt"
-    result = train(data, TINY, config, checkpoint=ckpt, report_every=5)
+CONFIG = TrainConfig(steps=30, batch=2, lr=3e-3, checkpoint_every=15)
+
+
+@pytest.fixture(scope="module")
+def trained(data: CaptureData, tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, Path]:
+    ckpt = tmp_path_factory.mktemp("ckpt") / "model.ckpt"
+    return train(data, TINY, CONFIG, checkpoint=ckpt, report_every=5), ckpt
+
+
+@pytest.fixture(scope="module")
+def package_path(trained: tuple[TrainResult, Path], data: CaptureData,
+                 tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = trained[0].model
+    fit = fit_expression_encoder(model, data, steps=200)
+    package = build_package(model, data, avatar_id="test-tiny", name="tiny", expression=fit.module,
+                            provenance={"kind": "trained", "model": "pica", "data": {"identity": {"index": 1}}})
+    return write_avatar(package, tmp_path_factory.mktemp("pkg") / "tiny.cavatar")
+
+
+@pytest.mark.slow
+def test_tiny_model_loss_falls_and_resumes(data: CaptureData, trained: tuple[TrainResult, Path]) -> None:
+    result, ckpt = trained
     history = result.history
     assert [h.step for h in history] == list(range(5, 35, 5))
     assert history[-1].loss < 0.7 * history[0].loss
@@ -84,4 +115,71 @@ def test_tiny_model_loss_falls_and_resumes(data: CaptureData, tmp_path: Path) ->
                     resume=True, report_every=5)
     assert [h.step for h in resumed.history][-2:] == [30, 35] and resumed.wall_time_s > result.wall_time_s
     with pytest.raises(CheckpointError, match="another model configuration"):
-        train(data, ModelConfig(kind="dam", segments=TINY.segments), config, checkpoint=ckpt, resume=True)
+        train(data, ModelConfig(kind="dam", segments=TINY.segments), CONFIG, checkpoint=ckpt, resume=True)
+
+
+def test_export_loads_verifies_and_matches_torch(package_path: Path, trained: tuple[TrainResult, Path]) -> None:
+    report = verify_avatar(package_path)
+    assert report.provenance_kind == "trained" and report.features_shape == (1, 8, 256, 256)
+    package = load_avatar(package_path)
+    assert [s.name for s in package.manifest.latent.segments] == ["face", "eyes", "mouth"]
+    assert "encoders/expression.onnx" in package.encoders_onnx
+    rng = np.random.default_rng(0)
+    code = rng.standard_normal(TINY.latent_dim).astype(np.float32)
+    view = np.array([0.3, 0.2, 0.93], np.float32)
+    frame = OnnxNeuralDecoder(package.decoder_onnx).decode(code, view)
+    with torch.no_grad():
+        geometry, features = DecoderGraph(trained[0].model)(torch.as_tensor(code[None]), torch.as_tensor(view[None]))
+    assert np.abs(frame.geometry - geometry[0].numpy()).max() < 1e-5
+    assert np.abs(frame.features - features[0].numpy().transpose(1, 2, 0)).max() < 1e-4
+    # the package's MLP is the trained one: same RGB as torch at some texels
+    mlp = trained[0].model.mlp
+    assert mlp is not None
+    x = torch.as_tensor(rng.standard_normal((16, 8 + 3 + 4 * TINY.uv_frequencies)), dtype=torch.float32)
+    uv = rng.uniform(0, 1, (16, 2))
+    from codecav.training.model import uv_encoding
+    x[:, 11:] = uv_encoding(torch.as_tensor(uv, dtype=torch.float32), TINY.uv_frequencies)
+    want = torch.sigmoid(mlp(x)).detach().numpy()
+    got = run_pixel_mlp(package.pixel_mlp, x[:, :8].numpy(), x[:, 8:11].numpy(), uv)
+    assert np.abs(got - want).max() < 1e-5
+    codes = expression_codes(package, np.zeros((3, 52), np.float32))
+    assert codes.shape == (3, TINY.latent_dim) and np.isfinite(codes).all()
+
+
+def test_dam_export_passes_logits_through(data: CaptureData) -> None:
+    model = build_model(data, ModelConfig(kind="dam", segments=TINY.segments, decoder_channels=(8, 8)))
+    mlp = pixel_mlp(model)
+    logits = np.random.default_rng(1).normal(0, 3, (64, 4))
+    logits[:, 3] = 0
+    rgb = run_pixel_mlp(mlp, logits, np.tile([0.0, 0.0, 1.0], (64, 1)), np.zeros((64, 2)))
+    assert np.allclose(rgb, 1 / (1 + np.exp(-logits[:, :3])), atol=1e-12)
+
+
+def test_export_renders_onto_the_captured_head(package_path: Path, capture_dir: Path,
+                                               gl_context: moderngl.Context) -> None:
+    package = load_avatar(package_path)
+    capture = read_capture(capture_dir)
+    assert capture.expressions is not None
+    ref, cam = capture.frames[5], capture.cameras[0]
+    truth = capture.image(ref, cam.name)
+    height, width = truth.shape[:2]
+    pose = np.eye(4)
+    pose[:3] = capture.transform(ref)
+    eye = np.linalg.inv(pose) @ np.append(camera_centre(cam), 1.0)
+    code = expression_codes(package, capture.expressions[5:6])[0]
+    frame = OnnxNeuralDecoder(package.decoder_onnx).decode(code, (eye[:3] / np.linalg.norm(eye[:3])).astype(np.float32))
+    target = HeadlessTarget([camera_view(cam, width, height)], ctx=gl_context)
+    renderer = PicaRenderer(gl_context, PicaOptions(background=BACKGROUND))
+    try:
+        handle = renderer.add_avatar(package.mesh, package.pixel_mlp, package.manifest.feature_map)
+        renderer.update(handle, frame)
+        (eye_view,) = target.begin_frame()
+        renderer.render(eye_view, [AvatarDraw(handle, pose.astype(np.float32))])
+        target.present()
+        image, covered = target.read_rgb(0), target.read_depth(0) < 1.0
+    finally:
+        renderer.release()
+        target.close()
+    head = np.abs(truth.astype(int) - 26).sum(axis=2) > 0
+    assert (covered & head).sum() / (covered | head).sum() > 0.97  # KRT -> GL camera and pose agree
+    assert psnr(image, truth, covered | head) > 24.0  # even a few steps from the mean texture look like the head

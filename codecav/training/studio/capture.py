@@ -60,11 +60,11 @@ PRESETS: dict[str, CaptureConfig] = {
     "default": CaptureConfig(),
     "quick": CaptureConfig(cameras=4, height=256, texture_size=256, random_frames=4, sentences=1,
                            sentence_max_frames=6, blink_frames=4, gaze_frames=4, camera_textures=True),
-    "train": CaptureConfig(cameras=24, height=256, texture_size=256, random_frames=100, sentences=2,
+    "train": CaptureConfig(cameras=24, height=256, texture_size=256, random_frames=300, sentences=2,
                            blink_frames=40, gaze_frames=40, camera_textures=True),
 }
 """Named configurations: 'default' (large, average textures only), 'quick' for tests (~1 s), 'train' for the
-shipped sample avatars (per-camera textures at the trainer's 256 UV resolution, ~6 min on 2 cores)."""
+shipped sample avatars (per-camera textures at the trainer's 256 UV resolution, ~5-10 min on 2 cores)."""
 
 
 @dataclass(frozen=True)
