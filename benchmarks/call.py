@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import os
 import queue
@@ -238,7 +239,7 @@ def run_parent(args: argparse.Namespace) -> dict[str, Any]:
             procs[role] = subprocess.Popen(cmd)
             time.sleep(0.5)
         for role, proc in procs.items():
-            if proc.wait(timeout=args.seconds + 300) != 0:
+            if proc.wait(timeout=args.seconds + 180) != 0:
                 raise SystemExit(f"benchmark {role} failed (exit {proc.returncode})")
         sender = json.loads(Path(tmp, "sender.json").read_text())
         receiver = json.loads(Path(tmp, "receiver.json").read_text())
@@ -291,6 +292,8 @@ def main() -> None:
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role is not None:
+        # watchdog: a hung child prints every thread's stack and exits instead of stalling the parent
+        faulthandler.dump_traceback_later(args.seconds + 120, exit=True)
         runner = run_sender if args.role == "sender" else run_receiver
         Path(args.result).write_text(json.dumps(asyncio.run(runner(args))))
         return

@@ -14,7 +14,9 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+import numpy as np
 from aiortc import MediaStreamTrack
+from aiortc.contrib.media import MediaRelay
 
 from codecav.assets.package import AvatarPackage
 from codecav.latent import LatentFrame
@@ -25,14 +27,15 @@ from codecav.net.peer import PeerLink
 from codecav.net.remote_peer import Clock, FrameListener, RemotePeer
 from codecav.net.signaling_client import SignalingClient
 from codecav.net.signaling_messages import Answer, Candidate, ErrorReply, Offer, PeerDropped, PeerLeft
+from codecav.net.voice import VoicePlayout, consume_voice
 from codecav.net.wire import encode_latent_frame
-
-log = logging.getLogger(__name__)
 
 AudioTrackFactory = Callable[[], MediaStreamTrack]
 """Makes the voice track sent to one peer (each link needs its own track object)."""
 AudioConsumer = Callable[[str, MediaStreamTrack], Awaitable[None]]
 """Coroutine function consuming one peer's remote voice track: (peer id, track)."""
+
+log = logging.getLogger(__name__)
 
 
 def monotonic_us() -> int:
@@ -48,16 +51,27 @@ class CallSession:
         config: CallConfig,
         own_avatar: OwnAvatar,
         *,
+        voice_track: MediaStreamTrack | None = None,
+        receive_voice: bool = False,
         audio_track: AudioTrackFactory | None = None,
         audio_consumer: AudioConsumer | None = None,
         clock: Clock = monotonic_us,
         on_frame: FrameListener | None = None,
     ) -> None:
-        """`audio_track` makes the voice track sent to each peer; `audio_consumer` plays (or collects) theirs;
-        `on_frame` sees every accepted remote frame on the event loop (e.g. to hand it to a decode thread)."""
+        """Voice, sending: `voice_track` goes to every peer through a MediaRelay, or `audio_track()` makes one
+        track per peer. Receiving: with `receive_voice` each peer's voice is kept, aligned with its face, for
+        `voice_samples`; or `audio_consumer(peer, track)` consumes it raw (not both). `on_frame` sees every
+        accepted remote frame on the event loop (e.g. to hand it to a decode thread)."""
+        if receive_voice and audio_consumer is not None:
+            raise ValueError("give receive_voice or audio_consumer, not both: one track has one reader")
+        if voice_track is not None and audio_track is not None:
+            raise ValueError("give voice_track or audio_track, not both")
         self.config = config
         self.own = own_avatar
         self.clock = clock
+        self._voice_track = voice_track
+        self._relay = MediaRelay() if voice_track is not None else None
+        self._receive_voice = receive_voice
         self._audio_track = audio_track
         self._audio_consumer = audio_consumer
         self._on_frame = on_frame
@@ -134,23 +148,32 @@ class CallSession:
 
     def _add_remote(self, peer_id: str) -> RemotePeer:
         holder: list[RemotePeer] = []
+        voice = VoicePlayout() if self._receive_voice else None
+
         consumer = self._audio_consumer
 
         async def consume(track: MediaStreamTrack) -> None:
             if consumer is not None:
                 await consumer(peer_id, track)
+            elif voice is not None:
+                await consume_voice(track, voice, self.clock)
 
+        sent_voice = self._audio_track() if self._audio_track is not None else None
+        if self._relay is not None and self._voice_track is not None:
+            sent_voice = self._relay.subscribe(self._voice_track)  # one consumer per link, one source read
+        receiving = voice is not None or consumer is not None
         link = PeerLink(
             peer_id,
             self.config.peer,
             on_latent=lambda data: holder[0].on_latent(data),
             on_control=lambda data: holder[0].on_control(data),
-            audio_track=self._audio_track() if self._audio_track is not None else None,
-            on_audio_track=consume if consumer is not None else None,
-            receive_audio=consumer is not None,
+            audio_track=sent_voice,
+            on_audio_track=consume if receiving else None,
+            receive_audio=receiving,
+            on_audio_packet=(lambda ts: voice.note_packet(ts, self.clock())) if voice is not None else None,
         )
         remote = RemotePeer(peer_id, link, self.config, self.own, self._cache, self._exchange, self.clock,
-                            self._timings, self._on_frame)
+                            self._timings, self._on_frame, voice)
         holder.append(remote)
         self._remotes[peer_id] = remote
         self._runners[peer_id] = asyncio.create_task(self._run_remote(remote), name=f"call-peer-{peer_id}")
@@ -163,14 +186,16 @@ class CallSession:
             log.warning("peer %s: %s", remote.peer_id, exc)
 
     async def _remove_remote(self, peer_id: str, reason: str) -> None:
-        remote = self._remotes.pop(peer_id, None)
+        remote = self._remotes.get(peer_id)
+        if remote is not None:
+            self._departed.append(remote.snapshot())
+        self._remotes.pop(peer_id, None)
         runner = self._runners.pop(peer_id, None)
         if runner is not None:
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
         if remote is not None:
-            self._departed.append(remote.snapshot())
             await remote.close(reason)
 
     async def _signal_loop(self, client: SignalingClient) -> None:
@@ -226,6 +251,16 @@ class CallSession:
             if package is not None and remote.jitter is not None and remote.hello is not None:
                 out.append((remote.peer_id, remote.hello.avatar_sha256, package))
         return out
+
+    def voice_samples(self, play_us: float, n: int) -> np.ndarray:
+        """`n` samples (48 kHz mono float32) of every remote voice mixed, to play from `play_us`, each aligned
+        with its face: audio captured at C plays at C + that face's playout delay. Any thread."""
+        mix = np.zeros(n, np.float32)
+        for remote in list(self._remotes.values()):
+            samples = remote.voice_samples(play_us, n)
+            if samples is not None:
+                mix += samples
+        return np.clip(mix, -1.0, 1.0)
 
     def frame_timings(self) -> list[FrameTiming]:
         """Per-frame timing records since the last call (drained), for the profiler."""

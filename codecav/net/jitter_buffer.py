@@ -146,6 +146,11 @@ class JitterBuffer:
         """The current playout delay."""
         return self._delay_us
 
+    @property
+    def min_transit_us(self) -> float | None:
+        """Smallest recent transit (arrival - capture): the path's delay without queueing (for lip-sync)."""
+        return min(self._transits) if self._transits else None
+
     def target_delay_us(self) -> float:
         """The delay the recent transit times ask for (the current one moves towards it)."""
         cfg = self.config

@@ -101,6 +101,8 @@ BytesHandler = Callable[[bytes | str], None]
 """Called on the event loop with each received data-channel message."""
 TrackHandler = Callable[[MediaStreamTrack], Awaitable[None]]
 """Consumes a remote audio track until it ends (runs as a task of the link)."""
+RtpHandler = Callable[[int], None]
+"""Called with the RTP timestamp of every voice packet as it arrives, before aiortc's audio jitter buffer."""
 
 
 class PeerLink:
@@ -116,6 +118,7 @@ class PeerLink:
         audio_track: MediaStreamTrack | None = None,
         on_audio_track: TrackHandler | None = None,
         receive_audio: bool = False,
+        on_audio_packet: RtpHandler | None = None,
     ) -> None:
         """`audio_track` is sent as voice; `on_audio_track` consumes the remote voice (with `receive_audio`)."""
         if config.loopback_only:
@@ -131,6 +134,7 @@ class PeerLink:
         self._on_latent = on_latent
         self._on_control = on_control
         self._on_audio_track = on_audio_track
+        self._on_audio_packet = on_audio_packet
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._counting = False
@@ -164,7 +168,30 @@ class PeerLink:
         if track.kind != "audio":
             return
         handler = self._on_audio_track or self._drain
+        if self._on_audio_packet is not None:
+            self._watch_rtp(track, self._on_audio_packet)
         self._spawn(handler(track))
+
+    def _watch_rtp(self, track: MediaStreamTrack, on_packet: RtpHandler) -> None:
+        """See each voice packet's RTP timestamp on arrival: aiortc's audio jitter buffer holds frames back (it
+        prefetches 4 packets), so decoded-frame times would make voice look later than it is."""
+        for transceiver in self.pc.getTransceivers():
+            receiver: Any = transceiver.receiver
+            if receiver.track is not track:
+                continue
+            # _handle_rtp_packet is looked up per packet by the DTLS transport's RTP router
+
+            receiver._handle_rtp_packet = self._watched(receiver._handle_rtp_packet, on_packet)
+
+    def _watched(self, handle: Callable[..., Awaitable[None]], on_packet: RtpHandler) -> Callable[..., Awaitable[None]]:
+        async def watched(packet: Any, arrival_time_ms: int) -> None:
+            try:
+                on_packet(int(packet.timestamp))
+            except Exception as exc:  # a handler bug must not stop the voice
+                self.stats.errors.append(f"{type(exc).__name__}: {exc}")
+            await handle(packet, arrival_time_ms=arrival_time_ms)
+
+        return watched
 
     async def _drain(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):

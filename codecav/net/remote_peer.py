@@ -11,6 +11,8 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import numpy as np
+
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import AvatarCache, AvatarFetch, ExchangeStats, OwnAvatar
 from codecav.net.call_types import CallConfig, FrameTiming, PeerCallStats, RemoteFrame
@@ -30,6 +32,7 @@ from codecav.net.errors import NetError
 from codecav.net.jitter_buffer import JitterBuffer
 from codecav.net.peer import PeerLink
 from codecav.net.receiver import ControlMessageReceiver, LatentFrameReceiver
+from codecav.net.voice import VoicePlayout
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ class RemotePeer:
 
     def __init__(self, peer_id: str, link: PeerLink, config: CallConfig, own: OwnAvatar, cache: AvatarCache,
                  exchange_stats: ExchangeStats, clock: Clock, timings: deque[FrameTiming],
-                 on_frame: FrameListener | None = None) -> None:
+                 on_frame: FrameListener | None = None, voice: VoicePlayout | None = None) -> None:
         self.peer_id = peer_id
         self.link = link
         self.config = config
@@ -65,6 +68,8 @@ class RemotePeer:
         self.bye = False
         self._timings = timings
         self._on_frame = on_frame
+        self.voice = voice
+        """Received voice of this peer, when the call receives voice."""
         self._lock = threading.Lock()  # jitter buffer: pushed on the loop, sampled by the render thread
         self._tasks: set[asyncio.Task[None]] = set()
         self._ping_sequence = 0
@@ -197,6 +202,19 @@ class RemotePeer:
             sample = jitter.sample(float(render_us))
         return RemoteFrame(self.peer_id, self.hello.avatar_sha256 if self.hello else "", package, sample)
 
+    def voice_samples(self, play_us: float, n: int) -> np.ndarray | None:
+        """`n` voice samples to play from `play_us`, aligned with the face's playout (any thread); None if no
+        voice or no face timing yet."""
+        with self._lock:
+            jitter = self.jitter
+            if self.voice is None or jitter is None:
+                return None
+            transit = jitter.min_transit_us
+            delay = jitter.playout_delay_us
+        if transit is None:
+            return None
+        return self.voice.pull(play_us, n, delay, transit)
+
     # -- stats ----------------------------------------------------------------------------------------------------
 
     def snapshot(self) -> PeerCallStats:
@@ -234,5 +252,5 @@ class RemotePeer:
             longest_freeze_ms=jitter.stats.longest_freeze_us / 1000.0 if jitter else 0.0,
             datagrams_sent=link.datagrams_sent,
             datagram_bytes_sent=link.datagram_bytes_sent,
-            audio_frames_received=link.audio_frames_received,
+            audio_frames_received=self.voice.frames if self.voice is not None else link.audio_frames_received,
         )

@@ -1,0 +1,257 @@
+"""Voice: an Opus track from a WAV file or a microphone, and the receiving side's playout aligned with the face.
+
+Sending: `VoiceTrack` yields 20 ms mono 48 kHz s16 AudioFrames paced in real time from a PcmFeed (WAV or
+microphone); aiortc encodes them as Opus. `capture_us_of(pts)` gives each frame's capture time.
+
+Receiving: aiortc decodes Opus to AudioFrames whose pts is the RTP timestamp (48 kHz, random origin). Lip-sync
+works on capture times: `VoicePlayout` estimates the sender capture time of every audio sample as
+`pts / 48 kHz + anchor`, where the anchor is the minimum over frames of (arrival - pts time) minus the latent
+channel's minimum transit on the same transport (both media share the DTLS/UDP path, so the fastest audio
+frame and the fastest latent frame took the same time). Audio captured at C is then played at C + D, with D
+the face jitter buffer's playout delay, so voice and face shown together were captured together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import threading
+import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame
+
+from codecav.errors import CodecavError
+
+SAMPLE_RATE = 48_000
+"""Voice sample rate on both sides (Opus's native rate)."""
+FRAME_SAMPLES = 960
+"""Samples per sent frame (20 ms, the usual Opus frame)."""
+
+
+class VoiceError(CodecavError):
+    """A voice file or device cannot be used."""
+
+
+def monotonic_us() -> int:
+    """The monotonic clock in microseconds (the clock of capture times)."""
+    return time.monotonic_ns() // 1000
+
+
+def read_wav_mono_48k(path: Path | str) -> np.ndarray:
+    """float32 mono samples at 48 kHz from a PCM WAV (8/16/32-bit, any rate, channels averaged); VoiceError."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
+            raw = wav.readframes(wav.getnframes())
+    except (OSError, wave.Error, EOFError) as exc:
+        raise VoiceError(f"cannot read voice file {path} ({exc}); give a PCM .wav file") from None
+    dtype = {1: "u1", 2: "<i2", 4: "<i4"}.get(width)
+    if dtype is None:
+        raise VoiceError(f"voice file {path} has {8 * width}-bit samples; use 8, 16 or 32-bit PCM")
+    data = np.frombuffer(raw, dtype).astype(np.float32)
+    data = (data - 128.0) / 128.0 if width == 1 else data / float(2 ** (8 * width - 1))
+    mono = data.reshape(-1, channels).mean(axis=1) if channels > 1 else data
+    if rate != SAMPLE_RATE and mono.size:
+        positions = np.arange(int(mono.size * SAMPLE_RATE / rate)) * (rate / SAMPLE_RATE)
+        mono = np.interp(positions, np.arange(mono.size), mono).astype(np.float32)
+    return mono.astype(np.float32)
+
+
+PcmFeed = Callable[[int], np.ndarray | None]
+"""Returns the next `n` float32 mono samples at 48 kHz, or None at the end."""
+
+
+def wav_feed(samples: np.ndarray, loop: bool = True) -> PcmFeed:
+    """A PcmFeed over `samples`, looping (or ending) at the end."""
+    position = 0
+
+    def feed(n: int) -> np.ndarray | None:
+        nonlocal position
+        if samples.size == 0 or (not loop and position >= samples.size):
+            return None
+        out = np.zeros(n, np.float32)
+        filled = 0
+        while filled < n:
+            if position >= samples.size:
+                if not loop:
+                    break
+                position = 0
+            take = min(n - filled, samples.size - position)
+            out[filled : filled + take] = samples[position : position + take]
+            filled += take
+            position += take
+        return out
+
+    return feed
+
+
+class VoiceTrack(MediaStreamTrack):
+    """Outgoing voice: 20 ms s16 mono frames from a PcmFeed, paced by the monotonic clock from the first recv."""
+
+    kind = "audio"
+
+    def __init__(self, feed: PcmFeed) -> None:
+        super().__init__()
+        self._feed = feed
+        self._start_us: int | None = None
+        self._sent = 0
+
+    def capture_us_of(self, pts: int) -> int | None:
+        """Capture time (monotonic µs) of the sample at `pts` (48 kHz), once the track started."""
+        return None if self._start_us is None else self._start_us + pts * 1_000_000 // SAMPLE_RATE
+
+    async def recv(self) -> AudioFrame:
+        """The next frame, at its due time."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start_us is None:
+            self._start_us = monotonic_us()
+        due_us = self._start_us + self._sent * 1_000_000 // SAMPLE_RATE
+        wait = (due_us - monotonic_us()) / 1e6
+        if wait > 0:
+            await asyncio.sleep(wait)
+        pcm = self._feed(FRAME_SAMPLES)
+        if pcm is None:
+            self.stop()
+            raise MediaStreamError
+        frame = AudioFrame.from_ndarray(
+            np.clip(pcm * 32767.0, -32768, 32767).astype("<i2").reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = self._sent
+        frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
+        self._sent += FRAME_SAMPLES
+        return frame
+
+
+class MicrophoneFeed:
+    """A PcmFeed from a PortAudio input at 48 kHz mono (sounddevice); VoiceError if the device fails."""
+
+    def __init__(self, device: int | str | None = None) -> None:
+        try:
+            import sounddevice as sd
+        except OSError as exc:
+            raise VoiceError(f"PortAudio is not available ({exc}); apt-get install libportaudio2") from None
+        self._lock = threading.Lock()
+        self._buffer = np.zeros(0, np.float32)
+        try:
+            self._stream = sd.InputStream(device=device, channels=1, samplerate=SAMPLE_RATE, dtype="float32",
+                                          blocksize=FRAME_SAMPLES // 2, callback=self._callback)
+            self._stream.start()
+        except Exception as exc:  # PortAudioError and friends
+            raise VoiceError(f"cannot open microphone {device!r} at 48 kHz ({exc}); list devices with "
+                             "`python -m sounddevice`") from None
+
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        with self._lock:  # keep at most 200 ms: a stalled sender must not build delay
+            self._buffer = np.concatenate([self._buffer, indata[:, 0]])[-SAMPLE_RATE // 5 :]
+
+    def __call__(self, n: int) -> np.ndarray | None:
+        """The oldest `n` samples buffered, zero-padded when the device is behind."""
+        with self._lock:
+            out, self._buffer = self._buffer[:n], self._buffer[n:]
+        return np.pad(out, (0, n - out.size)).astype(np.float32)
+
+    def close(self) -> None:
+        """Stop the input stream."""
+        self._stream.stop()
+        self._stream.close()
+
+
+class VoicePlayout:
+    """Received voice keyed by estimated capture time (pure apart from a lock): `push` on arrival, `pull` at play
+    time with the face's playout delay. Times are µs on the receiver's monotonic clock."""
+
+    def __init__(self, seconds_kept: float = 2.0) -> None:
+        self._lock = threading.Lock()
+        self._kept = int(seconds_kept * SAMPLE_RATE)
+        self._samples = np.zeros(0, np.float32)
+        self._first_pts: int | None = None  # pts of _samples[0]
+        self._anchor_min_us: float | None = None
+        self._packet_anchors = False
+        self._rtp_origin: int | None = None
+        self.frames = 0
+        """Frames pushed."""
+        self.samples_played = 0
+        """Samples returned by pull that were received audio (not silence)."""
+
+    def _anchor(self, anchor: float) -> None:
+        self._anchor_min_us = anchor if self._anchor_min_us is None else min(self._anchor_min_us, anchor)
+
+    def note_packet(self, rtp_timestamp: int, arrival_us: int) -> None:
+        """An RTP packet of FRAME_SAMPLES arrived off the network (before any receive buffering): the precise
+        anchor. Once packets are noted, decoded frames no longer move the anchor. aiortc gives decoded frames
+        pts = RTP timestamp - the first packet's, so the raw timestamp is taken relative to the first seen."""
+        with self._lock:
+            if self._rtp_origin is None:
+                self._rtp_origin = rtp_timestamp
+            relative = (rtp_timestamp - self._rtp_origin) % 2**32
+            self._packet_anchors = True
+            self._anchor(arrival_us - (relative + FRAME_SAMPLES) * 1e6 / SAMPLE_RATE)
+
+    def push(self, pts: int, arrival_us: int, pcm: np.ndarray) -> None:
+        """Add a decoded frame: `pts` in 48 kHz samples (RTP timestamp), mono float32 samples."""
+        with self._lock:
+            self.frames += 1
+            if not self._packet_anchors:  # later than the packet by the receive buffering: a fallback only
+                self._anchor(arrival_us - (pts + pcm.size) * 1e6 / SAMPLE_RATE)
+            if self._first_pts is None:
+                self._first_pts = pts
+            offset = pts - self._first_pts
+            end = offset + pcm.size
+            if offset < 0:
+                return  # older than what is kept
+            if end > self._samples.size:
+                self._samples = np.pad(self._samples, (0, end - self._samples.size))
+            self._samples[offset:end] = pcm
+            if self._samples.size > self._kept:
+                drop = self._samples.size - self._kept
+                self._samples = self._samples[drop:]
+                self._first_pts += drop
+
+    def capture_us(self, pts: int, latent_min_transit_us: float) -> float | None:
+        """Estimated sender capture time (receiver clock) of the sample at `pts`."""
+        with self._lock:
+            if self._anchor_min_us is None:
+                return None
+            return pts * 1e6 / SAMPLE_RATE + self._anchor_min_us - latent_min_transit_us
+
+    def pull(self, play_us: float, n: int, playout_delay_us: float, latent_min_transit_us: float) -> np.ndarray:
+        """`n` samples to start playing at `play_us`: those captured at play_us - playout_delay_us (silence where
+        none was received)."""
+        out = np.zeros(n, np.float32)
+        with self._lock:
+            if self._anchor_min_us is None or self._first_pts is None:
+                return out
+            capture = play_us - playout_delay_us
+            pts = (capture - self._anchor_min_us + latent_min_transit_us) * SAMPLE_RATE / 1e6
+            start = int(round(pts)) - self._first_pts
+            lo, hi = max(start, 0), min(start + n, self._samples.size)
+            if hi > lo:
+                out[lo - start : hi - start] = self._samples[lo:hi]
+                self.samples_played += hi - lo
+        return out
+
+
+async def consume_voice(track: MediaStreamTrack, playout: VoicePlayout,
+                        clock: Callable[[], int] = monotonic_us) -> None:
+    """Receive a remote voice track into `playout` until it ends (mono mix of aiortc's decoded frames)."""
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        if not isinstance(frame, AudioFrame) or frame.pts is None:
+            continue
+        arrival = clock()
+        data = frame.to_ndarray().astype(np.float32) / 32768.0
+        channels = len(frame.layout.channels)
+        mono = data.reshape(-1, channels).mean(axis=1) if frame.format.is_packed else data.mean(axis=0)
+        pts = int(frame.pts * SAMPLE_RATE * frame.time_base) if frame.time_base is not None else int(frame.pts)
+        playout.push(pts, arrival, mono.astype(np.float32))

@@ -1,0 +1,153 @@
+"""Voice: WAV reading, the outgoing track, playout alignment (pure), and Opus over real aiortc with lip-sync."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codecav.net.call_session import monotonic_us
+from codecav.net.signaling import SignalingServer
+from codecav.net.voice import (
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    VoiceError,
+    VoicePlayout,
+    VoiceTrack,
+    read_wav_mono_48k,
+    wav_feed,
+)
+from tests.net.calls import SECRET, send_frames, session
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int, channels: int = 1) -> Path:
+    """16-bit PCM WAV of float samples in -1..1 (duplicated over `channels`)."""
+    data = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(channels)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(np.repeat(data, channels).tobytes())
+    return path
+
+
+def clicks(seconds: float, every_s: float = 0.5) -> np.ndarray:
+    """48 kHz silence with a 5 ms 1 kHz burst at every multiple of `every_s`."""
+    out = np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+    burst = 0.8 * np.sin(2 * np.pi * 1000 * np.arange(240) / SAMPLE_RATE).astype(np.float32)
+    for start in range(0, out.size - 240, int(every_s * SAMPLE_RATE)):
+        out[start : start + 240] = burst
+    return out
+
+
+def onsets(pcm: np.ndarray, threshold: float = 0.2) -> list[int]:
+    """Sample indices where |pcm| first rises above `threshold` after 0.1 s below it."""
+    loud = np.flatnonzero(np.abs(pcm) > threshold)
+    out: list[int] = []
+    for i in loud:
+        if not out or i - out[-1] > SAMPLE_RATE // 10:
+            out.append(int(i))
+    return out
+
+
+def test_wav_is_read_as_48k_mono(tmp_path: Path) -> None:
+    tone = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32) * 0.5
+    pcm = read_wav_mono_48k(write_wav(tmp_path / "t.wav", tone, 16000, channels=2))
+    assert pcm.size == 48000
+    spectrum = np.abs(np.fft.rfft(pcm))
+    assert np.argmax(spectrum) == pytest.approx(440, abs=2)  # 1 s of audio: bin = Hz
+    assert 0.45 < float(np.max(pcm)) < 0.55
+    with pytest.raises(VoiceError, match="cannot read voice file"):
+        read_wav_mono_48k(tmp_path / "missing.wav")
+
+
+def test_wav_feed_loops_or_ends() -> None:
+    feed = wav_feed(np.arange(5, dtype=np.float32), loop=True)
+    assert np.array_equal(feed(7), [0, 1, 2, 3, 4, 0, 1])  # type: ignore[arg-type]
+    once = wav_feed(np.arange(5, dtype=np.float32), loop=False)
+    assert np.array_equal(once(4), [0, 1, 2, 3])  # type: ignore[arg-type]
+    assert np.array_equal(once(4), [4, 0, 0, 0])  # type: ignore[arg-type]
+    assert once(4) is None
+
+
+def test_voice_track_paces_frames_and_stamps_capture_times() -> None:
+    async def main() -> None:
+        track = VoiceTrack(wav_feed(np.zeros(48000, np.float32)))
+        began = monotonic_us()
+        frames = [await track.recv() for _ in range(10)]
+        elapsed = monotonic_us() - began
+        assert [f.pts for f in frames] == [i * FRAME_SAMPLES for i in range(10)]
+        assert frames[0].samples == FRAME_SAMPLES and frames[0].sample_rate == SAMPLE_RATE
+        assert 170_000 < elapsed < 400_000  # 9 frame periods of 20 ms after the first
+        start = track.capture_us_of(0)
+        assert start is not None and track.capture_us_of(48000) == start + 1_000_000
+
+    asyncio.run(main())
+
+
+def test_playout_returns_the_samples_captured_one_playout_delay_ago() -> None:
+    playout = VoicePlayout()
+    origin = 123_456  # RTP timestamps start anywhere
+    transit = 8_000
+    capture0 = 1_000_000
+    rng = np.random.default_rng(0)
+    for k in range(50):
+        pts = origin + k * FRAME_SAMPLES
+        capture_end = capture0 + (k + 1) * FRAME_SAMPLES * 1e6 / SAMPLE_RATE
+        arrival = int(capture_end + transit + rng.uniform(0, 20_000))
+        pcm = (np.arange(FRAME_SAMPLES) + k * FRAME_SAMPLES).astype(np.float32)  # value = sample index
+        playout.push(pts, arrival, pcm)
+    est = playout.capture_us(origin + 4800, latent_min_transit_us=transit)
+    assert est is not None and abs(est - (capture0 + 100_000)) < 1_000  # the fastest frame had no jitter
+    delay = 60_000
+    out = playout.pull(capture0 + 500_000 + delay, 10, delay, transit)
+    assert out.tolist() == pytest.approx(list(range(24000, 24010)), abs=48)  # 0.5 s in, within 1 ms
+    assert playout.pull(capture0 - 1e6, 4, delay, transit).tolist() == [0, 0, 0, 0]
+
+
+def test_opus_voice_through_a_call_is_heard_and_aligned_with_the_face(tmp_path: Path) -> None:
+    async def main() -> None:
+        wav = write_wav(tmp_path / "clicks.wav", clicks(4.0), SAMPLE_RATE)
+        track = VoiceTrack(wav_feed(read_wav_mono_48k(wav), loop=False))
+        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
+            alice = session(server, "alice", tmp_path, seed=1, voice_track=track)
+            bob = session(server, "bob", tmp_path, seed=2, receive_voice=True)
+            await alice.start()
+            await bob.start()
+            try:
+                await alice.wait_for_peers(1)
+                await bob.wait_for_peers(1)
+                await send_frames(alice, 75)  # 2.5 s of face; the voice runs meanwhile
+                remote = bob._remotes["alice"]
+                voice = remote.voice
+                assert voice is not None and voice.frames > 50
+                jitter = remote.jitter
+                assert jitter is not None and jitter.min_transit_us is not None
+                # Every click's estimated capture time on bob's clock vs when alice's track really captured it.
+                start_us = track.capture_us_of(0)
+                assert start_us is not None
+                errors = []
+                now = monotonic_us()
+                for k in range(1, 12):
+                    true_capture = start_us + k * 500_000
+                    if not now - 1_500_000 < true_capture < now - 300_000:
+                        continue  # only clicks still kept (2 s) and surely received
+                    delay = jitter.playout_delay_us
+                    heard = voice.pull(true_capture + delay - 100_000, 9600, delay, jitter.min_transit_us)
+                    found = onsets(heard)
+                    assert found, f"click {k} not heard"
+                    errors.append((found[0] - 4800) / SAMPLE_RATE * 1e3)  # ms late (+) or early (-)
+                assert len(errors) >= 2
+                print(f"lip-sync error per click (ms, + = voice late): {[round(e, 1) for e in errors]}")
+                assert max(abs(e) for e in errors) < 30, errors  # lip-sync within 30 ms
+                assert bob.stats().peers[0].audio_frames_received == voice.frames
+                mixed = bob.voice_samples(monotonic_us(), 960)
+                assert mixed.shape == (960,)
+            finally:
+                await alice.stop()
+                await bob.stop()
+
+    asyncio.run(main())
