@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
+import wave
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import numpy as np
 
 from codecav.assets.package import AvatarPackage, LatentLayout
 from codecav.encoders.base import LatentSource
@@ -24,6 +27,8 @@ from codecav.net.call_types import CallConfig
 from codecav.net.join_token import make_join_token
 from codecav.net.peer import PeerConfig
 from codecav.net.synthetic_source import SyntheticLatentSource
+from codecav.net.voice import SAMPLE_RATE, MicrophoneFeed, VoiceTrack, read_wav_mono_48k, wav_feed
+from codecav.net.voice_player import VoicePlayer
 from codecav.runtime.clock import FrameClock
 from codecav.runtime.engine import Engine, NetworkThread, ReceivedFrame, SenderWorker
 from codecav.runtime.profiler import Profiler
@@ -74,6 +79,10 @@ class CallRequest:
     """View size."""
     display_hz: float = 60.0
     """Render pacing for the headless target (a window paces itself by its swap)."""
+    voice: str | None = None
+    """Voice to send: a .wav path, 'mic' or 'mic:DEVICE'; None sends no voice."""
+    play_voice: bool = False
+    """Play the others' voices through the default audio output (PortAudio)."""
 
 
 def open_source(spec: str, layout: LatentLayout, fps: float) -> LatentSource:
@@ -86,6 +95,46 @@ def open_source(spec: str, layout: LatentLayout, fps: float) -> LatentSource:
             raise CallRequestError(f"--source {spec!r}: the seed must be an integer, e.g. synthetic:3") from None
         return SyntheticLatentSource(layout, fps=fps, seed=seed)
     raise CallRequestError(f"--source {spec!r} is not known here; use 'synthetic' or 'synthetic:SEED'")
+
+
+def open_voice(spec: str | None) -> tuple[VoiceTrack | None, Callable[[], None]]:
+    """The voice track a --voice spec names and a function releasing its device."""
+    if spec is None or spec == "none":
+        return None, lambda: None
+    kind, _, device = spec.partition(":")
+    if kind == "mic":
+        mic = MicrophoneFeed(device or None)
+        return VoiceTrack(mic), mic.close
+    return VoiceTrack(wav_feed(read_wav_mono_48k(spec), loop=True)), lambda: None
+
+
+class VoiceRecorder:
+    """Pulls the mixed, face-aligned remote voice in real time on the render thread, for --out."""
+
+    def __init__(self, session: CallSession) -> None:
+        self.session = session
+        self.blocks: list[np.ndarray] = []
+        self._next_us: float | None = None
+
+    def poll(self) -> None:
+        """Take the samples due since the last poll."""
+        now = float(time.monotonic_ns() // 1000)
+        if self._next_us is None:
+            self._next_us = now
+            return
+        n = int((now - self._next_us) * SAMPLE_RATE / 1e6)
+        if n > 0:
+            self.blocks.append(self.session.voice_samples(self._next_us, n))
+            self._next_us += n * 1e6 / SAMPLE_RATE
+
+    def write(self, path: Path) -> None:
+        """Save what was pulled as 16-bit mono 48 kHz WAV."""
+        pcm = np.concatenate(self.blocks) if self.blocks else np.zeros(0, np.float32)
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(SAMPLE_RATE)
+            wav.writeframes((np.clip(pcm, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 def resolve_token(request: CallRequest, peer_id: str) -> str:
@@ -142,10 +191,14 @@ def run_call(request: CallRequest) -> Iterator[str]:
     config = CallConfig(room=request.room, peer_id=peer_id, signal_url=request.signal_url,
                         token=resolve_token(request, peer_id),
                         peer=PeerConfig(ice_servers=request.ice_servers, loopback_only=request.loopback))
+    voice_track, release_voice = open_voice(request.voice)
     net = NetworkThread()
-    session = CallSession(config, own)
+    receive_voice = request.play_voice or request.out is not None
+    session = CallSession(config, own, voice_track=voice_track, receive_voice=receive_voice)
     target: RenderTarget | None = None
     sender: SenderWorker | None = None
+    player: VoicePlayer | None = None
+    recorder = VoiceRecorder(session) if request.out is not None else None
     try:
         net.call(session.start(), timeout=30)
         yield f"joined room {request.room} as {peer_id} with avatar {own.package.manifest.avatar_id} " \
@@ -160,7 +213,12 @@ def run_call(request: CallRequest) -> Iterator[str]:
         slots = row_layout(5, HEAD_SPACING_M)
         shown: dict[str, AvatarPackage] = {}
 
+        if request.play_voice:
+            player = VoicePlayer(session.voice_samples)
+
         def add_ready_peers() -> bool:
+            if recorder is not None:
+                recorder.poll()
             for peer, _sha, package in session.ready_peers():
                 if peer not in shown and len(shown) < len(slots):
                     engine.add_remote(peer, package, slots[len(shown)], CallFeed(session, peer))
@@ -181,6 +239,7 @@ def run_call(request: CallRequest) -> Iterator[str]:
         yield f"rendered {run.frames_rendered} frames in {elapsed:.1f} s; sent {stats.frames_sent} frames"
         for peer in (*stats.peers, *stats.departed):
             yield (f"  {peer.peer}: avatar {peer.avatar}, {peer.frames_accepted} frames received, "
+                   f"{peer.audio_frames_received} voice frames, "
                    f"{peer.frames_lost} lost, playout delay {peer.playout_delay_ms:.0f} ms, clock offset "
                    f"{(peer.clock_offset_us or 0) / 1000:.2f} ms (+- {(peer.clock_error_bound_us or 0) / 1000:.2f})")
         if request.out is not None:
@@ -188,6 +247,10 @@ def run_call(request: CallRequest) -> Iterator[str]:
             path = request.out / "call_stats.json"
             path.write_text(json.dumps(asdict(stats), indent=2) + "\n")
             yield f"wrote {path}"
+            if recorder is not None:
+                voice_path = request.out / "voice_received.wav"
+                recorder.write(voice_path)
+                yield f"wrote {voice_path}"
             read_rgb = getattr(target, "read_rgb", None)
             if read_rgb is not None:
                 from PIL import Image
@@ -196,8 +259,11 @@ def run_call(request: CallRequest) -> Iterator[str]:
                 Image.fromarray(read_rgb(0)).save(image_path)
                 yield f"wrote {image_path}"
     finally:
+        if player is not None:
+            player.close()
         if sender is not None:
             sender.stop()
+        release_voice()
         try:
             net.call(session.stop(), timeout=10)
         finally:

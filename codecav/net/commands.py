@@ -69,7 +69,8 @@ def _cmd_call(args: argparse.Namespace) -> int:
         room=args.room, signal_url=args.signal, avatar=Path(args.avatar), source=args.source, token=args.token,
         secret_file=Path(args.secret_file) if args.secret_file else None, peer_id=args.peer, render=args.render,
         out=Path(args.out) if args.out else None, seconds=args.seconds, fps=args.fps, loopback=args.loopback,
-        ice_servers=tuple(args.ice_server), size=parse_size(args.size))
+        ice_servers=tuple(args.ice_server), size=parse_size(args.size), voice=args.voice,
+        play_voice=args.play_voice)
     for line in run_call(request):
         print(line, flush=True)
     return 0
@@ -104,5 +105,8 @@ def register(sub: Any, avatar_sub: Any) -> None:
     call.add_argument("--size", default="640x480", metavar="WxH")
     call.add_argument("--loopback", action="store_true",
                       help="offer only 127.0.0.1 as ICE candidate (all participants on this machine)")
+    call.add_argument("--voice", default=None, metavar="SPEC",
+                      help="voice to send: a .wav file (looped), 'mic' or 'mic:DEVICE' (default: none)")
+    call.add_argument("--play-voice", action="store_true", help="play the others' voices (PortAudio output)")
     call.add_argument("--ice-server", action="append", default=[], metavar="URL", help="STUN/TURN URL (repeatable)")
     call.set_defaults(handler=_cmd_call)
