@@ -179,6 +179,26 @@ def region_vertices(topology: Topology) -> dict[str, np.ndarray]:
     return out
 
 
+def fill_from_neighbours(values: np.ndarray, known: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 [C, T, T] copy of `values` where unknown texels within `iterations` steps of known ones take
+    the mean of their known 4-neighbours, grown one ring per step; bool [T, T] texels now known)."""
+    out = np.array(values, dtype=np.float64)
+    filled = np.array(known, bool)
+    for _ in range(iterations):
+        total = np.zeros_like(out)
+        count = np.zeros(filled.shape)
+        for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            src = np.roll(filled, (dr, dc), axis=(0, 1))
+            total += np.roll(out, (dr, dc), axis=(1, 2)) * src
+            count += src
+        grow = ~filled & (count > 0)
+        if not grow.any():
+            break
+        out[:, grow] = total[:, grow] / count[grow]
+        filled |= grow
+    return out, filled
+
+
 def downsample(texture: np.ndarray, size: int) -> np.ndarray:
     """float32 [size, size, 3] box-filtered copy of a square uint8 texture whose side is a multiple of size."""
     t = texture.shape[0]

@@ -161,8 +161,11 @@ def _even(items: list[Any], count: int) -> tuple[Any, ...]:
 
 
 def capture_fingerprint(capture: MultifaceCapture) -> str:
-    """Identifies a capture by its settings and identity (studio/capture.json + identity.json + frame count)."""
+    """Identifies a capture by its settings, identity and expressions (capture.json, identity.json, counts and
+    expressions.npy), so a fresh capture of the same person with new expressions differs."""
     parts = [str(len(capture.frames)), str(len(capture.cameras))]
+    if capture.expressions is not None:
+        parts.append(hashlib.sha256(np.ascontiguousarray(capture.expressions, np.float32).tobytes()).hexdigest())
     for name in ("capture.json", "identity.json"):
         path = capture.root / "studio" / name
         parts.append(json.dumps(json.loads(path.read_text()), sort_keys=True) if path.is_file() else "")

@@ -29,7 +29,7 @@ from codecav.assets.package import (
     PixelMlpInfo,
 )
 from codecav.assets.writer import package_member_bytes, sealed_manifest
-from codecav.training.dataset import CaptureData
+from codecav.training.dataset import CaptureData, fill_from_neighbours
 from codecav.training.errors import TrainingError
 from codecav.training.model import AvatarModel
 
@@ -167,21 +167,11 @@ def expression_onnx(module: ExpressionEncoder) -> bytes:
 def fill_gutters(model: AvatarModel, texel_index: np.ndarray, iterations: int = 6) -> None:
     """Copy the untied bias of covered texels into the `iterations`-texel gutter around each UV island (in
     place), so bilinear lookups at island borders never blend in texels training never touched."""
-    bias = model.uv.bias.detach()[0].numpy().copy()  # [C, T, T]
+    bias = model.uv.bias.detach()[0].numpy()  # [C, T, T]
     size = bias.shape[-1]
-    filled = np.zeros(size * size, bool)
-    filled[texel_index] = True
-    filled = filled.reshape(size, size)
-    for _ in range(iterations):
-        total = np.zeros_like(bias)
-        count = np.zeros((size, size))
-        for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            src = np.roll(filled, (dr, dc), axis=(0, 1))
-            total += np.roll(bias, (dr, dc), axis=(1, 2)) * src
-            count += src
-        grow = ~filled & (count > 0)
-        bias[:, grow] = total[:, grow] / count[grow]
-        filled |= grow
+    covered = np.zeros(size * size, bool)
+    covered[texel_index] = True
+    bias = fill_from_neighbours(bias, covered.reshape(size, size), iterations)[0].astype(np.float32)
     with torch.no_grad():
         model.uv.bias[0] = torch.as_tensor(bias)
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from codecav.training.dataset import ENCODER_TEXTURE_SIZE, CaptureData, region_vertices
+from codecav.training.dataset import ENCODER_TEXTURE_SIZE, CaptureData, fill_from_neighbours, region_vertices
 from codecav.training.errors import CheckpointError, TrainingError
 from codecav.training.model import AvatarModel, ModelConfig
 
@@ -94,7 +94,7 @@ def region_masks(data: CaptureData, regions: dict[str, np.ndarray]) -> dict[str,
 
 def mean_texture(data: CaptureData) -> np.ndarray:
     """float32 [T, T, 3] in 0..1: per covered texel the mean colour over training frames and training cameras
-    that saw it (zero elsewhere)."""
+    that saw it; other texels filled from seen neighbours (24 rings), the rest with the mean seen colour."""
     cams = [data.loaded_cameras.index(c) for c in data.split.train_cameras]
     total = np.zeros(data.textures.shape[2:], np.float64)
     count = np.zeros((data.textures.shape[2], 1), np.int64)
@@ -105,7 +105,13 @@ def mean_texture(data: CaptureData) -> np.ndarray:
     size = data.texels.size
     out = np.zeros((size * size, 3), np.float32)
     out[data.texels.index] = total / np.maximum(count, 1) / 255.0
-    return out.reshape(size, size, 3)
+    seen = np.zeros(size * size, bool)
+    seen[data.texels.index[count[:, 0] > 0]] = True
+    # Texels no training camera saw (back of the head, gutters) start from their seen neighbours' colour,
+    # then the mean skin colour, instead of black.
+    filled, reached = fill_from_neighbours(out.reshape(size, size, 3).transpose(2, 0, 1), seen.reshape(size, size), 24)
+    filled[:, ~reached] = out[seen].mean(axis=0)[:, None] if seen.any() else 0.5
+    return filled.transpose(1, 2, 0).astype(np.float32)
 
 
 def build_model(data: CaptureData, config: ModelConfig) -> AvatarModel:
