@@ -217,6 +217,72 @@ def compare_with_vp8(package: AvatarPackage, received: dict[int, np.ndarray], co
             "vp8_trials": [[round(t.target_kbps, 1), round(t.kbps, 1), round(t.psnr_db, 2)] for t in search.trials]}
 
 
+# -- the unordered-channel delay experiment (aiortc issues #547, #1086) ---------------------------------------------
+
+async def channel_case(rate: float, seconds: float, size: int, loss: float, jitter_ms: float,
+                       max_buffered: int) -> dict[str, Any]:
+    """One PeerLink pair in this process: `rate` messages/s of `size` bytes on the latent channel with loss and
+    jitter (user-space impairment, both directions); one-way delay from a timestamp in each message."""
+    import struct
+
+    from codecav.net.impairment import Impairment, impair
+    from codecav.net.peer import PeerLink
+
+    config = PeerConfig(loopback_only=True, latent_max_buffered_bytes=max_buffered)
+    delays: list[float] = []
+
+    def on_latent(data: bytes | str) -> None:
+        if isinstance(data, bytes):
+            delays.append((time.perf_counter() - struct.unpack_from("<d", data)[0]) * 1000.0)
+
+    a = PeerLink("b", config, on_latent=lambda d: None, on_control=lambda d: None)
+    b = PeerLink("a", config, on_latent=on_latent, on_control=lambda d: None)
+    try:
+        await a.accept_answer(await b.accept_offer(await a.create_offer()))
+        await a.wait_open()
+        await b.wait_open()
+        if loss or jitter_ms:
+            for link in (a, b):
+                impair(link, Impairment(loss=loss, delay_ms=jitter_ms, jitter_ms=jitter_ms, seed=1))
+        count = int(rate * seconds)
+        start = time.perf_counter()
+        for i in range(count):
+            wait = start + i / rate - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            a.send_latent(struct.pack("<d", time.perf_counter()) + bytes(size - 8))
+        await asyncio.sleep(1.0)
+        sctp: Any = a.pc.sctp
+        quarter = max(1, len(delays) // 4)
+        return {"rate": rate, "size": size, "loss": loss, "jitter_ms": jitter_ms,
+                "max_buffered": max_buffered, "sent": count, "received": len(delays),
+                "dropped_at_sender": a.stats.latent_dropped_congested,
+                "delay_ms_p50": round(percentile(delays, 50), 1), "delay_ms_p99": round(percentile(delays, 99), 1),
+                "first_quarter_p50": round(float(np.median(delays[:quarter])), 1) if delays else None,
+                "last_quarter_p50": round(float(np.median(delays[-quarter:])), 1) if delays else None,
+                "sctp_queue_left": len(sctp._data_channel_queue), "sctp_cwnd": sctp._cwnd}
+    finally:
+        await a.close()
+        await b.close()
+
+
+CHANNEL_CASES = [
+    # rate/s, seconds, bytes, loss, jitter ms, max buffered (huge = latest-wins off)
+    (30, 10, 360, 0.0, 0, 10**9),
+    (1000, 5, 360, 0.0, 0, 10**9),
+    (30, 10, 360, 0.2, 30, 10**9),
+    (1000, 6, 360, 0.2, 30, 10**9),
+    (1000, 6, 360, 0.2, 30, 2048),
+    (90, 10, 3000, 0.2, 30, 10**9),
+    (90, 10, 3000, 0.2, 30, 2048),
+]
+
+
+def run_channel_experiment() -> list[dict[str, Any]]:
+    """Every CHANNEL_CASES case, one after the other."""
+    return [asyncio.run(channel_case(*case)) for case in CHANNEL_CASES]
+
+
 # -- parent ----------------------------------------------------------------------------------------------------------
 
 def percentile(values: list[float], q: float) -> float:
@@ -285,6 +351,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--quant", default="int8", choices=["int8", "fp16"])
     parser.add_argument("--psnr-frames", type=int, default=150, help="frames rendered for the PSNR/VP8 comparison")
+    parser.add_argument("--channel-experiment", action="store_true",
+                        help="instead: latent-channel delay vs rate, size, loss and latest-wins (in-process)")
     parser.add_argument("--role", choices=["sender", "receiver"], help=argparse.SUPPRESS)
     parser.add_argument("--signal", help=argparse.SUPPRESS)
     parser.add_argument("--secret", help=argparse.SUPPRESS)
@@ -296,6 +364,10 @@ def main() -> None:
         faulthandler.dump_traceback_later(args.seconds + 120, exit=True)
         runner = run_sender if args.role == "sender" else run_receiver
         Path(args.result).write_text(json.dumps(asyncio.run(runner(args))))
+        return
+    if args.channel_experiment:
+        for row in run_channel_experiment():
+            print(json.dumps(row), flush=True)
         return
     result = run_parent(args)
     if args.json:
