@@ -23,6 +23,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcsctptransport import USERDATA_MAX_LENGTH
 from aiortc.sdp import candidate_from_sdp
 
 from codecav.net.errors import NetError
@@ -33,6 +34,9 @@ LATENT_CHANNEL_ID = 0
 """SCTP stream id of the negotiated latent channel."""
 CONTROL_CHANNEL_ID = 1
 """SCTP stream id of the negotiated control channel."""
+
+SINGLE_CHUNK_BYTES = int(USERDATA_MAX_LENGTH)
+"""Largest message aiortc sends in one SCTP DATA chunk (1,160 bytes in aiortc 1.16); latent frames should fit."""
 
 _loopback_patched = False
 
@@ -77,6 +81,9 @@ class PeerLinkStats:
     """Latent messages handed to SCTP."""
     latent_sent_bytes: int = 0
     """Their payload bytes."""
+    latent_fragmented: int = 0
+    """Latent messages longer than one SCTP DATA chunk (SINGLE_CHUNK_BYTES): under loss a lost fragment loses
+    the message and the abandoned fragments stall the association (docs/calls.md); keep frames smaller."""
     latent_dropped_congested: int = 0
     """Latent messages not sent because the channel still held older ones (latest wins)."""
     latent_received: int = 0
@@ -262,6 +269,8 @@ class PeerLink:
             self.stats.latent_dropped_congested += 1
             return False
         self.latent.send(data)
+        if len(data) > SINGLE_CHUNK_BYTES:
+            self.stats.latent_fragmented += 1
         self.stats.latent_sent += 1
         self.stats.latent_sent_bytes += len(data)
         return True
