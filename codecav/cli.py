@@ -102,7 +102,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from codecav.runtime.demo import run_demo
 
-    for line in run_demo(Path(args.out), xr=args.xr, window=args.window):
+    for line in run_demo(Path(args.out), xr=args.xr, window=args.window, seconds=args.seconds):
         print(line, flush=True)
     return 0
 
@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--xr", action="store_true",
                       help="show the avatars on an OpenXR headset; without a runtime, say why and fall back")
     demo.add_argument("--window", action="store_true", help="show the avatars live in a desktop window first")
+    demo.add_argument("--seconds", type=float, default=10.0, help="how long the two participants talk")
     demo.set_defaults(handler=_cmd_demo)
 
     for module_name in COMMAND_MODULES:

@@ -74,7 +74,17 @@ class RenderResult:
 
 
 def sample_avatars(count: int = 3) -> list[AvatarPackage]:
-    """The avatars used when none is given: random-weight plumbing avatars until trained samples ship."""
+    """The avatars used when none is given: the shipped trained samples (cycled to `count`), or random-weight
+    plumbing avatars where a checkout has none."""
+    try:
+        from codecav.assets.samples import sample_avatar_paths
+    except ImportError:
+        paths: list[Path] = []
+    else:
+        paths = sample_avatar_paths()
+    if paths:
+        loaded = [load_avatar(p) for p in paths]
+        return [loaded[i % len(loaded)] for i in range(count)]
     return [build_synthetic_avatar(seed=i) for i in range(count)]
 
 

@@ -1,33 +1,30 @@
-"""Voice over a real aiortc connection on loopback: a WAV clip as a live Opus track, a recorder, and the
-mouth-to-ear measurement that matches received audio to sent audio."""
+"""Mouth-to-ear measurement: stream alignment on known delays, and voice over a real aiortc connection on
+loopback (codecav.net.voice: VoiceTrack from a clip-aligned feed -> VoicePlayout, pulled by a virtual output)."""
 
 from __future__ import annotations
 
 import asyncio
-import wave
-from pathlib import Path
 
 import numpy as np
-import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from codecav.net.peer import use_loopback_ice
+from codecav.net.voice import VoicePlayout, VoiceTrack, consume_voice
 from codecav.runtime.voice import (
     FRAME_SAMPLES,
     VOICE_RATE,
+    ReceivedVoice,
     SentVoice,
-    VoiceFileError,
-    VoiceRecorder,
-    WavVoiceTrack,
+    VirtualOutput,
+    clip_feed,
     mouth_to_ear_ns,
-    read_wav_mono,
     stream_offset,
 )
 
 
-def _chirps(seconds: float) -> np.ndarray:
+def _bursts(seconds: float, seed: int = 0) -> np.ndarray:
     """A speech-like test signal: 150 ms tone bursts of changing pitch with gaps (unambiguous to correlate)."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * VOICE_RATE)) / VOICE_RATE
     out = np.zeros_like(t)
     for start in np.arange(0.0, seconds - 0.2, 0.25):
@@ -37,38 +34,53 @@ def _chirps(seconds: float) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def test_read_wav_resamples_to_48k(tmp_path: Path) -> None:
-    path = tmp_path / "v.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes((np.sin(np.arange(1600) / 10) * 10000).astype("<i2").tobytes())
-    samples = read_wav_mono(path)
-    assert samples.size == 4800 and samples.dtype == np.float32 and 0.25 < np.abs(samples).max() < 0.35
-    with pytest.raises(VoiceFileError, match=r"cannot read voice file .*; give a 16-bit PCM WAV"):
-        read_wav_mono(tmp_path / "missing.wav")
-
-
 def test_stream_offset_finds_a_known_delay() -> None:
-    sent = _chirps(3.0)
-    received = np.concatenate([np.zeros(0, np.float32), sent[1234:]]) * 0.8
-    offset, corr = stream_offset(received, sent)
+    sent = _bursts(3.0)
+    received = np.concatenate([np.zeros(1234, np.float32), sent]) * 0.8
+    offset, corr = stream_offset(received, sent, -FRAME_SAMPLES, VOICE_RATE // 2)
     assert offset == 1234 and corr > 0.99
+
+
+def test_mouth_to_ear_on_streams_with_a_known_delay_and_clock_offset() -> None:
+    sent_samples = _bursts(4.0)
+    sent = SentVoice([sent_samples[i:i + FRAME_SAMPLES] for i in range(0, sent_samples.size, FRAME_SAMPLES)],
+                     start_ns=5_000_000_000 + 300_000_000)  # on the sender's clock, 300 ms ahead of ours
+    delay = int(0.080 * VOICE_RATE)  # 80 ms
+    rx = np.concatenate([np.zeros(delay, np.float32), sent_samples])[: sent_samples.size]
+    # The receiver's output started at the same instant as the sender's track (5.0 s on its own clock).
+    received = ReceivedVoice([rx[i:i + FRAME_SAMPLES] for i in range(0, rx.size, FRAME_SAMPLES)],
+                             [5_000_000_000 + i * 20_000_000 for i in range(rx.size // FRAME_SAMPLES)])
+    m2e = mouth_to_ear_ns(received, sent, clock_offset_ns=300_000_000)
+    assert m2e.correlation > 0.99
+    assert m2e.delay_ns.size == m2e.handoff_ns.size > 150
+    assert np.allclose(m2e.delay_ns / 1e6, 80.0, atol=0.01)
+
+
+def test_clip_feed_joins_the_clip_where_its_clock_is() -> None:
+    clip = np.arange(VOICE_RATE, dtype=np.float32)  # 1 s ramp
+    log = SentVoice()
+    import time
+
+    feed = clip_feed(clip, time.monotonic_ns() - 250_000_000, log)  # clip time 0 was 250 ms ago
+    first, second = feed(FRAME_SAMPLES), feed(FRAME_SAMPLES)
+    assert first is not None and second is not None
+    assert 0.24 * VOICE_RATE < first[0] < 0.30 * VOICE_RATE and log.start_ns is not None
+    assert second[0] == first[-1] + 1
 
 
 def test_voice_over_webrtc_loopback_measures_mouth_to_ear() -> None:
     use_loopback_ice()
+    playout = VoicePlayout()
+    sent = SentVoice()
 
-    async def body() -> tuple[np.ndarray, float]:
+    async def body() -> None:
+        import time
+
         a = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         b = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        sent = SentVoice()
-        track = WavVoiceTrack(_chirps(2.0), sent)
-        a.addTrack(track)
-        recorder = VoiceRecorder()
+        a.addTrack(VoiceTrack(clip_feed(_bursts(2.0), time.monotonic_ns(), sent)))
         tasks: list[asyncio.Task[None]] = []
-        b.on("track", lambda t: tasks.append(asyncio.ensure_future(recorder.consume("alice", t))))
+        b.on("track", lambda t: tasks.append(asyncio.ensure_future(consume_voice(t, playout))))
         await a.setLocalDescription(await a.createOffer())
         await b.setRemoteDescription(a.localDescription)
         await b.setLocalDescription(await b.createAnswer())
@@ -78,12 +90,15 @@ def test_voice_over_webrtc_loopback_measures_mouth_to_ear() -> None:
         await b.close()
         for task in tasks:
             task.cancel()
-        return mouth_to_ear_ns(recorder.received["alice"], sent, clock_offset_ns=0.0)
 
-    delays, corr = asyncio.run(body())
-    assert corr > 0.7, "received voice should match what was sent"
-    assert delays.size > 50
-    p50 = float(np.median(delays)) / 1e6
-    # At least one 20 ms frame of packetization; well under a second on loopback.
-    assert 20.0 <= p50 < 400.0, p50
-    assert FRAME_SAMPLES == 960
+    # Play what was captured 80 ms ago, as the call does with the face's playout delay.
+    output = VirtualOutput(lambda play_us, n: playout.pull(play_us, n, 80_000.0, 0.0))
+    output.start()
+    asyncio.run(body())
+    output.stop()
+    m2e = mouth_to_ear_ns(output.taken, sent, clock_offset_ns=0.0)
+    assert m2e.correlation > 0.7, "the output should play what was sent"
+    assert m2e.delay_ns.size > 50
+    p50 = float(np.median(m2e.delay_ns)) / 1e6
+    # The playout asked for 80 ms; the anchor from packet arrivals adds the one-way transit (small on loopback).
+    assert 75.0 <= p50 < 150.0, p50

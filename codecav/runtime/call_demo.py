@@ -1,0 +1,242 @@
+"""`codecav demo`: two participants in two processes call each other over WebRTC on loopback through the
+built-in signaling server; each is a sample avatar driven by its recorded clip, with voice; each renders the
+other. The demo writes out/demo.mp4 (both views side by side, both voices), out/trace.json (Perfetto),
+out/report.json and out/report.html, and prints a five-line summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from codecav.errors import CodecavError
+from codecav.runtime.demo_peer import DemoPeerConfig
+from codecav.runtime.engine import NetworkThread
+from codecav.runtime.profiler import Profiler, ProfilerOptions, Span
+from codecav.runtime.report import (
+    AudioPlayed,
+    FramePresented,
+    PacketSent,
+    build_report,
+    write_report_json,
+)
+from codecav.runtime.report_html import write_report_html
+from codecav.runtime.video import Mp4Writer
+from codecav.runtime.voice import FRAME_SAMPLES, VOICE_RATE, ReceivedVoice, SentVoice, mouth_to_ear_ns
+
+PEER_NAMES = ("alice", "bob")
+"""The two participants."""
+DATA_CHANNEL_OVERHEAD_BYTES = 81
+"""Estimated bytes a WebRTC data-channel message adds on the wire (IPv4 20 + UDP 8 + DTLS record ~29 +
+SCTP common header 12 + DATA chunk 16; see docs/calls.md for the measured datagram figures)."""
+
+
+class DemoError(CodecavError):
+    """The demo cannot run."""
+
+
+@dataclass(frozen=True)
+class DemoCast:
+    """Who takes part: avatar package and clip per participant, and what was used in their place."""
+
+    avatars: list[Path]
+    """Avatar package per participant."""
+    clips: list[Path | None]
+    """Recorded clip per participant (None: synthetic codes, no voice)."""
+    notes: list[str]
+    """One line each for anything that is not the shipped sample + clip."""
+
+
+def choose_cast(work: Path) -> DemoCast:
+    """The shipped sample avatars with their clips; stand-ins (said so) where they are missing."""
+    from codecav.assets.synthetic import build_synthetic_avatar
+    from codecav.assets.writer import write_avatar
+
+    notes: list[str] = []
+    try:
+        from codecav.assets.samples import sample_avatar_paths
+
+        samples = sample_avatar_paths()
+    except ImportError:
+        samples = []
+    avatars: list[Path] = list(samples[: len(PEER_NAMES)])
+    if len(avatars) < len(PEER_NAMES):
+        notes.append("no trained sample avatars ship in this checkout: using random-weight plumbing avatars")
+        avatars = [write_avatar(build_synthetic_avatar(seed=i, expression_encoder=True),
+                                work / f"synthetic-{i}.cavatar") for i in range(len(PEER_NAMES))]
+    clips: list[Path | None] = []
+    for i, avatar in enumerate(avatars):
+        clip = _clip_for(avatar, i)
+        if clip is None:
+            notes.append(f"no driving clip for {avatar.name}: synthetic codes and no voice for {PEER_NAMES[i]}")
+        clips.append(clip)
+    return DemoCast(avatars, clips, notes)
+
+
+def _clip_for(avatar: Path, index: int) -> Path | None:
+    """The shipped clip of the studio identity the avatar was trained on (provenance), if any."""
+    try:
+        from codecav.assets.loader import load_avatar
+        from codecav.encoders.clip import shipped_clip
+    except ImportError:
+        return None
+    provenance = load_avatar(avatar).manifest.provenance
+    if provenance.get("kind") != "trained":
+        return None
+    data = provenance.get("data")
+    identity = data.get("identity", index) if isinstance(data, dict) else provenance.get("identity", index)
+    clip = shipped_clip(int(identity))
+    return clip if (clip / "clip.json").is_file() else None
+
+
+def _pump(proc: subprocess.Popen[str], name: str, lines: list[str], lock: threading.Lock) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        with lock:
+            lines.append(f"  {name}: {line.rstrip()}")
+
+
+def run_call_demo(out_dir: Path, seconds: float = 10.0, size: int = 320) -> Iterator[str]:
+    """Run the two-process call, yielding progress lines, then the summary."""
+    from codecav.net.join_token import make_join_token
+    from codecav.net.signaling import SignalingServer
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = out_dir / "peers"
+    work.mkdir(exist_ok=True)
+    cast = choose_cast(work)
+    for note in cast.notes:
+        yield f"codecav demo: {note}"
+    secret = secrets.token_bytes(32)
+    net = NetworkThread("codecav-signal")
+    server = SignalingServer("127.0.0.1", 0, secret)
+    net.call(server.start(), timeout=10)
+    room = f"demo-{secrets.token_hex(3)}"
+    yield f"codecav demo: signaling on {server.url}, room {room}; starting {' and '.join(PEER_NAMES)}"
+    start_ns = time.monotonic_ns() + 2_000_000_000
+    procs: list[subprocess.Popen[str]] = []
+    lines: list[str] = []
+    lock = threading.Lock()
+    try:
+        for i, name in enumerate(PEER_NAMES):
+            config = DemoPeerConfig(name=name, room=room, signal_url=server.url,
+                                    token=make_join_token(secret, room, name, 600), avatar=str(cast.avatars[i]),
+                                    clip=None if cast.clips[i] is None else str(cast.clips[i]), seconds=seconds,
+                                    start_ns=start_ns, out=str(work / name), width=size, height=size,
+                                    cache_dir=str(work / name / "cache"))
+            path = work / f"{name}.json"
+            path.write_text(json.dumps(asdict(config)))
+            env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            proc = subprocess.Popen([sys.executable, "-m", "codecav.runtime.demo_peer", str(path)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            procs.append(proc)
+            threading.Thread(target=_pump, args=(proc, name, lines, lock), daemon=True).start()
+        deadline = time.monotonic() + seconds + 180
+        while any(p.poll() is None for p in procs):
+            time.sleep(0.2)
+            with lock:
+                pending, lines[:] = list(lines), []
+            yield from pending
+            if time.monotonic() > deadline:
+                raise DemoError("the participants did not finish in time; see out/peers/*/ for what they wrote")
+        with lock:
+            yield from lines
+        for name, proc in zip(PEER_NAMES, procs, strict=True):
+            if proc.returncode != 0:
+                err = proc.stderr.read().strip().splitlines() if proc.stderr else []
+                raise DemoError(f"{name} failed: {err[-1] if err else f'exit status {proc.returncode}'}")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+        net.call(server.stop(), timeout=10)
+        net.stop()
+    yield from _write_results(out_dir, work, len(cast.avatars), size)
+
+
+def _output_voice(peer_dir: Path, handoff_ns: list[int]) -> ReceivedVoice:
+    """What a participant's virtual output played: 20 ms blocks and their hand-off times."""
+    samples = np.load(peer_dir / "voice_output.npy")
+    return ReceivedVoice([samples[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES] for i in range(len(handoff_ns))],
+                         list(handoff_ns))
+
+
+def _write_results(out_dir: Path, work: Path, avatars: int, size: int) -> Iterator[str]:
+    records = {name: json.loads((work / name / "records.json").read_text()) for name in PEER_NAMES}
+    frames: list[FramePresented] = []
+    packets: list[PacketSent] = []
+    audio: list[AudioPlayed] = []
+    voice_mix: list[np.ndarray] = []
+    spans: list[Span] = []
+    correlations: dict[str, float] = {}
+    for name, rec in records.items():
+        remote = rec["remote"]
+        frames += [FramePresented(**p) for p in rec["presented"]]
+        packets += [PacketSent(p["peer"], p["time_ns"], p["payload_bytes"],
+                               p["payload_bytes"] + DATA_CHANNEL_OVERHEAD_BYTES) for p in rec["packets"]]
+        spans += [Span(**{**s, "peer": name}) for s in json.loads((work / name / "spans.json").read_text())]
+        sender = records[remote]
+        handoff = rec["voice_output_handoff_ns"]
+        if handoff and sender["voice_sent_start_ns"] is not None:
+            received = _output_voice(work / name, handoff)
+            sent = SentVoice([np.load(work / remote / "voice_sent.npy")], sender["voice_sent_start_ns"])
+            offset_us = rec["clock_offset_us"].get(remote) or 0.0
+            voice_delay = mouth_to_ear_ns(received, sent, offset_us * 1000.0)
+            correlations[f"{remote}->{name}"] = round(voice_delay.correlation, 3)
+            audio += [AudioPlayed(remote, int(h - d), int(h)) for h, d in
+                      zip(voice_delay.handoff_ns.tolist(), voice_delay.delay_ns.tolist(), strict=True)]
+            voice_mix.append(received.stream())
+    start_ns = min(r["start_ns"] for r in records.values())
+    end_ns = max(r["end_ns"] for r in records.values())
+    lost = sum(p["frames_lost"] for r in records.values() for p in (*r["stats"]["peers"], *r["stats"]["departed"]))
+    report = build_report(spans=spans, frames=frames, audio=audio, packets=packets, start_ns=start_ns,
+                          end_ns=end_ns, avatars=avatars,
+                          frames_rendered=sum(r["frames_rendered"] for r in records.values()),
+                          extra={"frames_lost": lost, "voice_match_correlation": correlations,
+                                 "clock_offset_us": {n: r["clock_offset_us"] for n, r in records.items()},
+                                 "mouth_to_ear_note": "to the hand-off of decoded voice to the output; "
+                                                      "a sound device adds its own buffer on top"})
+    profiler = Profiler(ProfilerOptions(enabled=True))
+    for span in spans:
+        profiler.add(span.name, span.start_ns, span.end_ns, frame=span.frame, peer=span.peer, thread=span.thread)
+    trace = profiler.write_chrome_trace(out_dir / "trace.json")
+    write_report_json(report, out_dir / "report.json")
+    write_report_html(report, frames, out_dir / "report.html", title="codecav demo: two-party call")
+    video = _side_by_side(out_dir / "demo.mp4", [work / n / "view.mp4" for n in PEER_NAMES], voice_mix, size)
+    c2p, m2e = report.capture_to_photon_ms, report.mouth_to_ear_ms
+    yield f"call: {' and '.join(PEER_NAMES)}, {report.frames_rendered} frames rendered, {lost} latent frames lost"
+    yield f"capture-to-photon: p50 {c2p.p50:.1f} ms, p99 {c2p.p99:.1f} ms"
+    yield f"mouth-to-ear: p50 {m2e.p50:.1f} ms, p99 {m2e.p99:.1f} ms"
+    yield (f"latent: {report.latent_kbps_per_avatar:.1f} kbit/s per avatar "
+           f"({report.latent_wire_kbps_per_avatar:.1f} on the wire)")
+    yield f"wrote {video}, {trace}, {out_dir / 'report.json'}, {out_dir / 'report.html'}"
+
+
+def _side_by_side(path: Path, views: list[Path], voices: list[np.ndarray], size: int) -> Path:
+    """Both participants' views next to each other, with both received voices mixed."""
+    decoded = []
+    for view in views:
+        with av.open(str(view)) as container:
+            decoded.append([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    count = min(len(d) for d in decoded)
+    with Mp4Writer(path, size * len(views), size, fps=30, audio_rate=VOICE_RATE) as writer:
+        for i in range(count):
+            writer.write(np.concatenate([d[i] for d in decoded], axis=1))
+        if voices:
+            length = min(max(v.size for v in voices), int(count / 30 * VOICE_RATE))
+            mix = np.zeros(length, np.float32)
+            for v in voices:
+                mix[: min(length, v.size)] += v[:length]
+            writer.add_audio(mix / max(1, len(voices)))
+    return path

@@ -1,0 +1,244 @@
+"""One participant of `codecav demo`, run as its own process: `python -m codecav.runtime.demo_peer CONFIG.json`.
+
+It joins the room, sends its avatar's codes (from its recorded clip, encoded live, or a synthetic source) and
+its voice, renders the other participant's avatar headless at a fixed display rate into view.mp4, and writes
+what the report needs into records.json (see `DemoPeerRecords`) and the profiler's spans into spans.json.
+Progress goes to stdout one line at a time; errors print one line to stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from codecav.encoders.base import LatentSource
+from codecav.errors import CodecavError
+from codecav.latent import LatentFrame
+from codecav.runtime.clock import FrameClock
+from codecav.runtime.engine import Engine, NetworkThread, SenderWorker
+from codecav.runtime.profiler import Profiler, ProfilerOptions
+from codecav.runtime.scene import camera_views
+from codecav.runtime.scene_renderer import SceneRenderer
+from codecav.runtime.video import Mp4Writer
+from codecav.runtime.voice import VOICE_RATE, SentVoice, VirtualOutput, clip_feed
+from codecav.xr.headless import HeadlessTarget
+
+
+@dataclass(frozen=True)
+class DemoPeerConfig:
+    """What the demo tells one participant process (JSON)."""
+
+    name: str
+    """Peer id, e.g. 'alice'."""
+    room: str
+    """Room to join."""
+    signal_url: str
+    """Signaling server URL."""
+    token: str
+    """Join token for (room, name)."""
+    avatar: str
+    """This participant's avatar package."""
+    clip: str | None
+    """Recorded driving clip directory (HMC + audio + gaze), or None for a synthetic source without voice."""
+    seconds: float
+    """How long to render once the other participant is there."""
+    start_ns: int
+    """Clip time 0 on the host's monotonic clock: face and voice both play the clip from this instant."""
+    out: str
+    """Folder for view.mp4, records.json, spans.json."""
+    width: int = 320
+    """View width."""
+    height: int = 320
+    """View height."""
+    fps: float = 30.0
+    """Source frame rate and display rate."""
+    cache_dir: str | None = None
+    """Avatar cache (None: the default)."""
+
+
+class PacedLatentSource(LatentSource):
+    """Drives an inner (offline, file-replaying) LatentSource in real time from a shared clip origin: frame k
+    is due at start + k / fps; it is read (and so encoded) when due and stamped with that capture time. The
+    inner source is reopened when it ends, so the clip loops."""
+
+    name: ClassVar[str] = "paced"
+
+    def __init__(self, open_inner: Any, fps: float, start_ns: int) -> None:
+        self._open = open_inner
+        self._inner: LatentSource = open_inner()
+        self._period_ns = int(1e9 / fps)
+        self._start_ns = start_ns
+        self._sequence = max(0, (time.monotonic_ns() - start_ns) // self._period_ns)
+        self._clip_frame = 0
+        self._closed = False
+        self._skip_to(self._sequence)
+
+    def _skip_to(self, index: int) -> None:
+        """Advance the clip to frame `index` (mod its length) so a late joiner starts mid-clip, as a live feed."""
+        for _ in range(index):
+            if self._inner.read() is None:
+                self._inner.close()
+                self._inner = self._open()
+
+    def read(self, timeout: float | None = None) -> LatentFrame | None:
+        """The next frame at its due time (None when closed or if not due within `timeout`)."""
+        if self._closed:
+            return None
+        due = self._start_ns + self._sequence * self._period_ns
+        wait = (due - time.monotonic_ns()) / 1e9
+        if timeout is not None and wait > timeout:
+            time.sleep(timeout)
+            return None
+        if wait > 0:
+            time.sleep(wait)
+        frame = self._inner.read()
+        if frame is None:
+            self._inner.close()
+            self._inner = self._open()
+            frame = self._inner.read()
+            if frame is None:
+                return None
+        out = LatentFrame(int(self._sequence), due // 1000, frame.code, frame.head_pose, frame.gaze, frame.flags)
+        self._sequence += 1
+        return out
+
+    def close(self) -> None:
+        """Close the inner source."""
+        self._closed = True
+        self._inner.close()
+
+
+def open_clip_source(clip_dir: Path, package: Any, fps: float, start_ns: int) -> tuple[LatentSource, np.ndarray, float]:
+    """(paced latent source, voice samples at VOICE_RATE trimmed to the clip's length, clip fps) of a clip."""
+    from codecav.encoders.clip import load_clip
+    from codecav.encoders.expression import ExpressionEncoder
+    from codecav.encoders.latent_source import ExpressionLatentSource, LatentSourceConfig
+
+    clip = load_clip(clip_dir)
+    encoder = ExpressionEncoder.from_package(package)
+
+    def open_inner() -> LatentSource:
+        return ExpressionLatentSource(clip.sources(), encoder, LatentSourceConfig(fps=clip.fps, realtime=False))
+
+    from codecav.net.voice import read_wav_mono_48k
+
+    voice = read_wav_mono_48k(clip.audio_path)
+    length = int(round(clip.frames / clip.fps * VOICE_RATE))  # voice loops with the face
+    voice = np.pad(voice, (0, max(0, length - voice.size)))[:length]
+    return PacedLatentSource(open_inner, clip.fps, start_ns), voice, clip.fps
+
+
+def run_peer(config: DemoPeerConfig) -> None:
+    """The whole participant; raises CodecavError subclasses for the user's mistakes."""
+    from codecav.net.avatar_exchange import OwnAvatar
+    from codecav.net.call_app import CallFeed
+    from codecav.net.call_session import CallSession
+    from codecav.net.call_types import CallConfig
+    from codecav.net.peer import PeerConfig
+    from codecav.net.synthetic_source import SyntheticLatentSource
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    own = OwnAvatar.from_path(config.avatar)
+    package = own.package
+    sent_voice = SentVoice()
+    voice: np.ndarray | None = None
+    if config.clip is not None:
+        source, voice, _clip_fps = open_clip_source(Path(config.clip), package, config.fps, config.start_ns)
+        source_note = f"clip {Path(config.clip).name} (HMC + audio + gaze encoded live)"
+    else:
+        source = SyntheticLatentSource(package.manifest.latent, fps=config.fps, seed=len(config.name))
+        source_note = "synthetic codes, no voice"
+    from codecav.net.voice import VoiceTrack
+
+    track = VoiceTrack(clip_feed(voice, config.start_ns, sent_voice)) if voice is not None else None
+    session = CallSession(
+        CallConfig(room=config.room, peer_id=config.name, signal_url=config.signal_url, token=config.token,
+                   peer=PeerConfig(loopback_only=True),
+                   cache_dir=Path(config.cache_dir) if config.cache_dir else None),
+        own, voice_track=track, receive_voice=True)
+    output = VirtualOutput(session.voice_samples)
+    profiler = Profiler(ProfilerOptions(enabled=True))
+    net = NetworkThread()
+    target = HeadlessTarget(camera_views(config.width, config.height, eye=(0.0, 0.0, 0.62), fovy_deg=30.0))
+    renderer = SceneRenderer(target.ctx)
+    sender: SenderWorker | None = None
+    video = Mp4Writer(out / "view.mp4", config.width, config.height, fps=int(round(config.fps)))
+    try:
+        net.call(session.start(), timeout=30)
+        print(f"joined {config.room} with avatar {package.manifest.avatar_id}; driving it from {source_note}",
+              flush=True)
+        net.call(session.wait_for_peers(1, timeout_s=90), timeout=100)
+        (remote, _sha, remote_package), *_ = session.ready_peers()
+        print(f"{remote} is here with avatar {remote_package.manifest.avatar_id} (verified); rendering it",
+              flush=True)
+        engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / config.fps)))
+        engine.add_remote(remote, remote_package, np.eye(4, dtype=np.float32), CallFeed(session, remote))
+        engine.on_presented = lambda _i: video.write(target.read_rgb())
+        output.start()
+        loop = net.loop
+
+        def send(frame: LatentFrame) -> None:
+            loop.call_soon_threadsafe(session.send, frame)
+
+        sender = SenderWorker(source, send, profiler)
+        sender.start()
+        run = engine.run(seconds=config.seconds)
+        stats = session.stats()
+        timings = session.frame_timings()
+    finally:
+        output.stop()
+        if sender is not None:
+            sender.stop()
+        try:
+            net.call(session.stop(), timeout=10)
+        finally:
+            net.stop()
+            video.close()
+            renderer.release()
+            target.close()
+    for t in timings:
+        profiler.add("receive", t.receive_us * 1000, t.wire_decoded_us * 1000, frame=t.sequence, thread="network")
+    offsets = {p.peer: p.clock_offset_us for p in (*stats.peers, *stats.departed)}
+    records = {
+        "name": config.name,
+        "remote": remote,
+        "frames_rendered": run.frames_rendered,
+        "start_ns": run.start_ns,
+        "end_ns": run.end_ns,
+        "presented": [asdict(p) for p in run.presented],
+        "packets": [{"peer": t.peer, "time_ns": t.receive_us * 1000, "payload_bytes": t.wire_bytes,
+                     "capture_local_us": t.capture_local_us} for t in timings],
+        "clock_offset_us": offsets,
+        "voice_sent_start_ns": sent_voice.start_ns,
+        "voice_output_handoff_ns": output.taken.handoff_ns,
+        "stats": asdict(stats),
+    }
+    np.save(out / "voice_sent.npy", sent_voice.stream())
+    np.save(out / "voice_output.npy", output.taken.stream())
+    (out / "records.json").write_text(json.dumps(records) + "\n")
+    (out / "spans.json").write_text(json.dumps([asdict(s) for s in profiler.spans()]) + "\n")
+    lost = sum(p.frames_lost for p in (*stats.peers, *stats.departed))
+    print(f"done: {run.frames_rendered} frames rendered, {stats.frames_sent} sent, {lost} lost", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the participant process."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        config = DemoPeerConfig(**json.loads(Path(args[0]).read_text()))
+        run_peer(config)
+    except CodecavError as exc:
+        print(f"codecav demo peer: {exc}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
