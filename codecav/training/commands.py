@@ -98,7 +98,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             capture = Path(args.capture)
         else:
             raise EvalError("give --capture DIR or --quick")
-        frames = min(args.frames, 6) if args.quick else args.frames
+        frames = args.frames
         report = evaluate(path, capture, max_frames=frames, max_cameras=args.cameras, progress=note)
         out.update({"capture": "fresh quick capture" if args.quick and not args.capture else str(capture),
                     "code_source": report.code_source, **report.flat(), "seconds": round(report.seconds, 1)})
