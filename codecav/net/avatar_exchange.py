@@ -153,8 +153,10 @@ class AvatarFetch:
         self._wanted: str | None = None
         self._parts: list[bytes] = []
         self._size = 0
+        self._request: AvatarRequest | None = None
+        self._requested_us = 0
 
-    def on_hello(self, hello: Hello) -> AvatarRequest | None:
+    def on_hello(self, hello: Hello, now_us: int = 0) -> AvatarRequest | None:
         """The request to send for the announced avatar, or None when the cache holds it (then `package` is set)."""
         cached = self.cache.get(hello.avatar_sha256)
         if cached is not None:
@@ -162,7 +164,17 @@ class AvatarFetch:
             self.package = cached
             return None
         self._wanted, self._parts, self._size, self.failed = hello.avatar_sha256, [], 0, False
-        return AvatarRequest(hello.avatar_id, hello.avatar_sha256)
+        self._request = AvatarRequest(hello.avatar_id, hello.avatar_sha256)
+        self._requested_us = now_us
+        return self._request
+
+    def retry_request(self, now_us: int, after_us: int = 2_000_000) -> AvatarRequest | None:
+        """The request again if it is still unanswered (no chunk) `after_us` after it was sent; else None.
+        Through an SFU the owner may not have been subscribed to us when the first one went out."""
+        if self._wanted is None or self._parts or self._request is None or now_us - self._requested_us < after_us:
+            return None
+        self._requested_us = now_us
+        return self._request
 
     def _refuse(self, reason: str, detail: str) -> None:
         self.stats.refused[reason] = self.stats.refused.get(reason, 0) + 1

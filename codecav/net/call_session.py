@@ -78,7 +78,7 @@ class CallSession:
         self._departed: list[PeerCallStats] = []
         self._cache = AvatarCache(config.cache_dir)
         self._exchange = ExchangeStats()
-        self._remotes: dict[str, RemotePeer] = {}
+        self._remotes: dict[str, RemotePeer[PeerLink]] = {}
         self._runners: dict[str, asyncio.Task[None]] = {}
         self._timings: deque[FrameTiming] = deque(maxlen=config.timings_kept)
         self._signaling: SignalingClient | None = None
@@ -146,8 +146,8 @@ class CallSession:
 
     # -- signaling ------------------------------------------------------------------------------------------------
 
-    def _add_remote(self, peer_id: str) -> RemotePeer:
-        holder: list[RemotePeer] = []
+    def _add_remote(self, peer_id: str) -> RemotePeer[PeerLink]:
+        holder: list[RemotePeer[PeerLink]] = []
         voice = VoicePlayout() if self._receive_voice else None
 
         consumer = self._audio_consumer
@@ -179,7 +179,7 @@ class CallSession:
         self._runners[peer_id] = asyncio.create_task(self._run_remote(remote), name=f"call-peer-{peer_id}")
         return remote
 
-    async def _run_remote(self, remote: RemotePeer) -> None:
+    async def _run_remote(self, remote: RemotePeer[PeerLink]) -> None:
         try:
             await remote.run()
         except NetError as exc:

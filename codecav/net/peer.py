@@ -283,6 +283,10 @@ class PeerLink:
         self.control.send(data)
         self.stats.control_sent += 1
 
+    def control_backlog(self) -> int:
+        """Bytes queued on the control channel and not yet sent."""
+        return int(self.control.bufferedAmount)
+
     def _count_datagrams(self) -> None:
         """Count every datagram the ICE transport sends (DTLS: SCTP data and SRTP voice alike)."""
         ice: Any = self.pc.sctp.transport.transport if self.pc.sctp is not None else None

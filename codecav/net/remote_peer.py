@@ -9,7 +9,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from codecav.net.control import (
 )
 from codecav.net.errors import NetError
 from codecav.net.jitter_buffer import JitterBuffer
-from codecav.net.peer import PeerLink
+from codecav.net.peer import PeerLinkStats
 from codecav.net.receiver import ControlMessageReceiver, LatentFrameReceiver
 from codecav.net.voice import VoicePlayout
 
@@ -43,14 +43,38 @@ AVATAR_SEND_BUFFER_BYTES = 256 * 1024
 
 Clock = Callable[[], int]
 """Monotonic microseconds."""
+class ControlLink(Protocol):
+    """What a RemotePeer needs of its connection: a PeerLink (mesh) or an SFU feed (codecav.net.sfu_session)."""
+
+    stats: PeerLinkStats
+
+    @property
+    def is_open(self) -> bool:
+        """Whether messages can flow both ways."""
+
+    async def wait_open(self) -> None:
+        """Until is_open; NetError on failure."""
+
+    def send_control(self, data: bytes) -> None:
+        """Send one control message to this peer, reliably and in order."""
+
+    def control_backlog(self) -> int:
+        """Bytes queued for sending."""
+
+    async def close(self) -> None:
+        """Release the connection."""
+
+
+L = TypeVar("L", bound=ControlLink)
+
 FrameListener = Callable[[str, LatentFrame, float, int], None]
 """Called on the event loop for every accepted frame: (peer, frame, capture_local_us, receive_us)."""
 
 
-class RemotePeer:
+class RemotePeer(Generic[L]):
     """One other participant; all methods run on the event loop except `sample` (any thread)."""
 
-    def __init__(self, peer_id: str, link: PeerLink, config: CallConfig, own: OwnAvatar, cache: AvatarCache,
+    def __init__(self, peer_id: str, link: L, config: CallConfig, own: OwnAvatar, cache: AvatarCache,
                  exchange_stats: ExchangeStats, clock: Clock, timings: deque[FrameTiming],
                  on_frame: FrameListener | None = None, voice: VoicePlayout | None = None) -> None:
         self.peer_id = peer_id
@@ -74,6 +98,7 @@ class RemotePeer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ping_sequence = 0
         self._open = asyncio.Event()
+        self._sending_avatar = False
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -81,9 +106,16 @@ class RemotePeer:
         """Wait for the link, say hello, then keep the clock synced until cancelled."""
         await self.link.wait_open()
         self._open.set()
-        self._send(Hello(self.config.peer_id, self.own.package.manifest.avatar_id, self.own.sha256, CAPABILITIES))
+        hello = Hello(self.config.peer_id, self.own.package.manifest.avatar_id, self.own.sha256, CAPABILITIES)
         pings = 0
         while True:
+            # Through an SFU, messages sent before the other side subscribed to us are lost: repeat Hello before
+            # every ping until a Pong shows our messages arrive (control is ordered, so the Hello did too).
+            if self.sync.estimate() is None:
+                self._send(hello)
+            request = self.fetch.retry_request(self.clock())
+            if request is not None:
+                self._send(request)
             self._ping_sequence = (self._ping_sequence + 1) % 2**32
             self._send(Ping(self._ping_sequence, self.clock()))
             pings += 1
@@ -145,8 +177,10 @@ class RemotePeer:
         if hello.peer_id != self.peer_id:
             self._drop("hello_wrong_peer")
             return
+        if self.hello is not None and self.hello.avatar_sha256 == hello.avatar_sha256:
+            return  # a repeated Hello (see run)
         self.hello = hello
-        request = self.fetch.on_hello(hello)
+        request = self.fetch.on_hello(hello, self.clock())
         if request is None:
             self._avatar_ready()
         else:
@@ -161,13 +195,18 @@ class RemotePeer:
             self.jitter = JitterBuffer(layout.dim, self.config.jitter)
 
     async def _send_avatar(self) -> None:
-        channel = self.link.control
-        for msg in self.own.chunks():
-            while channel.bufferedAmount > AVATAR_SEND_BUFFER_BYTES and channel.readyState == "open":
-                await asyncio.sleep(0.005)
-            if channel.readyState != "open":
-                return
-            self._send(msg)
+        if self._sending_avatar:
+            return  # a retried request while the transfer runs
+        self._sending_avatar = True
+        try:
+            for msg in self.own.chunks():
+                while self.link.control_backlog() > AVATAR_SEND_BUFFER_BYTES and self.link.is_open:
+                    await asyncio.sleep(0.005)
+                if not self.link.is_open:
+                    return
+                self._send(msg)
+        finally:
+            self._sending_avatar = False
 
     # -- latent channel -------------------------------------------------------------------------------------------
 
