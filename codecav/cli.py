@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "codecav.runtime.commands",
     "codecav.training.commands",
     "codecav.net.commands",
+    "codecav.encoders.commands",
 )
 """Modules that add subcommands: each has `register(sub, avatar_sub)` taking the top-level subparsers and the
 `avatar` subparsers, and sets `handler` on every parser it adds. Imports inside handlers stay lazy (no torch
