@@ -38,24 +38,27 @@ CONTROL_CHANNEL_ID = 1
 SINGLE_CHUNK_BYTES = int(USERDATA_MAX_LENGTH)
 """Largest message aiortc sends in one SCTP DATA chunk (1,160 bytes in aiortc 1.16); latent frames should fit."""
 
-_loopback_patched = False
+_host_addresses: list[str] = []
 
 
-def use_loopback_ice() -> None:
-    """Make aioice offer 127.0.0.1 as its only host candidate (process-wide), for tests and local benchmarks.
+def use_host_addresses(addresses: tuple[str, ...]) -> None:
+    """Make aioice offer exactly these IPv4 host candidates (process-wide), e.g. ('127.0.0.1',) for tests.
 
     aioice skips 127.0.0.1 when listing host addresses, so two peers on a machine without another interface
     cannot connect; with this patch they meet on loopback and nothing leaves the machine."""
-    global _loopback_patched
-    if _loopback_patched:
-        return
     import aioice.ice
 
-    def loopback_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        return ["127.0.0.1"] if use_ipv4 else []
+    _host_addresses[:] = list(addresses)
 
-    aioice.ice.get_host_addresses = loopback_addresses
-    _loopback_patched = True
+    def chosen(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return list(_host_addresses) if use_ipv4 else []
+
+    aioice.ice.get_host_addresses = chosen
+
+
+def use_loopback_ice() -> None:
+    """use_host_addresses(('127.0.0.1',))."""
+    use_host_addresses(("127.0.0.1",))
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class PeerConfig:
     """STUN/TURN URLs; empty means host candidates only (no public server is contacted)."""
     loopback_only: bool = False
     """Offer only 127.0.0.1 as host candidate (see use_loopback_ice); for tests and local benchmarks."""
+    host_addresses: tuple[str, ...] = ()
+    """Offer exactly these host candidates (e.g. ('127.0.0.2',) beside a Janus in a namespace); overrides
+    loopback_only."""
     latent_max_buffered_bytes: int = 2048
     """A latent frame is dropped at the sender (counted) while more than this is queued on the channel:
     the frame behind it is newer, and SCTP congestion control would otherwise let a queue (and delay) grow."""
@@ -128,7 +134,9 @@ class PeerLink:
         on_audio_packet: RtpHandler | None = None,
     ) -> None:
         """`audio_track` is sent as voice; `on_audio_track` consumes the remote voice (with `receive_audio`)."""
-        if config.loopback_only:
+        if config.host_addresses:
+            use_host_addresses(config.host_addresses)
+        elif config.loopback_only:
             use_loopback_ice()
         self.remote_id = remote_id
         self.config = config
