@@ -11,6 +11,7 @@ from typing import Generic
 import numpy as np
 
 from codecav.assets.package import AvatarPackage
+from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import AvatarCache, ExchangeStats, OwnAvatar
 from codecav.net.call_types import CallConfig, CallStats, FrameTiming, PeerCallStats, RemoteFrame
 from codecav.net.errors import NetError
@@ -41,6 +42,10 @@ class CallBase(Generic[L]):
 
     async def stop(self) -> None:
         """Leave the call and await every task."""
+        raise NotImplementedError
+
+    def send(self, frame: LatentFrame) -> int:
+        """Encode `frame` once and send it to the others; how many links it went out on."""
         raise NotImplementedError
 
     async def __aenter__(self) -> CallBase[L]:

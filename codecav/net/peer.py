@@ -61,6 +61,30 @@ def use_loopback_ice() -> None:
     use_host_addresses(("127.0.0.1",))
 
 
+RtpHandler = Callable[[int], None]
+"""Called with the RTP timestamp of every voice packet as it arrives, before aiortc's audio jitter buffer."""
+
+
+def watch_audio_rtp(pc: RTCPeerConnection, track: MediaStreamTrack, on_packet: RtpHandler, errors: list[str]) -> None:
+    """Call `on_packet(rtp timestamp)` for each packet of `track` as it arrives: aiortc's audio jitter buffer
+    holds frames back (it prefetches 4 packets), so decoded-frame times would make voice look later than it is.
+    Handler errors are appended to `errors`, never raised into aiortc."""
+    for transceiver in pc.getTransceivers():
+        receiver: Any = transceiver.receiver
+        if receiver.track is not track:
+            continue
+        handle = receiver._handle_rtp_packet  # looked up per packet by the DTLS transport's RTP router
+
+        async def watched(packet: Any, arrival_time_ms: int, handle: Any = handle) -> None:
+            try:
+                on_packet(int(packet.timestamp))
+            except Exception as exc:  # a handler bug must not stop the voice
+                errors.append(f"{type(exc).__name__}: {exc}")
+            await handle(packet, arrival_time_ms=arrival_time_ms)
+
+        receiver._handle_rtp_packet = watched
+
+
 @dataclass(frozen=True)
 class PeerConfig:
     """How PeerLinks connect."""
@@ -114,8 +138,6 @@ BytesHandler = Callable[[bytes | str], None]
 """Called on the event loop with each received data-channel message."""
 TrackHandler = Callable[[MediaStreamTrack], Awaitable[None]]
 """Consumes a remote audio track until it ends (runs as a task of the link)."""
-RtpHandler = Callable[[int], None]
-"""Called with the RTP timestamp of every voice packet as it arrives, before aiortc's audio jitter buffer."""
 
 
 class PeerLink:
@@ -184,29 +206,8 @@ class PeerLink:
             return
         handler = self._on_audio_track or self._drain
         if self._on_audio_packet is not None:
-            self._watch_rtp(track, self._on_audio_packet)
+            watch_audio_rtp(self.pc, track, self._on_audio_packet, self.stats.errors)
         self._spawn(handler(track))
-
-    def _watch_rtp(self, track: MediaStreamTrack, on_packet: RtpHandler) -> None:
-        """See each voice packet's RTP timestamp on arrival: aiortc's audio jitter buffer holds frames back (it
-        prefetches 4 packets), so decoded-frame times would make voice look later than it is."""
-        for transceiver in self.pc.getTransceivers():
-            receiver: Any = transceiver.receiver
-            if receiver.track is not track:
-                continue
-            # _handle_rtp_packet is looked up per packet by the DTLS transport's RTP router
-
-            receiver._handle_rtp_packet = self._watched(receiver._handle_rtp_packet, on_packet)
-
-    def _watched(self, handle: Callable[..., Awaitable[None]], on_packet: RtpHandler) -> Callable[..., Awaitable[None]]:
-        async def watched(packet: Any, arrival_time_ms: int) -> None:
-            try:
-                on_packet(int(packet.timestamp))
-            except Exception as exc:  # a handler bug must not stop the voice
-                self.stats.errors.append(f"{type(exc).__name__}: {exc}")
-            await handle(packet, arrival_time_ms=arrival_time_ms)
-
-        return watched
 
     async def _drain(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from functools import lru_cache
+from typing import Any
 from pathlib import Path
 
 from codecav.assets.synthetic import build_synthetic_avatar
 from codecav.net.avatar_exchange import OwnAvatar
+from codecav.net.call_base import CallBase
 from codecav.net.call_session import CallSession, monotonic_us
 from codecav.net.call_types import CallConfig
 from codecav.net.jitter_buffer import JitterConfig
@@ -34,7 +36,7 @@ def session(server: SignalingServer, peer: str, cache: Path, seed: int, **kwargs
     return CallSession(config, small_avatar(seed), **kwargs)  # type: ignore[arg-type]
 
 
-async def send_frames(call: CallSession, count: int, fps: float = 30.0, seed: int = 0) -> None:
+async def send_frames(call: CallBase[Any], count: int, fps: float = 30.0, seed: int = 0) -> None:
     """Send `count` synthetic frames at `fps`, stamped with the monotonic clock."""
     source = SyntheticLatentSource(call.own.package.manifest.latent, fps=fps, seed=seed)
     start = monotonic_us()
