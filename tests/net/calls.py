@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from functools import lru_cache
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from codecav.assets.synthetic import build_synthetic_avatar
 from codecav.net.avatar_exchange import OwnAvatar
