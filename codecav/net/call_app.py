@@ -14,6 +14,7 @@ import wave
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,10 +23,12 @@ from codecav.encoders.base import LatentSource
 from codecav.errors import CodecavError
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import OwnAvatar
+from codecav.net.call_base import CallBase
 from codecav.net.call_session import CallSession
 from codecav.net.call_types import CallConfig
 from codecav.net.join_token import make_join_token
 from codecav.net.peer import PeerConfig
+from codecav.net.sfu_session import SfuCallSession
 from codecav.net.synthetic_source import SyntheticLatentSource
 from codecav.net.voice import SAMPLE_RATE, MicrophoneFeed, VoiceTrack, read_wav_mono_48k, wav_feed
 from codecav.net.voice_player import VoicePlayer
@@ -83,6 +86,10 @@ class CallRequest:
     """Voice to send: a .wav path, 'mic' or 'mic:DEVICE'; None sends no voice."""
     play_voice: bool = False
     """Play the others' voices through the default audio output (PortAudio)."""
+    sfu: bool = False
+    """`signal_url` is a Janus HTTP API URL: join its VideoRoom `room` instead of a mesh (rooms beyond 6)."""
+    host_addresses: tuple[str, ...] = ()
+    """ICE host candidates to offer (e.g. 127.0.0.2 beside a Janus in a namespace); empty: aioice's choice."""
 
 
 def open_source(spec: str, layout: LatentLayout, fps: float) -> LatentSource:
@@ -111,7 +118,7 @@ def open_voice(spec: str | None) -> tuple[VoiceTrack | None, Callable[[], None]]
 class VoiceRecorder:
     """Pulls the mixed, face-aligned remote voice in real time on the render thread, for --out."""
 
-    def __init__(self, session: CallSession) -> None:
+    def __init__(self, session: CallBase[Any]) -> None:
         self.session = session
         self.blocks: list[np.ndarray] = []
         self._next_us: float | None = None
@@ -156,7 +163,7 @@ def resolve_token(request: CallRequest, peer_id: str) -> str:
 class CallFeed:
     """The Engine's RemoteFeed for one peer of a CallSession: the jitter buffer's sample at display time."""
 
-    def __init__(self, session: CallSession, peer: str) -> None:
+    def __init__(self, session: CallBase[Any], peer: str) -> None:
         self.session = session
         self.peer = peer
 
@@ -189,12 +196,17 @@ def run_call(request: CallRequest) -> Iterator[str]:
     own = OwnAvatar.from_path(request.avatar)
     source = open_source(request.source, own.package.manifest.latent, request.fps)
     config = CallConfig(room=request.room, peer_id=peer_id, signal_url=request.signal_url,
-                        token=resolve_token(request, peer_id),
-                        peer=PeerConfig(ice_servers=request.ice_servers, loopback_only=request.loopback))
+                        token="" if request.sfu else resolve_token(request, peer_id),
+                        peer=PeerConfig(ice_servers=request.ice_servers, loopback_only=request.loopback,
+                                        host_addresses=request.host_addresses))
     voice_track, release_voice = open_voice(request.voice)
     net = NetworkThread()
     receive_voice = request.play_voice or request.out is not None
-    session = CallSession(config, own, voice_track=voice_track, receive_voice=receive_voice)
+    session: CallSession | SfuCallSession
+    if request.sfu:
+        session = SfuCallSession(config, own, voice_track=voice_track, receive_voice=receive_voice)
+    else:
+        session = CallSession(config, own, voice_track=voice_track, receive_voice=receive_voice)
     target: RenderTarget | None = None
     sender: SenderWorker | None = None
     player: VoicePlayer | None = None

@@ -70,7 +70,7 @@ def _cmd_call(args: argparse.Namespace) -> int:
         secret_file=Path(args.secret_file) if args.secret_file else None, peer_id=args.peer, render=args.render,
         out=Path(args.out) if args.out else None, seconds=args.seconds, fps=args.fps, loopback=args.loopback,
         ice_servers=tuple(args.ice_server), size=parse_size(args.size), voice=args.voice,
-        play_voice=args.play_voice)
+        play_voice=args.play_voice, sfu=args.sfu, host_addresses=tuple(args.host_address))
     for line in run_call(request):
         print(line, flush=True)
     return 0
@@ -108,5 +108,9 @@ def register(sub: Any, avatar_sub: Any) -> None:
     call.add_argument("--voice", default=None, metavar="SPEC",
                       help="voice to send: a .wav file (looped), 'mic' or 'mic:DEVICE' (default: none)")
     call.add_argument("--play-voice", action="store_true", help="play the others' voices (PortAudio output)")
+    call.add_argument("--sfu", action="store_true",
+                      help="--signal is a Janus HTTP API URL (http://HOST:8088/janus): join its VideoRoom ROOM")
+    call.add_argument("--host-address", action="append", default=[], metavar="IP",
+                      help="offer only these ICE host candidates (repeatable)")
     call.add_argument("--ice-server", action="append", default=[], metavar="URL", help="STUN/TURN URL (repeatable)")
     call.set_defaults(handler=_cmd_call)

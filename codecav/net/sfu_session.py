@@ -2,7 +2,9 @@
 
 Each participant publishes one PeerConnection to Janus (a data channel and, optionally, Opus voice) and
 subscribes to every other publisher (one PeerConnection per feed). Janus forwards data-channel messages to the
-subscribers, reliable and ordered whatever the publisher asked, so messages carry a one-byte envelope:
+subscribers, reliable and ordered whatever the publisher asked. The publisher has two channels to Janus,
+`latent` (unordered, no retransmissions: a frame lost on this leg is gone) and `control` (reliable: avatar
+chunks must not be lost), and messages carry a one-byte envelope:
 
     b"L" + latent frame                                   to everyone
     b"C" + len(to) (1 byte) + to (peer id) + control msg   to one peer (the others drop it)
@@ -84,7 +86,9 @@ class Publisher:
     def __init__(self, config: CallConfig, voice: MediaStreamTrack | None) -> None:
         self.config = config
         self.pc = RTCPeerConnection(_rtc_config(config))
-        self.channel: RTCDataChannel = self.pc.createDataChannel("codecav", ordered=False, maxRetransmits=0)
+        # Two channels to Janus: latent frames may be lost on this leg, control messages (avatar chunks) not.
+        self.channel: RTCDataChannel = self.pc.createDataChannel("latent", ordered=False, maxRetransmits=0)
+        self.control: RTCDataChannel = self.pc.createDataChannel("control")
         if voice is not None:
             self.pc.addTransceiver(voice, direction="sendonly")
         self.latent_sent = 0
@@ -93,8 +97,8 @@ class Publisher:
 
     @property
     def is_open(self) -> bool:
-        """Whether the channel to Janus is open."""
-        return self.channel.readyState == "open"
+        """Whether both channels to Janus are open."""
+        return self.channel.readyState == "open" and self.control.readyState == "open"
 
     def send_latent(self, data: bytes) -> bool:
         """Latest wins, as PeerLink.send_latent."""
@@ -146,12 +150,12 @@ class FeedLink:
         """To this peer through Janus (everyone gets it; the others drop it)."""
         if not self.publisher.is_open:
             raise NetError("the channel to Janus is not open")
-        self.publisher.channel.send(control_envelope(self.peer_id, data))
+        self.publisher.control.send(control_envelope(self.peer_id, data))
         self.stats.control_sent += 1
 
     def control_backlog(self) -> int:
-        """Bytes queued on our publisher channel."""
-        return int(self.publisher.channel.bufferedAmount)
+        """Bytes queued on our publisher's control channel."""
+        return int(self.publisher.control.bufferedAmount)
 
     async def close(self) -> None:
         """Close the subscription."""
