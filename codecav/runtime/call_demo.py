@@ -24,6 +24,7 @@ from codecav.errors import CodecavError
 from codecav.runtime.demo_peer import DemoPeerConfig
 from codecav.runtime.engine import NetworkThread
 from codecav.runtime.profiler import Profiler, ProfilerOptions, Span
+from codecav.runtime.render_command import shipped_sample_paths
 from codecav.runtime.report import (
     AudioPlayed,
     FramePresented,
@@ -64,13 +65,7 @@ def choose_cast(work: Path) -> DemoCast:
     from codecav.assets.writer import write_avatar
 
     notes: list[str] = []
-    try:
-        from codecav.assets.samples import sample_avatar_paths
-
-        samples = sample_avatar_paths()
-    except ImportError:
-        samples = []
-    avatars: list[Path] = list(samples[: len(PEER_NAMES)])
+    avatars: list[Path] = shipped_sample_paths()[: len(PEER_NAMES)]
     if len(avatars) < len(PEER_NAMES):
         notes.append("no trained sample avatars ship in this checkout: using random-weight plumbing avatars")
         avatars = [write_avatar(build_synthetic_avatar(seed=i, expression_encoder=True),

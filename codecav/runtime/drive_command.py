@@ -14,6 +14,7 @@ from codecav.assets.loader import load_avatar
 from codecav.assets.package import AvatarPackage
 from codecav.errors import CodecavError
 from codecav.latent import HeadPose
+from codecav.runtime.render_command import shipped_sample_paths
 from codecav.runtime.scene import AvatarInstance, Scene, camera_views
 from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.runtime.transforms import pose_matrix
@@ -48,12 +49,7 @@ class DriveRequest:
 
 def default_avatar() -> AvatarPackage:
     """The first shipped sample avatar, or a synthetic one with an expression encoder when none ships."""
-    try:
-        from codecav.assets.samples import sample_avatar_paths
-    except ImportError:
-        paths: list[Path] = []
-    else:
-        paths = sample_avatar_paths()
+    paths = shipped_sample_paths()
     if paths:
         return load_avatar(paths[0])
     from codecav.assets.synthetic import build_synthetic_avatar

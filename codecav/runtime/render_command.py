@@ -73,15 +73,19 @@ class RenderResult:
     """GL_RENDERER of the context used."""
 
 
-def sample_avatars(count: int = 3) -> list[AvatarPackage]:
-    """The avatars used when none is given: the shipped trained samples (cycled to `count`), or random-weight
-    plumbing avatars where a checkout has none."""
+def shipped_sample_paths() -> list[Path]:
+    """The trained sample avatars this installation ships (empty where a checkout has none)."""
     try:
         from codecav.assets.samples import sample_avatar_paths
     except ImportError:
-        paths: list[Path] = []
-    else:
-        paths = sample_avatar_paths()
+        return []
+    return sample_avatar_paths()
+
+
+def sample_avatars(count: int = 3) -> list[AvatarPackage]:
+    """The avatars used when none is given: the shipped trained samples (cycled to `count`), or random-weight
+    plumbing avatars where a checkout has none."""
+    paths = shipped_sample_paths()
     if paths:
         loaded = [load_avatar(p) for p in paths]
         return [loaded[i % len(loaded)] for i in range(count)]
