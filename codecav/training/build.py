@@ -64,9 +64,9 @@ def checkpoint_path(out: Path) -> Path:
 
 
 def uv_metrics(model: AvatarModel, data: CaptureData, frames: tuple[int, ...], cameras: tuple[str, ...],
-               rng: np.random.Generator, pairs: int = 48) -> dict[str, float]:
-    """PSNR of the decoded UV texels against the unwrapped textures (visible texels; mean-code decode) and
-    RMS vertex error, over up to `pairs` random (frame, camera) pairs."""
+               rng: np.random.Generator, pairs: int = 48, codes: torch.Tensor | None = None) -> dict[str, float]:
+    """PSNR of the decoded UV texels against the unwrapped textures (visible texels; the encoder's mean
+    codes, or `codes` [F, D] per frame) and RMS vertex error, over `pairs` random (frame, camera) pairs."""
     if not frames or not cameras:
         return {}
     batches = _Batches(data, rng)
@@ -75,7 +75,7 @@ def uv_metrics(model: AvatarModel, data: CaptureData, frames: tuple[int, ...], c
     mse, geo = [], []
     with torch.no_grad():
         for _ in range(max(1, pairs // 8)):
-            parts = losses(model, batches.draw(8), batches, TrainConfig(), sample=False)
+            parts = losses(model, batches.draw(8), batches, TrainConfig(), sample=False, codes=codes)
             mse.append(float(parts["photometric"]))
             geo.append(float(parts["geometry"]))
     return {"uv_psnr": round(10 * math.log10(1.0 / max(float(np.mean(mse)), 1e-12)), 3),
@@ -104,6 +104,11 @@ def build_avatar(request: BuildRequest, progress: Callable[[TrainProgress], None
                     uv_metrics(model, data, split.heldout_frames, split.train_cameras, rng).items()})
     metrics.update({f"heldout_view_{k}": v for k, v in
                     uv_metrics(model, data, split.train_frames, split.heldout_cameras, rng).items()})
+    if data.expressions is not None:  # the driver path: ARKit-52 -> expression encoder -> decoder
+        with torch.no_grad():
+            arkit_codes = fit.module(torch.as_tensor(data.expressions))
+        metrics.update({f"heldout_expr_{k}_expression_codes": v for k, v in uv_metrics(
+            model, data, split.heldout_frames, split.train_cameras, rng, codes=arkit_codes).items()})
     metrics["expression_encoder_r2_train"] = round(fit.train_r2, 4)
     if fit.heldout_r2 is not None:
         metrics["expression_encoder_r2_heldout"] = round(fit.heldout_r2, 4)

@@ -151,7 +151,7 @@ class _Batches:
         seen = (target.sum(dim=2) > 0).float()
         weight = seen * (cosine / GRAZING_COS).clamp(max=1.0)
         global_view = cam_head / cam_head.norm(dim=1, keepdim=True)
-        return {"meshes": meshes, "offsets": meshes - torch.as_tensor(d.vert_mean),
+        return {"frames": torch.as_tensor(frames), "meshes": meshes, "offsets": meshes - torch.as_tensor(d.vert_mean),
                 "enc_tex": torch.as_tensor(d.encoder_textures[frames]), "view": view, "target": target,
                 "weight": weight, "global_view": global_view}
 
@@ -167,10 +167,12 @@ def _vertex_normals(meshes: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
 
 def losses(model: AvatarModel, batch: dict[str, torch.Tensor], batches: _Batches, config: TrainConfig,
-           sample: bool = True) -> dict[str, torch.Tensor]:
-    """Total loss and its parts for one batch."""
+           sample: bool = True, codes: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Total loss and its parts for one batch (`codes` [F, D] per capture frame replace the encoder's)."""
     mean, logvar = model.encoder(batch["offsets"], batch["enc_tex"])
     code = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if sample else mean
+    if codes is not None:
+        code = codes[batch["frames"]]
     geometry = model.decode_geometry(code)
     uv_map = model.decode_uv(code, batch["global_view"])
     logits = model.texel_logits(uv_map, batches.texel_index, batches.texel_uv, batch["view"])

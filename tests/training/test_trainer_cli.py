@@ -23,7 +23,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, gl_context: moderngl.Context
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng not installed (apt-get install espeak-ng)")
     capture = tmp_path_factory.mktemp("cap")
-    capture_identity(2, capture, preset="quick", cache_dir=tmp_path_factory.mktemp("cache"))
+    capture_identity(2, capture, preset="quick", frames=10, cache_dir=tmp_path_factory.mktemp("cache"))
     out = tmp_path_factory.mktemp("pkg") / "chiara.cavatar"
     assert main(["avatar", "build", "--capture", str(capture), "--out", str(out), "--steps", "3", "--batch", "1"]) == 0
     return capture, out
@@ -37,7 +37,9 @@ def test_build_writes_a_package_with_provenance(built: tuple[Path, Path]) -> Non
     prov = load_avatar(out).manifest.provenance
     assert prov["kind"] == "trained" and prov["model"] == "pica" and prov["seed"] == 0
     assert prov["data"]["identity"]["index"] == 2 and prov["data"]["split"]["heldout_cameras"] == ["400003"]
-    assert prov["wall_time_s"] > 0 and "train_uv_psnr" in prov["metrics"]
+    assert prov["wall_time_s"] > 0 and len(prov["data"]["split"]["heldout_frames"]) == 1  # 10% of 10 random frames
+    assert {"train_uv_psnr", "heldout_expr_uv_psnr", "heldout_expr_uv_psnr_expression_codes",
+            "heldout_view_uv_psnr"} <= set(prov["metrics"])
     assert out.with_name("chiara.ckpt").is_file()
 
 
