@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Collection
 
 from aiortc import (
     MediaStreamTrack,
@@ -168,8 +169,11 @@ class SfuCallSession(CallBase[FeedLink]):
 
     def __init__(self, config: CallConfig, own_avatar: OwnAvatar, *, voice_track: MediaStreamTrack | None = None,
                  receive_voice: bool = False, clock: Clock = monotonic_us,
-                 on_frame: FrameListener | None = None) -> None:
+                 on_frame: FrameListener | None = None, subscribe_to: Collection[str] | None = None) -> None:
+        """As CallSession; `subscribe_to` limits the peers this one receives (None: everyone), e.g. for
+        send-mostly participants in load tests."""
         super().__init__(config, own_avatar, clock)
+        self._subscribe_to = None if subscribe_to is None else frozenset(subscribe_to)
         self._voice = MediaRelay().subscribe(voice_track) if voice_track is not None else None
         self._receive_voice = receive_voice
         self._on_frame = on_frame
@@ -245,6 +249,8 @@ class SfuCallSession(CallBase[FeedLink]):
 
     def _subscribe_later(self, feed: str, display: str) -> None:
         if feed == self.publisher_id or not display or display in self._remotes:
+            return
+        if self._subscribe_to is not None and display not in self._subscribe_to:
             return
         self._feeds[display] = feed
         task = asyncio.create_task(self._subscribe(feed, display), name=f"sfu-subscribe-{display}")

@@ -18,6 +18,7 @@ import fractions
 import threading
 import time
 import wave
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,9 @@ class VoicePlayout:
         self._rtp_origin: int | None = None
         self.frames = 0
         """Frames pushed."""
+        self.lags_us: deque[float] = deque(maxlen=6000)
+        """Per decoded frame: how much later it reached codecav than its packet's fastest path (aiortc's receive
+        buffering plus any backlog); growth means the receiver is falling behind."""
         self.samples_played = 0
         """Samples returned by pull that were received audio (not silence)."""
 
@@ -201,6 +205,8 @@ class VoicePlayout:
             self.frames += 1
             if not self._packet_anchors:  # later than the packet by the receive buffering: a fallback only
                 self._anchor(arrival_us - (pts + pcm.size) * 1e6 / SAMPLE_RATE)
+            elif self._anchor_min_us is not None:
+                self.lags_us.append(arrival_us - (pts + pcm.size) * 1e6 / SAMPLE_RATE - self._anchor_min_us)
             if self._first_pts is None:
                 self._first_pts = pts
             offset = pts - self._first_pts
