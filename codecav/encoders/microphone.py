@@ -59,7 +59,7 @@ def find_input_device(spec: int | str | None) -> tuple[int, str, float]:
     else:
         matches = [d for d in devices if str(spec).lower() in d[1].lower()]
     if not matches:
-        raise AudioDeviceError(f"no audio input device {spec!r}; {LIST_HINT}")
+        raise AudioDeviceError(f"no audio input device '{spec}'; {LIST_HINT}")
     return matches[0][0], matches[0][1], matches[0][4]
 
 

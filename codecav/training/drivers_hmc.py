@@ -80,10 +80,11 @@ def render_set(studio: HmcStudio, frames: int, seed: int, sentences: tuple[int, 
 
 
 def augment(views: torch.Tensor, gen: torch.Generator, cfg: HmcConfig) -> torch.Tensor:
-    """Per-frame exposure gain, shot and read noise (as codecav.training.studio.hmc.to_ir adds)."""
+    """Per-view exposure gain (each headset camera exposes on its own), shot and read noise, as
+    codecav.training.studio.hmc.to_ir adds them."""
     n = views.shape[0]
     lo, hi = cfg.gain_range
-    gain = lo + (hi - lo) * torch.rand(n, 1, 1, 1, generator=gen)
+    gain = lo + (hi - lo) * torch.rand(n, views.shape[1], 1, 1, generator=gen)
     x = views * gain
     shot = torch.randn(views.shape, generator=gen) * torch.sqrt(cfg.shot * x.clamp(min=0) * 4 / 255.0)
     x = x + shot + torch.randn(views.shape, generator=gen) * cfg.noise

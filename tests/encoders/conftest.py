@@ -42,6 +42,9 @@ def jack_server() -> Iterator[str]:
         rescan_devices()
         yield name
     finally:
+        import sounddevice
+
+        sounddevice._terminate()  # close PortAudio's JACK client while the server still runs (else libjack aborts)
         proc.terminate()
         proc.wait(timeout=10)
         for key, value in saved.items():
@@ -49,4 +52,4 @@ def jack_server() -> Iterator[str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        rescan_devices()
+        sounddevice._initialize()
