@@ -70,12 +70,15 @@ def open_expression_file(path: Path | str) -> ExpressionTrackSource:
     if not p.is_file():
         raise ClipError(f"expression file {p} does not exist; check the path")
     try:
-        with np.load(p, allow_pickle=False) as data:
+        loaded = np.load(p, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an .npz archive")
+        with loaded as data:
             weights = np.asarray(data["weights"], np.float32)
             fps = float(data["fps"])
             confidence = np.asarray(data["confidence"], np.float32) if "confidence" in data else None
             names = [str(n) for n in data["names"]] if "names" in data else list(ARKIT_52)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         raise ClipError(f"expression file {p} is not a readable .npz with 'weights' and 'fps' "
                         f"({one_line(exc)[:120]}); {fix}") from None
     if names != list(ARKIT_52):
