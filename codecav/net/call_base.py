@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from typing import Generic
@@ -16,6 +15,7 @@ from codecav.net.avatar_exchange import AvatarCache, ExchangeStats, OwnAvatar
 from codecav.net.call_types import CallConfig, CallStats, FrameTiming, PeerCallStats, RemoteFrame
 from codecav.net.errors import NetError
 from codecav.net.remote_peer import Clock, L, RemotePeer
+from codecav.net.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,7 @@ class CallBase(Generic[L]):
             self._departed.append(remote.snapshot())
         self._remotes.pop(peer_id, None)
         runner = self._runners.pop(peer_id, None)
-        if runner is not None:
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
+        await cancel_and_wait(runner)
         if remote is not None:
             await remote.close(reason)
 

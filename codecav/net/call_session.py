@@ -8,7 +8,6 @@ Negotiation: the newcomer offers to every peer already in the room; the others a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from codecav.net.peer import PeerLink
 from codecav.net.remote_peer import Clock, FrameListener, RemotePeer
 from codecav.net.signaling_client import SignalingClient
 from codecav.net.signaling_messages import Answer, Candidate, ErrorReply, Offer, PeerDropped, PeerLeft
+from codecav.net.tasks import cancel_and_wait
 from codecav.net.voice import VoicePlayout, consume_voice
 from codecav.net.wire import encode_latent_frame
 
@@ -100,11 +100,8 @@ class CallSession(CallBase[PeerLink]):
         """Say bye, leave the room, close every link and await every task."""
         for peer_id in list(self._remotes):
             await self._remove_remote(peer_id, "leaving")
-        if self._signal_task is not None:
-            self._signal_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._signal_task
-            self._signal_task = None
+        await cancel_and_wait(self._signal_task)
+        self._signal_task = None
         if self._signaling is not None:
             await self._signaling.leave()
             self._signaling = None

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from codecav.net.janus_server import JanusError
+from codecav.net.tasks import cancel_and_wait
 
 Json = dict[str, Any]
 
@@ -138,11 +139,8 @@ class JanusSession:
 
     async def destroy(self) -> None:
         """Destroy the session on Janus and stop polling."""
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        await cancel_and_wait(self._poller)
+        self._poller = None
         if self._http is not None:
             if self.id is not None:
                 with contextlib.suppress(JanusError):

@@ -32,6 +32,7 @@ from codecav.net.errors import NetError
 from codecav.net.jitter_buffer import JitterBuffer
 from codecav.net.peer import PeerLinkStats
 from codecav.net.receiver import ControlMessageReceiver, LatentFrameReceiver
+from codecav.net.tasks import cancel_and_wait
 from codecav.net.voice import VoicePlayout
 
 log = logging.getLogger(__name__)
@@ -128,10 +129,7 @@ class RemotePeer(Generic[L]):
                 self._send(Bye(reason))
             await asyncio.sleep(0)
         for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self.link.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:

@@ -39,8 +39,9 @@ from codecav.net.call_types import CallConfig
 from codecav.net.errors import NetError
 from codecav.net.janus_client import JanusHandle, JanusSession
 from codecav.net.janus_server import JanusError
-from codecav.net.peer import PeerLinkStats, use_host_addresses, use_loopback_ice, watch_audio_rtp
+from codecav.net.peer import PeerLinkStats, close_peer_connection, use_host_addresses, use_loopback_ice, watch_audio_rtp
 from codecav.net.remote_peer import Clock, FrameListener, RemotePeer
+from codecav.net.tasks import cancel_and_wait
 from codecav.net.voice import VoicePlayout, consume_voice
 from codecav.net.wire import encode_latent_frame
 
@@ -160,7 +161,7 @@ class FeedLink:
 
     async def close(self) -> None:
         """Close the subscription."""
-        await self.pc.close()
+        await close_peer_connection(self.pc, self.peer_id)
         await self.handle.detach()
 
 
@@ -217,19 +218,13 @@ class SfuCallSession(CallBase[FeedLink]):
     async def stop(self) -> None:
         """Leave: close subscriptions, the publisher and the Janus session; await every task."""
         for task in list(self._subscribing):
-            task.cancel()
-        for task in list(self._subscribing):
-            with contextlib.suppress(asyncio.CancelledError, NetError):
-                await task
+            await cancel_and_wait(task, NetError)
         for peer_id in list(self._remotes):
             await self._remove_remote(peer_id, "leaving")
-        if self._events is not None:
-            self._events.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._events
-            self._events = None
+        await cancel_and_wait(self._events)
+        self._events = None
         if self._publisher is not None:
-            await self._publisher.pc.close()
+            await close_peer_connection(self._publisher.pc, "janus")
             self._publisher = None
         if self._janus is not None:
             await self._janus.destroy()
