@@ -67,8 +67,7 @@ CLOSE_TIMEOUT_S = 5.0
 
 
 async def close_peer_connection(pc: RTCPeerConnection, remote_id: str) -> None:
-    """pc.close(), bounded: aiortc's close was seen to wait forever after the remote vanished (the benchmark's
-    receiver hung in stop() in 2 of 6 runs), which must not hang a call's stop()."""
+    """pc.close(), bounded as a safety net: a call's stop() must end even if aiortc's close does not."""
     try:
         await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT_S)
     except TimeoutError:
