@@ -36,7 +36,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         sources[kind if kind not in sources else f"{kind}{len(sources)}"] = source
     live = any(spec.startswith(("mic", "webcam", "hmc-studio")) for spec in args.source)
     config = LatentSourceConfig(fps=args.fps, realtime=live)
-    frames = []
+    frames: list[Any] = []
     with ExpressionLatentSource(sources, encoder, config) as latent:
         while args.seconds is None or len(frames) < args.seconds * args.fps:
             frame = latent.read()
