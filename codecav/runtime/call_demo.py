@@ -140,6 +140,10 @@ def run_call_demo(out_dir: Path, seconds: float = 10.0, size: int = 320) -> Iter
         deadline = time.monotonic() + seconds + 180
         while any(p.poll() is None for p in procs):
             time.sleep(0.2)
+            if any(p.poll() not in (None, 0) for p in procs):  # one failed: the other would wait for it in vain
+                for p in procs:
+                    if p.poll() is None:
+                        p.terminate()
             with lock:
                 pending, lines[:] = list(lines), []
             yield from pending
@@ -147,10 +151,13 @@ def run_call_demo(out_dir: Path, seconds: float = 10.0, size: int = 320) -> Iter
                 raise DemoError("the participants did not finish in time; see out/peers/*/ for what they wrote")
         with lock:
             yield from lines
+        failures = []
         for name, proc in zip(PEER_NAMES, procs, strict=True):
             if proc.returncode != 0:
                 err = proc.stderr.read().strip().splitlines() if proc.stderr else []
-                raise DemoError(f"{name} failed: {err[-1] if err else f'exit status {proc.returncode}'}")
+                failures.append(f"{name}: {err[-1] if err else f'exit status {proc.returncode}'}")
+        if failures:
+            raise DemoError(f"a participant failed ({'; '.join(failures)}); see out/peers/ for what they wrote")
     finally:
         for proc in procs:
             if proc.poll() is None:

@@ -64,8 +64,9 @@ class DemoPeerConfig:
 
 class PacedLatentSource(LatentSource):
     """Drives an inner (offline, file-replaying) LatentSource in real time from a shared clip origin: frame k
-    is due at start + k / fps; it is read (and so encoded) when due and stamped with that capture time. The
-    inner source is reopened when it ends, so the clip loops."""
+    is due at start + k / fps; it is read (and so encoded) when due, or at once when encoding fell behind, and
+    stamped with the time its read began (the sensor frame's capture). The inner source is reopened when it
+    ends, so the clip loops."""
 
     name: ClassVar[str] = "paced"
 
@@ -97,6 +98,8 @@ class PacedLatentSource(LatentSource):
             return None
         if wait > 0:
             time.sleep(wait)
+        # The sensor frame is taken now (on time, or late when encoding fell behind): that is its capture time.
+        capture_ns = time.monotonic_ns()
         frame = self._inner.read()
         if frame is None:
             self._inner.close()
@@ -104,7 +107,7 @@ class PacedLatentSource(LatentSource):
             frame = self._inner.read()
             if frame is None:
                 return None
-        out = LatentFrame(int(self._sequence), due // 1000, frame.code, frame.head_pose, frame.gaze, frame.flags)
+        out = LatentFrame(int(self._sequence), capture_ns // 1000, frame.code, frame.head_pose, frame.gaze, frame.flags)
         self._sequence += 1
         return out
 

@@ -99,7 +99,8 @@ class VirtualOutput:
     def stop(self) -> None:
         """Stop pulling."""
         self._stop.set()
-        self._thread.join(2.0)
+        if self._thread.is_alive():
+            self._thread.join(2.0)
 
 
 def stream_offset(received: np.ndarray, sent: np.ndarray, min_lag: int = -FRAME_SAMPLES,
@@ -136,26 +137,51 @@ class MouthToEar:
     """How well the played audio matched the sent audio at the found alignment (about 1: the same audio)."""
 
 
+def _best_match(chunk: np.ndarray, sent: np.ndarray, lo: int, hi: int) -> tuple[int, float]:
+    """(j, normalised correlation): the start j in sent[lo:hi + chunk.size] where `chunk` matches best."""
+    lo, hi = max(lo, 0), min(hi, sent.size - chunk.size)
+    if hi < lo:
+        return -1, 0.0
+    seg = sent[lo: hi + chunk.size].astype(np.float64)
+    x = chunk.astype(np.float64)
+    size = 1 << int(np.ceil(np.log2(seg.size + x.size)))
+    corr = np.fft.irfft(np.conj(np.fft.rfft(x, size)) * np.fft.rfft(seg, size), size)[: hi - lo + 1]
+    energy = np.concatenate([[0.0], np.cumsum(seg * seg)])
+    window = np.sqrt(np.maximum(energy[x.size:x.size + hi - lo + 1] - energy[: hi - lo + 1], 1e-12))
+    score = corr / (window * (np.linalg.norm(x) or 1.0))
+    k = int(np.argmax(score))
+    return lo + k, float(score[k])
+
+
 def mouth_to_ear_ns(received: ReceivedVoice, sent: SentVoice, clock_offset_ns: float,
-                    max_delay_s: float = 1.0) -> MouthToEar:
-    """Per received block that carries sent audio: hand-off time minus the capture time of its first sample
-    (sender clock mapped onto the receiver's by subtracting `clock_offset_ns` = sender - receiver); and the
-    match correlation. Both streams are continuous in time (a paced track, a scheduled output), so the match
-    is searched only for delays of 0 .. `max_delay_s`: a looping clip repeats, and only one repeat is the one."""
+                    max_delay_s: float = 1.0, chunk_s: float = 0.1, min_correlation: float = 0.5) -> MouthToEar:
+    """Mouth-to-ear delays from what an output played and what a sender sent (sender clock mapped onto the
+    receiver's by subtracting `clock_offset_ns` = sender - receiver).
+
+    The received stream is cut into `chunk_s` chunks; each chunk with sound is found in the sent audio among
+    the places captured 0 .. `max_delay_s` before it was played (an adaptive playout delay moves the match
+    over time, and a looping clip repeats: only one repeat lies in that window). A chunk matching with at least
+    `min_correlation` gives one delay: its hand-off time minus the capture time of the matched sent sample.
+    `correlation` is the median match of the chunks that had sound."""
     rx, tx = received.stream(), sent.stream()
-    if sent.start_ns is None or not received.handoff_ns:
+    if sent.start_ns is None or not received.handoff_ns or rx.size == 0:
         return MouthToEar(np.zeros(0, np.int64), np.zeros(0), 0.0)
-    # The output's first block was handed over at handoff_ns[0] and holds audio played from then on.
-    output_start_ns = received.handoff_ns[0]
     sender_start_ns = sent.start_ns - clock_offset_ns
-    k0 = int((sender_start_ns - output_start_ns) * VOICE_RATE / 1e9)
-    offset, corr = stream_offset(rx, tx, k0 - FRAME_SAMPLES, k0 + int(max_delay_s * VOICE_RATE))
-    handoffs, delays = [], []
-    position = 0
-    for block, handoff in zip(received.samples, received.handoff_ns, strict=True):
-        s = position - offset
-        if 0 <= s < tx.size:
-            handoffs.append(handoff)
-            delays.append(handoff - (sender_start_ns + s * 1e9 / VOICE_RATE))
-        position += block.size
+    block_starts = np.concatenate([[0], np.cumsum([b.size for b in received.samples])])
+    chunk = int(chunk_s * VOICE_RATE)
+    handoffs, delays, scores = [], [], []
+    for p in range(0, rx.size - chunk + 1, chunk):
+        piece = rx[p: p + chunk]
+        if float(np.sqrt(np.mean(piece * piece))) < 0.005:
+            continue  # silence: nothing to match
+        block = int(np.searchsorted(block_starts, p, side="right") - 1)
+        played_ns = received.handoff_ns[block] + (p - block_starts[block]) * 1e9 / VOICE_RATE
+        # Sent samples captured between max_delay_s before the play time and the play time itself.
+        latest = int((played_ns - sender_start_ns) * VOICE_RATE / 1e9)
+        j, score = _best_match(piece, tx, latest - int(max_delay_s * VOICE_RATE), latest)
+        scores.append(score)
+        if j >= 0 and score >= min_correlation:
+            handoffs.append(int(played_ns))
+            delays.append(played_ns - (sender_start_ns + j * 1e9 / VOICE_RATE))
+    corr = float(np.median(scores)) if scores else 0.0
     return MouthToEar(np.asarray(handoffs, np.int64), np.asarray(delays, np.float64), corr)

@@ -52,7 +52,7 @@ def test_mouth_to_ear_on_streams_with_a_known_delay_and_clock_offset() -> None:
                              [5_000_000_000 + i * 20_000_000 for i in range(rx.size // FRAME_SAMPLES)])
     m2e = mouth_to_ear_ns(received, sent, clock_offset_ns=300_000_000)
     assert m2e.correlation > 0.99
-    assert m2e.delay_ns.size == m2e.handoff_ns.size > 150
+    assert m2e.delay_ns.size == m2e.handoff_ns.size > 30  # one per 100 ms chunk with sound
     assert np.allclose(m2e.delay_ns / 1e6, 80.0, atol=0.01)
 
 
@@ -98,7 +98,9 @@ def test_voice_over_webrtc_loopback_measures_mouth_to_ear() -> None:
     output.stop()
     m2e = mouth_to_ear_ns(output.taken, sent, clock_offset_ns=0.0)
     assert m2e.correlation > 0.7, "the output should play what was sent"
-    assert m2e.delay_ns.size > 50
+    assert m2e.delay_ns.size > 15
     p50 = float(np.median(m2e.delay_ns)) / 1e6
-    # The playout asked for 80 ms; the anchor from packet arrivals adds the one-way transit (small on loopback).
-    assert 75.0 <= p50 < 150.0, p50
+    # The playout asked for 80 ms after capture; its anchor here comes from decoded-frame arrivals (no packet
+    # notes in this test), which aiortc's own receive buffering makes later: never less than the 80 ms.
+    assert 75.0 <= p50 < 300.0, p50
+    assert float(np.percentile(m2e.delay_ns, 90) - np.percentile(m2e.delay_ns, 10)) / 1e6 < 40.0, "steady delay"
