@@ -132,7 +132,8 @@ class CallSession(CallBase[PeerLink]):
             audio_track=sent_voice,
             on_audio_track=consume if receiving else None,
             receive_audio=receiving,
-            on_audio_packet=(lambda ts: voice.note_packet(ts, self.clock())) if voice is not None else None,
+            on_audio_packet=(lambda ts, origin: voice.note_packet(ts, self.clock(), origin))
+            if voice is not None else None,
         )
         remote = RemotePeer(peer_id, link, self.config, self.own, self._cache, self._exchange, self.clock,
                             self._timings, self._on_frame, voice)

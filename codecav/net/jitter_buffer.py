@@ -135,6 +135,8 @@ class JitterBuffer:
         self._transits: deque[float] = deque(maxlen=self.config.window)
         self._intervals: deque[float] = deque(maxlen=self.config.window)
         self._delay_us = self.config.min_delay_ms * 1000.0
+        self.floor_us = 0.0
+        """A lower bound on the delay set from outside: the voice path's delay, so face and voice stay in sync."""
         self._last_render_us: float | None = None
         self._played_until_us = -np.inf
         self._stall_start_us: float | None = None
@@ -155,11 +157,11 @@ class JitterBuffer:
         """The delay the recent transit times ask for (the current one moves towards it)."""
         cfg = self.config
         if not self._transits:
-            return cfg.min_delay_ms * 1000.0
+            return float(np.clip(self.floor_us, cfg.min_delay_ms * 1000.0, cfg.max_delay_ms * 1000.0))
         transit = float(np.quantile(np.fromiter(self._transits, float), cfg.transit_quantile))
         interval = (float(np.median(np.fromiter(self._intervals, float))) if self._intervals
                     else cfg.assumed_interval_ms * 1000.0)
-        target = transit + interval + cfg.margin_ms * 1000.0
+        target = max(transit + interval + cfg.margin_ms * 1000.0, self.floor_us)
         return float(np.clip(target, cfg.min_delay_ms * 1000.0, cfg.max_delay_ms * 1000.0))
 
     def push(self, frame: LatentFrame, capture_local_us: float, arrival_us: int) -> bool:

@@ -74,13 +74,15 @@ async def close_peer_connection(pc: RTCPeerConnection, remote_id: str) -> None:
         log.warning("closing the connection to %s took over %g s; abandoned", remote_id, CLOSE_TIMEOUT_S)
 
 
-RtpHandler = Callable[[int], None]
-"""Called with the RTP timestamp of every voice packet as it arrives, before aiortc's audio jitter buffer."""
+RtpHandler = Callable[[int, int | None], None]
+"""Called with the RTP timestamp of every voice packet as it arrives, before aiortc's audio jitter buffer, and
+the RTP timestamp aiortc counts decoded pts from (None until its first frame was released)."""
 
 
 def watch_audio_rtp(pc: RTCPeerConnection, track: MediaStreamTrack, on_packet: RtpHandler, errors: list[str]) -> None:
-    """Call `on_packet(rtp timestamp)` for each packet of `track` as it arrives: aiortc's audio jitter buffer
-    holds frames back (it prefetches 4 packets), so decoded-frame times would make voice look later than it is.
+    """Call `on_packet(rtp timestamp, decoded origin)` for each packet of `track` as it arrives: aiortc's audio
+    jitter buffer holds frames back (it prefetches 4 packets), so decoded-frame times would make voice look
+    later than it is.
     Handler errors are appended to `errors`, never raised into aiortc."""
     for transceiver in pc.getTransceivers():
         receiver: Any = transceiver.receiver
@@ -88,9 +90,11 @@ def watch_audio_rtp(pc: RTCPeerConnection, track: MediaStreamTrack, on_packet: R
             continue
         handle = receiver._handle_rtp_packet  # looked up per packet by the DTLS transport's RTP router
 
-        async def watched(packet: Any, arrival_time_ms: int, handle: Any = handle) -> None:
+        async def watched(packet: Any, arrival_time_ms: int, handle: Any = handle, receiver: Any = receiver) -> None:
             try:
-                on_packet(int(packet.timestamp))
+                mapper: Any = getattr(receiver, "_RTCRtpReceiver__timestamp_mapper", None)  # decoded pts origin
+                origin = getattr(mapper, "_origin", None)
+                on_packet(int(packet.timestamp), None if origin is None else int(origin))
             except Exception as exc:  # a handler bug must not stop the voice
                 errors.append(f"{type(exc).__name__}: {exc}")
             await handle(packet, arrival_time_ms=arrival_time_ms)

@@ -231,11 +231,14 @@ class RemotePeer(Generic[L]):
 
     def sample(self, render_us: int) -> RemoteFrame | None:
         """The avatar state to show at `render_us`, or None before the avatar is verified (any thread)."""
+        needed = self.voice.needed_delay_us() if self.voice is not None else None
         with self._lock:
             jitter = self.jitter
             package = self.fetch.package
             if jitter is None or package is None:
                 return None
+            if needed is not None and jitter.min_transit_us is not None:
+                jitter.floor_us = needed + jitter.min_transit_us  # the face waits for the voice (lip-sync)
             sample = jitter.sample(float(render_us))
         return RemoteFrame(self.peer_id, self.hello.avatar_sha256 if self.hello else "", package, sample)
 

@@ -297,7 +297,8 @@ class SfuCallSession(CallBase[FeedLink]):
 
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind == "audio" and voice is not None:
-                watch_audio_rtp(pc, track, lambda ts: voice.note_packet(ts, self.clock()), link.stats.errors)
+                watch_audio_rtp(pc, track, lambda ts, origin: voice.note_packet(ts, self.clock(), origin),
+                                link.stats.errors)
                 task = asyncio.ensure_future(consume_voice(track, voice, self.clock))
                 self._subscribing.add(task)
                 task.add_done_callback(self._subscribing.discard)

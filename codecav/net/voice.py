@@ -174,9 +174,10 @@ class VoicePlayout:
         self._kept = int(seconds_kept * SAMPLE_RATE)
         self._samples = np.zeros(0, np.float32)
         self._first_pts: int | None = None  # pts of _samples[0]
-        self._anchor_min_us: float | None = None
-        self._packet_anchors = False
-        self._rtp_origin: int | None = None
+        self._anchor_min_us: float | None = None  # from decoded frames: the fallback
+        self._packet_anchor_us: float | None = None  # from packet arrivals, RTP time relative to _rtp_first
+        self._rtp_first: int | None = None
+        self._mapper_origin: int | None = None
         self.frames = 0
         """Frames pushed."""
         self.lags_us: deque[float] = deque(maxlen=6000)
@@ -188,25 +189,36 @@ class VoicePlayout:
     def _anchor(self, anchor: float) -> None:
         self._anchor_min_us = anchor if self._anchor_min_us is None else min(self._anchor_min_us, anchor)
 
-    def note_packet(self, rtp_timestamp: int, arrival_us: int) -> None:
+    def note_packet(self, rtp_timestamp: int, arrival_us: int, decoded_origin: int | None = None) -> None:
         """An RTP packet of FRAME_SAMPLES arrived off the network (before any receive buffering): the precise
-        anchor. Once packets are noted, decoded frames no longer move the anchor. aiortc gives decoded frames
-        pts = RTP timestamp - the first packet's, so the raw timestamp is taken relative to the first seen."""
+        anchor, which then replaces the decoded-frame one. aiortc gives decoded frames pts = RTP timestamp -
+        `decoded_origin` (the timestamp of the first frame its jitter buffer released, not necessarily the first
+        packet: at start-up it may drop packets); pass it once known."""
         with self._lock:
-            if self._rtp_origin is None:
-                self._rtp_origin = rtp_timestamp
-            relative = (rtp_timestamp - self._rtp_origin) % 2**32
-            self._packet_anchors = True
-            self._anchor(arrival_us - (relative + FRAME_SAMPLES) * 1e6 / SAMPLE_RATE)
+            if self._rtp_first is None:
+                self._rtp_first = rtp_timestamp
+            if decoded_origin is not None:
+                self._mapper_origin = decoded_origin
+            relative = (rtp_timestamp - self._rtp_first) % 2**32
+            anchor = arrival_us - (relative + FRAME_SAMPLES) * 1e6 / SAMPLE_RATE
+            self._packet_anchor_us = anchor if self._packet_anchor_us is None else min(self._packet_anchor_us, anchor)
+
+    def _decoded_anchor(self) -> float | None:
+        """capture time of decoded pts 0 plus the path's fastest transit (receiver clock), best source first."""
+        if self._packet_anchor_us is None or self._rtp_first is None:
+            return self._anchor_min_us
+        origin = self._rtp_first if self._mapper_origin is None else self._mapper_origin
+        return self._packet_anchor_us + ((origin - self._rtp_first) % 2**32) * 1e6 / SAMPLE_RATE
 
     def push(self, pts: int, arrival_us: int, pcm: np.ndarray) -> None:
         """Add a decoded frame: `pts` in 48 kHz samples (RTP timestamp), mono float32 samples."""
         with self._lock:
             self.frames += 1
-            if not self._packet_anchors:  # later than the packet by the receive buffering: a fallback only
-                self._anchor(arrival_us - (pts + pcm.size) * 1e6 / SAMPLE_RATE)
-            elif self._anchor_min_us is not None:
-                self.lags_us.append(arrival_us - (pts + pcm.size) * 1e6 / SAMPLE_RATE - self._anchor_min_us)
+            # later than the packet by the receive buffering: a fallback until packets are noted
+            self._anchor(arrival_us - (pts + pcm.size) * 1e6 / SAMPLE_RATE)
+            anchor = self._decoded_anchor()
+            if self._packet_anchor_us is not None and anchor is not None:
+                self.lags_us.append(arrival_us - (pts + pcm.size) * 1e6 / SAMPLE_RATE - anchor)
             if self._first_pts is None:
                 self._first_pts = pts
             offset = pts - self._first_pts
@@ -221,22 +233,34 @@ class VoicePlayout:
                 self._samples = self._samples[drop:]
                 self._first_pts += drop
 
+    def needed_delay_us(self, quantile: float = 0.95, margin_us: float = 10_000.0) -> float | None:
+        """The playout delay (after capture, beyond the path's fastest transit) at which received voice has been
+        decoded in time: a frame's last sample is captured 20 ms after its first, then aiortc's receive buffering
+        (`lags_us`, ~80 ms: it prefetches 4 packets), plus `margin_us` for the output block. None before data."""
+        with self._lock:
+            if len(self.lags_us) < 10:
+                return None
+            lag = float(np.quantile(np.fromiter(self.lags_us, float), quantile))
+        return FRAME_SAMPLES * 1e6 / SAMPLE_RATE + lag + margin_us
+
     def capture_us(self, pts: int, latent_min_transit_us: float) -> float | None:
         """Estimated sender capture time (receiver clock) of the sample at `pts`."""
         with self._lock:
-            if self._anchor_min_us is None:
+            anchor = self._decoded_anchor()
+            if anchor is None:
                 return None
-            return pts * 1e6 / SAMPLE_RATE + self._anchor_min_us - latent_min_transit_us
+            return pts * 1e6 / SAMPLE_RATE + anchor - latent_min_transit_us
 
     def pull(self, play_us: float, n: int, playout_delay_us: float, latent_min_transit_us: float) -> np.ndarray:
         """`n` samples to start playing at `play_us`: those captured at play_us - playout_delay_us (silence where
         none was received)."""
         out = np.zeros(n, np.float32)
         with self._lock:
-            if self._anchor_min_us is None or self._first_pts is None:
+            anchor = self._decoded_anchor()
+            if anchor is None or self._first_pts is None:
                 return out
             capture = play_us - playout_delay_us
-            pts = (capture - self._anchor_min_us + latent_min_transit_us) * SAMPLE_RATE / 1e6
+            pts = (capture - anchor + latent_min_transit_us) * SAMPLE_RATE / 1e6
             start = int(round(pts)) - self._first_pts
             lo, hi = max(start, 0), min(start + n, self._samples.size)
             if hi > lo:

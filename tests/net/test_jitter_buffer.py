@@ -131,6 +131,14 @@ def test_tracking_lost_decays_without_holding() -> None:
     assert float(np.abs(late[-1].code).max()) < float(np.abs(late[0].code).max())
 
 
+def test_an_external_floor_raises_the_delay_for_lip_sync() -> None:
+    buf = JitterBuffer(DIM)
+    buf.floor_us = 110_000.0  # what the voice path needs
+    buf2, out = simulate(90, lambda s: s * FRAME_US + 5_000, buffer=buf)
+    assert buf2.playout_delay_us == pytest.approx(110_000)
+    assert out[-60][1].state is PlayoutState.INTERPOLATED
+
+
 def test_empty_buffer_gives_the_neutral_code() -> None:
     neutral = np.linspace(-1, 1, DIM).astype(np.float32)
     smp = JitterBuffer(DIM, neutral_code=neutral).sample(1_000)
