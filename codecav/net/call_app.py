@@ -81,7 +81,7 @@ class CallRequest:
     size: tuple[int, int] = (640, 480)
     """View size."""
     display_hz: float = 60.0
-    """Render pacing for the headless target (a window paces itself by its swap)."""
+    """Render pacing (a window's swap may pace it further)."""
     voice: str | None = None
     """Voice to send: a .wav path, 'mic' or 'mic:DEVICE'; None sends no voice."""
     play_voice: bool = False
@@ -220,8 +220,8 @@ def run_call(request: CallRequest) -> Iterator[str]:
                               framing_distance(5 * HEAD_SPACING_M + 0.25, 35.0, width / height))
         renderer = SceneRenderer(target.ctx)
         profiler = Profiler()
-        clock = FrameClock(int(1e9 / request.display_hz)) if request.render == "headless" else None
-        engine = Engine(target, renderer, profiler, clock=clock)
+        # Paced on every target: a window without vsync (Xvfb) would otherwise spin and starve the network thread.
+        engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / request.display_hz)))
         slots = row_layout(5, HEAD_SPACING_M)
         shown: dict[str, AvatarPackage] = {}
 
