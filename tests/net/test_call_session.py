@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.call_session import monotonic_us
 from codecav.net.errors import SignalingError
 from codecav.net.jitter_buffer import PlayoutState
@@ -100,5 +101,39 @@ def test_a_bad_token_is_refused(tmp_path: Path) -> None:
             with pytest.raises(SignalingError, match="bad_token"):
                 await call.start()
             assert server.room_peers(ROOM) == ()
+
+    asyncio.run(main())
+
+
+def test_a_tampered_avatar_is_refused_over_a_live_call_and_the_call_goes_on(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
+            good = small_avatar(7)
+            data = bytearray(good.data)
+            data[len(data) // 2] ^= 0xFF  # one flipped byte in transit, the announced digest unchanged
+            tampered = OwnAvatar(good.package, bytes(data), good.sha256)
+            mallory = session(server, "mallory", tmp_path, seed=7)
+            mallory.own = tampered
+            bob = session(server, "bob", tmp_path, seed=2)
+            await mallory.start()
+            await bob.start()
+            try:
+                await mallory.wait_for_peers(1)  # mallory verified bob's avatar; bob must refuse mallory's
+                for _ in range(300):
+                    if bob.stats().avatar_refused:
+                        break
+                    await asyncio.sleep(0.01)
+                stats = bob.stats()
+                assert stats.avatar_refused == {"hash_mismatch": 1} and stats.avatar_fetched == 0
+                assert not any((tmp_path / "bob").rglob("*.cavatar"))  # nothing unverified was cached
+                await send_frames(mallory, 15)
+                await asyncio.sleep(0.2)
+                peer = bob.stats().peers[0]
+                assert peer.avatar == "refused" and peer.connected  # the call goes on
+                assert peer.wire_dropped.get("no_avatar", 0) >= 10  # frames for an unverified model: dropped
+                assert bob.remote_frames() == []  # nothing to run
+            finally:
+                await mallory.stop()
+                await bob.stop()
 
     asyncio.run(main())
