@@ -7,8 +7,9 @@ Keys: hmc_encoder_ms_p50 (one frame of three 128x128 views, onnxruntime with one
 core), audio_driver_ms_per_hop (median time of pushing one 10 ms hop of 16 kHz audio through AudioDriver:
 log-mel + model), audio_algorithmic_delay_ms (lookahead + half a window), lipsync_jaw_corr (Pearson correlation
 of the driver's jawOpen with the phoneme-timed truth on the studio's SENTENCES spoken by espeak-ng, never
-trained on), hmc_decode_psnr_db (codecav.training.drivers_eval on the sample avatar of identity 0, null with a
-reason when there is none), webcam_ms_p50 (benchmarks/webcam.py; null with a reason without the webcam extra).
+trained on), hmc_decode_psnr_db (codecav.training.drivers_eval, mean over the shipped sample avatars, each with
+the HMC model of its studio identity; null with a reason when there are none), webcam_ms_p50
+(benchmarks/webcam.py; null with a reason without the webcam extra).
 Baselines in the same run: the HMC encoder on all cores, the log-mel front end alone, the real-time factor.
 """
 
@@ -96,19 +97,30 @@ def audio_metrics(speech: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, floa
 
 
 def hmc_decode(frames: int) -> dict[str, Any]:
-    """hmc_decode_psnr_db on the sample avatar of identity 0, or null with the reason."""
+    """hmc_decode_psnr_db: mean over the shipped sample avatars that have an HMC model for their identity (each
+    also reported), or null with the reason."""
     try:
         from codecav.assets.samples import sample_avatar_paths
-        from codecav.training.drivers_eval import hmc_decode_psnr
+        from codecav.training.drivers_eval import hmc_decode_psnr, sample_identity
     except ImportError as exc:
         return {"hmc_decode_psnr_db": None, "hmc_decode_note": f"unavailable: {exc}"}
-    samples = sample_avatar_paths()
-    if not samples:
-        return {"hmc_decode_psnr_db": None, "hmc_decode_note": "no sample avatars shipped yet"}
-    score = hmc_decode_psnr(samples[0], 0, shipped_hmc_model(0), frames=frames)
-    return {"hmc_decode_psnr_db": round(score.psnr_db, 3), "hmc_decode_reference_psnr_db":
-            round(score.reference_psnr_db, 3), "hmc_weight_mae": round(score.weight_mae, 4),
-            "hmc_decode_avatar": samples[0].name, "hmc_decode_frames": score.frames}
+    out: dict[str, Any] = {}
+    scores, refs = [], []
+    for path in sample_avatar_paths():
+        identity = sample_identity(path)
+        if identity is None or not shipped_hmc_model(identity).is_file():
+            continue
+        score = hmc_decode_psnr(path, identity, shipped_hmc_model(identity), frames=frames)
+        name = path.name.removesuffix(".cavatar")
+        out[f"hmc_decode_psnr_db_{name}"] = round(score.psnr_db, 3)
+        out[f"hmc_decode_reference_psnr_db_{name}"] = round(score.reference_psnr_db, 3)
+        out[f"hmc_weight_mae_{name}"] = round(score.weight_mae, 4)
+        scores.append(score.psnr_db)
+        refs.append(score.reference_psnr_db)
+    if not scores:
+        return {"hmc_decode_psnr_db": None, "hmc_decode_note": "no sample avatar with an HMC model"}
+    return {"hmc_decode_psnr_db": round(float(np.mean(scores)), 3),
+            "hmc_decode_reference_psnr_db": round(float(np.mean(refs)), 3), "hmc_decode_frames": frames} | out
 
 
 def webcam(frames: int) -> dict[str, Any]:

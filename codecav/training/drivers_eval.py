@@ -48,10 +48,30 @@ class HmcDecodeScore:
     """Wall time."""
 
 
-def hmc_decode_psnr(avatar: Path, identity: int, hmc_model: Path | bytes, frames: int = 8, height: int = 512,
+def sample_identity(avatar: Path) -> int | None:
+    """The studio identity a trained package was captured from (provenance data.identity.index), or None."""
+    provenance = load_avatar(avatar).manifest.provenance
+    data = provenance.get("data")
+    identity = data.get("identity") if isinstance(data, dict) else None
+    if isinstance(identity, dict):
+        identity = identity.get("index")
+    return identity if isinstance(identity, int) else None
+
+
+def capture_height(avatar: Path, default: int = 512) -> int:
+    """Image rows of the capture a trained package was made from (provenance), else `default`."""
+    data = load_avatar(avatar).manifest.provenance.get("data")
+    config = data.get("capture_config") if isinstance(data, dict) else None
+    height = config.get("height") if isinstance(config, dict) else None
+    return height if isinstance(height, int) else default
+
+
+def hmc_decode_psnr(avatar: Path, identity: int, hmc_model: Path | bytes, frames: int = 8, height: int | None = None,
                     seed: int = 7) -> HmcDecodeScore:
-    """Score `avatar` (trained on studio identity `identity`) driven by `hmc_model` (see module docstring)."""
+    """Score `avatar` (trained on studio identity `identity`) driven by `hmc_model` (see module docstring), at the
+    image size of the avatar's own capture unless `height` is given."""
     start = time.perf_counter()
+    height = capture_height(avatar) if height is None else height
     weights, _ = clip_weights(SENTENCES[CLIP_SENTENCE], identity, None)
     pick = np.linspace(0, len(weights) - 1, frames).round().astype(int)
     truth_w = weights[pick]

@@ -163,3 +163,18 @@ def test_studio_hmc_source_streams_live_frames() -> None:
     assert 30_000 <= second.capture_time_us - first.capture_time_us <= 36_000  # 30 fps
     assert first.confidence.min() > 0.5  # every view is well exposed
     assert source.read() is None
+
+
+@pytest.mark.slow
+def test_hmc_driven_sample_avatar_matches_the_person() -> None:
+    from codecav.assets.samples import sample_avatar_paths
+    from codecav.training.drivers_eval import hmc_decode_psnr, sample_identity
+
+    samples = sample_avatar_paths()
+    if not samples:
+        pytest.skip("no sample avatars shipped in codecav/assets/samples yet")
+    identity = sample_identity(samples[0])
+    assert identity is not None
+    score = hmc_decode_psnr(samples[0], identity, shipped_hmc_model(identity), frames=3)
+    assert score.reference_psnr_db > 24.0
+    assert score.psnr_db > score.reference_psnr_db - 3.0  # the HMC path loses little against true weights
