@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from codecav.assets.package import AvatarPackage, LatentLayout
+from codecav.assets.package import AvatarPackage
 from codecav.encoders.base import LatentSource
 from codecav.errors import CodecavError
 from codecav.latent import LatentFrame
@@ -92,16 +92,24 @@ class CallRequest:
     """ICE host candidates to offer (e.g. 127.0.0.2 beside a Janus in a namespace); empty: aioice's choice."""
 
 
-def open_source(spec: str, layout: LatentLayout, fps: float) -> LatentSource:
-    """The LatentSource a --source spec names; CallRequestError listing the known specs otherwise."""
+def open_source(spec: str, package: AvatarPackage, fps: float) -> LatentSource:
+    """The LatentSource a --source spec names: 'synthetic[:SEED]', or registered encoder sources joined with
+    '+' (e.g. 'clip:0', 'webcam', 'mic+webcam'), fused and encoded with the avatar's expression encoder."""
     kind, _, arg = spec.partition(":")
     if kind == "synthetic":
         try:
             seed = int(arg) if arg else 0
         except ValueError:
             raise CallRequestError(f"--source {spec!r}: the seed must be an integer, e.g. synthetic:3") from None
-        return SyntheticLatentSource(layout, fps=fps, seed=seed)
-    raise CallRequestError(f"--source {spec!r} is not known here; use 'synthetic' or 'synthetic:SEED'")
+        return SyntheticLatentSource(package.manifest.latent, fps=fps, seed=seed)
+    from codecav.encoders.paced_source import open_latent_source
+    from codecav.encoders.sources import source_names
+
+    unknown = [part for part in spec.split("+") if part.partition(":")[0] not in source_names()]
+    if unknown:
+        raise CallRequestError(f"--source {unknown[0]!r} is not known; use synthetic[:SEED] or one of "
+                               f"{', '.join(source_names())} (joined with '+' to fuse)")
+    return open_latent_source(spec.split("+"), package, fps)
 
 
 def open_voice(spec: str | None) -> tuple[VoiceTrack | None, Callable[[], None]]:
@@ -194,7 +202,7 @@ def run_call(request: CallRequest) -> Iterator[str]:
     """Join, send, render; yields progress lines. Writes call_stats.json (and last_frame.png) under --out."""
     peer_id = request.peer_id or f"peer-{secrets.token_hex(3)}"
     own = OwnAvatar.from_path(request.avatar)
-    source = open_source(request.source, own.package.manifest.latent, request.fps)
+    source = open_source(request.source, own.package, request.fps)
     config = CallConfig(room=request.room, peer_id=peer_id, signal_url=request.signal_url,
                         token="" if request.sfu else resolve_token(request, peer_id),
                         peer=PeerConfig(ice_servers=request.ice_servers, loopback_only=request.loopback,

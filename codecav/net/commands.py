@@ -94,7 +94,10 @@ def register(sub: Any, avatar_sub: Any) -> None:
     call.add_argument("--room", required=True)
     call.add_argument("--signal", required=True, metavar="URL", help="e.g. ws://127.0.0.1:8765/ws")
     call.add_argument("--avatar", required=True, metavar="PATH", help="this peer's avatar package")
-    call.add_argument("--source", default="synthetic", metavar="SPEC", help="'synthetic' or 'synthetic:SEED'")
+    call.add_argument("--source", default="synthetic", metavar="SPEC",
+                      help="what drives your avatar: webcam[:DEVICE|FILE], mic[:DEVICE], clip[:IDENTITY|DIR], "
+                           "wav:PATH, expressions:PATH.npz, hmc-studio[:IDENTITY], joined with '+' to fuse "
+                           "(e.g. mic+webcam); or synthetic[:SEED] (no sensors)")
     call.add_argument("--token", default=None, help="join token for this room and peer")
     call.add_argument("--secret-file", default=None, help="the server's secret, to make a token")
     call.add_argument("--peer", default=None, help="peer id (default: random)")

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from codecav.encoders.base import LatentSource
+from codecav.encoders.paced_source import PacedLatentSource
 from codecav.errors import CodecavError
 from codecav.latent import LatentFrame
 from codecav.runtime.clock import FrameClock
@@ -60,61 +60,6 @@ class DemoPeerConfig:
     """Source frame rate and display rate."""
     cache_dir: str | None = None
     """Avatar cache (None: the default)."""
-
-
-class PacedLatentSource(LatentSource):
-    """Drives an inner (offline, file-replaying) LatentSource in real time from a shared clip origin: frame k
-    is due at start + k / fps; it is read (and so encoded) when due, or at once when encoding fell behind, and
-    stamped with the time its read began (the sensor frame's capture). The inner source is reopened when it
-    ends, so the clip loops."""
-
-    name: ClassVar[str] = "paced"
-
-    def __init__(self, open_inner: Any, fps: float, start_ns: int) -> None:
-        self._open = open_inner
-        self._inner: LatentSource = open_inner()
-        self._period_ns = int(1e9 / fps)
-        self._start_ns = start_ns
-        self._sequence = max(0, (time.monotonic_ns() - start_ns) // self._period_ns)
-        self._clip_frame = 0
-        self._closed = False
-        self._skip_to(self._sequence)
-
-    def _skip_to(self, index: int) -> None:
-        """Advance the clip to frame `index` (mod its length) so a late joiner starts mid-clip, as a live feed."""
-        for _ in range(index):
-            if self._inner.read() is None:
-                self._inner.close()
-                self._inner = self._open()
-
-    def read(self, timeout: float | None = None) -> LatentFrame | None:
-        """The next frame at its due time (None when closed or if not due within `timeout`)."""
-        if self._closed:
-            return None
-        due = self._start_ns + self._sequence * self._period_ns
-        wait = (due - time.monotonic_ns()) / 1e9
-        if timeout is not None and wait > timeout:
-            time.sleep(timeout)
-            return None
-        if wait > 0:
-            time.sleep(wait)
-        # The sensor frame is taken now (on time, or late when encoding fell behind): that is its capture time.
-        capture_ns = time.monotonic_ns()
-        frame = self._inner.read()
-        if frame is None:
-            self._inner.close()
-            self._inner = self._open()
-            frame = self._inner.read()
-            if frame is None:
-                return None
-        out = LatentFrame(int(self._sequence), capture_ns // 1000, frame.code, frame.head_pose, frame.gaze, frame.flags)
-        self._sequence += 1
-        return out
-
-    def close(self) -> None:
-        """Close the inner source."""
-        self._closed = True
-        self._inner.close()
 
 
 def open_clip_source(clip_dir: Path, package: Any, fps: float, start_ns: int) -> tuple[LatentSource, np.ndarray, float]:

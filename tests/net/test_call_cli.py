@@ -99,3 +99,23 @@ def test_signal_secret_file_is_created_private_and_reused(tmp_path: Path) -> Non
     assert created and len(secret) == 64 and (path.stat().st_mode & 0o777) == 0o600
     again, created_again = load_or_create_secret(path)
     assert again == secret and not created_again
+
+
+def test_call_source_from_a_recorded_clip_gives_paced_codes(tmp_path: Path) -> None:
+    """A registered encoder source (a shipped clip) drives the avatar through its expression encoder in real time."""
+    import time
+
+    from codecav.encoders.clip import shipped_clip
+    from codecav.net.call_app import open_source
+
+    if not (shipped_clip(0) / "clip.json").is_file():
+        pytest.skip("no shipped clip 0 in this checkout")
+    package = build_synthetic_avatar(seed=1, feature_size=16, mesh_resolution=(8, 12), expression_encoder=True)
+    with open_source("clip:0", package, fps=20.0) as source:
+        started = time.monotonic()
+        frames = [source.read(timeout=2.0) for _ in range(6)]
+        elapsed = time.monotonic() - started
+    codes = [f.code for f in frames if f is not None]
+    assert len(codes) == 6 and all(c.shape == (package.manifest.latent.dim,) for c in codes)
+    assert elapsed >= 0.2, "six frames at 20 fps take at least 0.25 s of real time"
+    assert [f.sequence for f in frames if f is not None] == sorted(f.sequence for f in frames if f is not None)
