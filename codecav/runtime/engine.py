@@ -29,6 +29,7 @@ from codecav.runtime.profiler import Profiler
 from codecav.runtime.report import FramePresented
 from codecav.runtime.scene import AvatarInstance, Scene
 from codecav.runtime.scene_renderer import SceneRenderer
+from codecav.runtime.transforms import pose_matrix
 from codecav.xr.base import RenderTarget
 
 T = TypeVar("T")
@@ -178,6 +179,7 @@ class _Remote:
     peer: str
     feed: RemoteFeed
     instance: AvatarInstance
+    base_transform: np.ndarray
     shown: ReceivedFrame | None = None
 
 
@@ -210,12 +212,13 @@ class Engine:
         """Called after each present with the frame index (e.g. to grab the image for a video)."""
 
     def add_remote(self, peer: str, package: AvatarPackage, transform: np.ndarray, feed: RemoteFeed) -> None:
-        """Show `peer`'s avatar at `transform` (head -> world), fed by `feed`; neutral (zero) code until a frame."""
+        """Show `peer`'s avatar at `transform` (head -> world), fed by `feed`; neutral (zero) code until a frame.
+        Each frame's head orientation turns the avatar about its head centre."""
         key = f"remote:{peer}"
         self.renderer.add_avatar(key, package)
         instance = AvatarInstance(key, transform, np.zeros(package.manifest.latent.dim, np.float32), peer=peer)
         self.scene.instances.append(instance)
-        self._remotes[peer] = _Remote(peer, feed, instance)
+        self._remotes[peer] = _Remote(peer, feed, instance, transform.astype(np.float32))
 
     def run(self, *, seconds: float | None = None, frames: int | None = None,
             should_stop: Callable[[], bool] | None = None) -> EngineRun:
@@ -239,6 +242,10 @@ class Engine:
                         remote.shown = received
                         remote.instance.code = received.frame.code
                         remote.instance.frame = received.frame.sequence
+                        # The sender's head turns about its own centre at the place the scene gives it; its
+                        # position in the sender's room means nothing here.
+                        turn = pose_matrix(np.zeros(3, np.float32), received.frame.head_pose.orientation)
+                        remote.instance.transform = remote.base_transform @ turn
             if eyes:
                 self.renderer.render(self.scene, eyes, self.profiler)
             with self.profiler.span("present"):

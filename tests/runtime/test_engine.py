@@ -112,3 +112,27 @@ def test_engine_renders_remote_frames_and_records_what_it_presented(gl_ctx: mode
     assert {"jitter_buffer", "decode", "render", "present"} <= names
     assert any(s.name == "decode" and s.peer == "bob" and s.frame == 2 for s in profiler.spans())
     renderer.release()
+
+
+@pytest.mark.gl
+def test_engine_turns_the_remote_head_with_its_pose(gl_ctx: moderngl.Context) -> None:
+    from codecav.latent import HeadPose
+
+    package = build_synthetic_avatar(seed=2)
+    target = HeadlessTarget(camera_views(64, 48, eye=(0.0, 0.0, 0.9), fovy_deg=35.0), ctx=gl_ctx)
+    renderer = SceneRenderer(gl_ctx)
+    engine = Engine(target, renderer, Profiler())
+    feed = LatestFeed()
+    base = row_layout(1)[0]
+    engine.add_remote("bob", package, base, feed)
+    half = np.sqrt(0.5).astype(np.float32)
+    turned = HeadPose(np.zeros(3, np.float32), np.array([0.0, half, 0.0, half], np.float32))  # 90 deg about +y
+    code = np.zeros(package.manifest.latent.dim, np.float32)
+    feed.push(ReceivedFrame("bob", LatentFrame(0, 0, code, turned), capture_ns=0, received_ns=0))
+    engine.run(frames=1)
+    transform = engine.scene.instances[0].transform
+    # The head's +z (its face direction) now points along world +x, at the same place.
+    assert np.allclose(transform[:3, :3] @ np.array([0.0, 0.0, 1.0]), base[:3, :3] @ np.array([1.0, 0.0, 0.0]),
+                       atol=1e-5)
+    assert np.allclose(transform[:3, 3], base[:3, 3])
+    renderer.release()
