@@ -208,7 +208,14 @@ class VoicePlayout:
         if self._packet_anchor_us is None or self._rtp_first is None:
             return self._anchor_min_us
         origin = self._rtp_first if self._mapper_origin is None else self._mapper_origin
-        return self._packet_anchor_us + ((origin - self._rtp_first) % 2**32) * 1e6 / SAMPLE_RATE
+        anchor = self._packet_anchor_us + ((origin - self._rtp_first) % 2**32) * 1e6 / SAMPLE_RATE
+        # Decoded frames arrive after their packets (receive buffering, tens of ms), never long before or after.
+        # A larger gap means the packet timestamps were mapped to the wrong decoded origin (aiortc dropped
+        # packets at start-up before the origin was known): then the decoded-frame anchor, late by the
+        # buffering but consistent with the decoded pts, is the one to trust.
+        if self._anchor_min_us is not None and not -0.05e6 <= self._anchor_min_us - anchor <= 0.5e6:
+            return self._anchor_min_us
+        return anchor
 
     def push(self, pts: int, arrival_us: int, pcm: np.ndarray) -> None:
         """Add a decoded frame: `pts` in 48 kHz samples (RTP timestamp), mono float32 samples."""

@@ -90,7 +90,9 @@ def _clip_for(avatar: Path, index: int) -> Path | None:
     if provenance.get("kind") != "trained":
         return None
     data = provenance.get("data")
-    identity = data.get("identity", index) if isinstance(data, dict) else provenance.get("identity", index)
+    identity = data.get("identity", index) if isinstance(data, dict) else index
+    if isinstance(identity, dict):  # {"index": 0, "name": "ada", "seed": 0}
+        identity = identity.get("index", index)
     clip = shipped_clip(int(identity))
     return clip if (clip / "clip.json").is_file() else None
 

@@ -161,3 +161,23 @@ def test_opus_voice_through_a_call_is_heard_and_aligned_with_the_face(tmp_path: 
                 await bob.stop()
 
     asyncio.run(main())
+
+
+def test_playout_falls_back_to_decoded_frames_when_packets_map_to_the_wrong_origin() -> None:
+    """aiortc dropped 2 s of packets at start-up before its decoded origin was known: the packet anchor is then
+    2 s off; the decoded-frame anchor (late by the receive buffering, consistent with the pts) keeps voice audible."""
+    playout = VoicePlayout()
+    transit = 8_000
+    capture0 = 1_000_000
+    rtp_first = 50_000
+    dropped = 100 * FRAME_SAMPLES  # packets noted but never decoded
+    for k in range(100, 160):
+        capture_end = capture0 + (k + 1) * FRAME_SAMPLES * 1e6 / SAMPLE_RATE
+        playout.note_packet(rtp_first + k * FRAME_SAMPLES, int(capture_end + transit))
+    for k in range(100, 160):
+        capture_end = capture0 + (k + 1) * FRAME_SAMPLES * 1e6 / SAMPLE_RATE
+        pcm = np.full(FRAME_SAMPLES, 0.5, np.float32)
+        playout.push(k * FRAME_SAMPLES - dropped, int(capture_end + transit + 80_000), pcm)  # pts from decoded 0
+    delay = 150_000
+    out = playout.pull(capture0 + 2_500_000 + delay, 960, delay, transit)
+    assert float(out.mean()) > 0.4, "voice must stay audible when the packet mapping is off"
