@@ -171,7 +171,7 @@ def test_playout_falls_back_to_decoded_frames_when_packets_map_to_the_wrong_orig
     capture0 = 1_000_000
     rtp_first = 50_000
     dropped = 100 * FRAME_SAMPLES  # packets noted but never decoded
-    for k in range(100, 160):
+    for k in range(0, 160):  # every packet arrived and was noted; the first 100 were never decoded
         capture_end = capture0 + (k + 1) * FRAME_SAMPLES * 1e6 / SAMPLE_RATE
         playout.note_packet(rtp_first + k * FRAME_SAMPLES, int(capture_end + transit))
     for k in range(100, 160):
