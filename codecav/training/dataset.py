@@ -15,7 +15,7 @@ import numpy as np
 
 from codecav.assets.package import MeshTopology
 from codecav.training.errors import TrainingDataError
-from codecav.training.multiface import AVERAGE, FrameRef, MultifaceCapture, read_capture
+from codecav.training.multiface import AVERAGE, FrameRef, read_capture
 
 ENCODER_TEXTURE_SIZE = 64
 """Side of the average texture the encoder sees (downsampled by box filtering)."""
@@ -294,7 +294,3 @@ def load_capture_data(root: Path | str, split_config: SplitConfig | None = None,
         textures=textures, loaded_cameras=loaded, expressions=capture.expressions, config=config,
     )
 
-
-def open_capture(root: Path | str) -> MultifaceCapture:
-    """read_capture, re-exported for eval code that needs images and calibration."""
-    return read_capture(root)
