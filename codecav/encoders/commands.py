@@ -30,11 +30,17 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
     package = load_avatar(args.avatar)
     encoder = ExpressionEncoder.from_package(package, threads=args.threads)
+    live = any(spec.startswith(("mic", "webcam", "hmc-studio")) for spec in args.source)
     sources: dict[str, Any] = {}
     for spec in args.source:
-        kind, source = open_source(spec)
+        source: Any
+        if live and spec.startswith("wav:"):
+            from codecav.encoders.audio import WavSource
+
+            kind, source = "audio", WavSource(spec[4:], realtime=True)  # played along with the live sources
+        else:
+            kind, source = open_source(spec)
         sources[kind if kind not in sources else f"{kind}{len(sources)}"] = source
-    live = any(spec.startswith(("mic", "webcam", "hmc-studio")) for spec in args.source)
     config = LatentSourceConfig(fps=args.fps, realtime=live)
     frames: list[Any] = []
     with ExpressionLatentSource(sources, encoder, config) as latent:

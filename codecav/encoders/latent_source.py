@@ -100,7 +100,7 @@ class ExpressionLatentSource(LatentSource):
                 self._sleep(wait)
             now = self._frame_time()
             for track in self._tracks.values():
-                track.advance_to(2**62, block=False)  # drain: newest available sample
+                track.advance_to(now, block=False)  # drain what has arrived, up to the frame time
             oldest = now - int(self.config.max_age_s * 1e6)
             live = {n: t.latest for n, t in self._tracks.items()
                     if t.latest is not None and t.latest.capture_time_us >= oldest}

@@ -184,25 +184,50 @@ class HmcStudio:
 
 
 
-def studio_hmc_frames(identity: int, seconds: float | None = None, seed: int = 0) -> Iterator[HmcFrame]:
-    """Live-like synthetic HMC: HmcFrames at 30 fps of `identity` making random expressions (each held 0.3 s,
-    eased in), one slippage, fresh noise per frame; endless unless `seconds` is given. Frames are timed from
-    the first one on the monotonic clock."""
-    import time
+class StudioHmcStream:
+    """Live synthetic HMC: HmcFrames at 30 fps in real time of one identity making random expressions (each held
+    0.3 s, eased in), one slippage, fresh noise per frame; endless unless `seconds` is given. The studio is built
+    when the stream is made (seconds), so the first frame comes without that delay; frames are timed from the
+    first one on the monotonic clock."""
 
-    rng = np.random.default_rng(seed)
-    studio = HmcStudio(identity)
-    start = time.monotonic_ns() // 1000
-    try:
-        offset = slippage(rng, studio.config)
-        previous, target = np.zeros(len(ARKIT_52), np.float32), random_hmc_expression(rng)
-        i = 0
-        while seconds is None or i < seconds * 30:
-            if i % 9 == 0:
-                previous, target = target, random_hmc_expression(rng)
-            a = min(1.0, (i % 9) / 4.0)
-            weights = (1 - a) * previous + a * target
-            yield HmcFrame(start + int(round(i * 1e6 / 30)), studio.render(weights, offset, rng))
-            i += 1
-    finally:
-        studio.close()
+    def __init__(self, identity: int, seconds: float | None = None, seed: int = 0) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._studio: HmcStudio | None = HmcStudio(identity)
+        self._offset = slippage(self._rng, self._studio.config)
+        self._previous, self._target = np.zeros(len(ARKIT_52), np.float32), random_hmc_expression(self._rng)
+        self._count = None if seconds is None else int(seconds * 30)
+        self._i = 0
+        self._start: int | None = None
+
+    def __iter__(self) -> StudioHmcStream:
+        return self
+
+    def __next__(self) -> HmcFrame:
+        import time
+
+        if self._studio is None or (self._count is not None and self._i >= self._count):
+            self.close()
+            raise StopIteration
+        if self._start is None:
+            self._start = time.monotonic_ns() // 1000
+        if self._i % 9 == 0:
+            self._previous, self._target = self._target, random_hmc_expression(self._rng)
+        a = min(1.0, (self._i % 9) / 4.0)
+        weights = (1 - a) * self._previous + a * self._target
+        due = self._start + int(round(self._i * 1e6 / 30))
+        wait = (due - time.monotonic_ns() // 1000) / 1e6
+        if wait > 0:
+            time.sleep(wait)  # a camera delivers frames in real time, not faster
+        self._i += 1
+        return HmcFrame(due, self._studio.render(weights, self._offset, self._rng))
+
+    def close(self) -> None:
+        """Release the renderer."""
+        if self._studio is not None:
+            self._studio.close()
+            self._studio = None
+
+
+def studio_hmc_frames(identity: int, seconds: float | None = None, seed: int = 0) -> StudioHmcStream:
+    """A StudioHmcStream (see there)."""
+    return StudioHmcStream(identity, seconds, seed)
