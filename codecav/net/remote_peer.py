@@ -253,6 +253,11 @@ class RemotePeer(Generic[L]):
             delay = jitter.playout_delay_us
         if transit is None:
             return None
+        # Never ask for voice sooner than it can have been decoded: the face's delay is raised to this floor on
+        # its next sample, but until then (or if the face is not being rendered) the voice would be silence.
+        needed = self.voice.needed_delay_us()
+        if needed is not None:
+            delay = max(delay, needed + transit)
         return self.voice.pull(play_us, n, delay, transit)
 
     # -- stats ----------------------------------------------------------------------------------------------------

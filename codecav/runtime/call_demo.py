@@ -222,7 +222,8 @@ def _write_results(out_dir: Path, work: Path, avatars: int, size: int) -> Iterat
     yield f"call: {' and '.join(PEER_NAMES)}, {report.frames_rendered} frames rendered, {lost} latent frames lost"
     yield f"capture-to-photon: p50 {c2p.p50:.1f} ms, p99 {c2p.p99:.1f} ms"
     yield (f"mouth-to-ear: p50 {m2e.p50:.1f} ms, p99 {m2e.p99:.1f} ms" if m2e.count
-           else "mouth-to-ear: not measured (no voice: the participants have no recorded clips)")
+           else "mouth-to-ear: not measured (" + ("no voice: the participants have no recorded clips)"
+                                                 if not correlations else "no played voice matched the sent voice)"))
     yield (f"latent: {report.latent_kbps_per_avatar:.1f} kbit/s per avatar "
            f"({report.latent_wire_kbps_per_avatar:.1f} on the wire)")
     yield f"wrote {video}, {trace}, {out_dir / 'report.json'}, {out_dir / 'report.html'}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,9 @@ class DemoPeerConfig:
     """Avatar cache (None: the default)."""
 
 
-def open_clip_source(clip_dir: Path, package: Any, fps: float, start_ns: int) -> tuple[LatentSource, np.ndarray, float]:
-    """(paced latent source, voice samples at VOICE_RATE trimmed to the clip's length, clip fps) of a clip."""
+def open_clip_source(clip_dir: Path, package: Any, start_ns: int) -> tuple[Callable[[], LatentSource], np.ndarray]:
+    """(a function opening the paced latent source, voice samples at VOICE_RATE trimmed to the clip's length).
+    Open the source when sending starts: it catches up with the clip's clock when opened."""
     from codecav.encoders.clip import load_clip
     from codecav.encoders.expression import ExpressionEncoder
     from codecav.encoders.latent_source import ExpressionLatentSource, LatentSourceConfig
@@ -79,7 +81,7 @@ def open_clip_source(clip_dir: Path, package: Any, fps: float, start_ns: int) ->
     voice = read_wav_mono_48k(clip.audio_path)
     length = int(round(clip.frames / clip.fps * VOICE_RATE))  # voice loops with the face
     voice = np.pad(voice, (0, max(0, length - voice.size)))[:length]
-    return PacedLatentSource(open_inner, clip.fps, start_ns), voice, clip.fps
+    return (lambda: PacedLatentSource(open_inner, clip.fps, start_ns)), voice
 
 
 def run_peer(config: DemoPeerConfig) -> None:
@@ -98,10 +100,12 @@ def run_peer(config: DemoPeerConfig) -> None:
     sent_voice = SentVoice()
     voice: np.ndarray | None = None
     if config.clip is not None:
-        source, voice, _clip_fps = open_clip_source(Path(config.clip), package, config.fps, config.start_ns)
+        open_latent, voice = open_clip_source(Path(config.clip), package, config.start_ns)
         source_note = f"clip {Path(config.clip).name} (HMC + audio + gaze encoded live)"
     else:
-        source = SyntheticLatentSource(package.manifest.latent, fps=config.fps, seed=len(config.name))
+        def open_latent() -> LatentSource:
+            return SyntheticLatentSource(package.manifest.latent, fps=config.fps, seed=len(config.name))
+
         source_note = "synthetic codes, no voice"
     from codecav.net.voice import VoiceTrack
 
@@ -135,7 +139,7 @@ def run_peer(config: DemoPeerConfig) -> None:
         def send(frame: LatentFrame) -> None:
             loop.call_soon_threadsafe(session.send, frame)
 
-        sender = SenderWorker(source, send, profiler)
+        sender = SenderWorker(open_latent(), send, profiler)
         sender.start()
         run = engine.run(seconds=config.seconds)
         stats = session.stats()
