@@ -41,7 +41,8 @@ def test_drive_writes_input_beside_a_moving_avatar(clip: Path, tmp_path: Path,
     avatar = np.array([f[:, -128:].astype(np.float32) for f in frames])
     # Something is drawn on the dark background, and it changes over the clip (expression and head pose).
     assert (avatar[0].max(axis=2) > 60).mean() > 0.05
-    assert np.abs(avatar[1:] - avatar[:-1]).mean(axis=(1, 2, 3)).max() > 0.5
+    changed = (np.abs(avatar - avatar[0]).max(axis=3) > 10).sum(axis=(1, 2))  # pixels that moved visibly
+    assert changed.max() > 100, changed.max()
 
 
 def test_unsupported_source_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
