@@ -57,6 +57,7 @@ def test_sample_paths_exclude_baselines(tmp_path: Path) -> None:
 
 
 def test_shipped_samples_verify_and_carry_provenance() -> None:
+    from codecav.assets.loader import load_avatar
     from codecav.assets.samples import baseline_of, sample_avatar_paths
     from codecav.assets.verify import verify_avatar
 
@@ -68,8 +69,6 @@ def test_shipped_samples_verify_and_carry_provenance() -> None:
         assert path.stat().st_size <= 15 * 10**6
         report = verify_avatar(path)
         assert report.provenance_kind == "trained" and report.geometry_shape == (1, 4817, 3)
-        from codecav.assets.loader import load_avatar
-
         prov = load_avatar(path).manifest.provenance
         assert prov["model"] in ("pica", "dam") and prov["command"].startswith("codecav avatar build")
         assert isinstance(prov["seed"], int) and prov["wall_time_s"] > 0 and prov["metrics"]["train_uv_psnr"] > 25
