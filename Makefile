@@ -30,10 +30,10 @@ deps:
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,webcam]'
+	$(PY) -m pip install -q -e '.[test,webcam,train]'
 	$(PY) -m pip install -q --no-deps $(NODEPS_PACKAGES)
 	-$(PY) scripts/fetch_test_media.py
 	@touch $(STAMP)
