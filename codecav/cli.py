@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--xr", action="store_true",
                       help="show the avatars on an OpenXR headset; without a runtime, say why and fall back")
     demo.add_argument("--window", action="store_true", help="show the avatars live in a desktop window first")
-    demo.add_argument("--seconds", type=float, default=10.0, help="how long the two participants talk")
+    demo.add_argument("--seconds", type=float, default=12.0,
+                      help="how long the two participants talk (latency figures leave out the first 3 s)")
     demo.set_defaults(handler=_cmd_demo)
 
     for module_name in COMMAND_MODULES:

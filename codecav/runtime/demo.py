@@ -18,7 +18,7 @@ from codecav.xr.openxr_select import open_best_target
 
 
 def run_demo(out_dir: Path, xr: bool = False, window: bool = False, live_frames: int = 150,
-             seconds: float = 10.0) -> Iterator[str]:
+             seconds: float = 12.0) -> Iterator[str]:
     """Run the demo, yielding one progress line at a time; the last lines summarise and say where results are.
     With `xr` (or `window`) it first shows the avatars live for `live_frames` frames on the best target
     available, saying in one line which it chose and why (no OpenXR runtime -> window or headless)."""
