@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import itertools
 import threading
 import time
 import wave
@@ -34,6 +35,8 @@ SAMPLE_RATE = 48_000
 """Voice sample rate on both sides (Opus's native rate)."""
 FRAME_SAMPLES = 960
 """Samples per sent frame (20 ms, the usual Opus frame)."""
+RECENT_LAG_FRAMES = 250
+"""Decoded voice frames (5 s) whose lag behind their packets sets the voice path's needed delay."""
 
 
 class VoiceError(CodecavError):
@@ -247,7 +250,10 @@ class VoicePlayout:
         with self._lock:
             if len(self.lags_us) < 10:
                 return None
-            lag = float(np.quantile(np.fromiter(self.lags_us, float), quantile))
+            # The recent frames only (RECENT_LAG_FRAMES, 5 s): the lags of a start-up stall (models loading
+            # beside the network thread) would otherwise hold the face back for the whole history kept.
+            recent = list(itertools.islice(reversed(self.lags_us), RECENT_LAG_FRAMES))
+            lag = float(np.quantile(np.asarray(recent, float), quantile))
         return FRAME_SAMPLES * 1e6 / SAMPLE_RATE + lag + margin_us
 
     def capture_us(self, pts: int, latent_min_transit_us: float) -> float | None:

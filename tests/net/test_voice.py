@@ -181,3 +181,19 @@ def test_playout_falls_back_to_decoded_frames_when_packets_map_to_the_wrong_orig
     delay = 150_000
     out = playout.pull(capture0 + 2_500_000 + delay, 960, delay, transit)
     assert float(out.mean()) > 0.4, "voice must stay audible when the packet mapping is off"
+
+
+def test_needed_delay_follows_recent_lags_not_a_start_up_stall() -> None:
+    """A start-up stall (decoded frames 300 ms behind their packets) stops counting once 5 s of normal frames
+    (80 ms behind) have come in; the history itself is kept for benchmarks."""
+    playout = VoicePlayout()
+    capture0 = 1_000_000
+    for k in range(400):
+        pts = k * FRAME_SAMPLES
+        capture_end = capture0 + (k + 1) * FRAME_SAMPLES * 1e6 / SAMPLE_RATE
+        playout.note_packet(pts, int(capture_end))
+        lag = 300_000 if k < 50 else 80_000
+        playout.push(pts, int(capture_end + lag), np.zeros(FRAME_SAMPLES, np.float32))
+    needed = playout.needed_delay_us()
+    assert needed is not None and 100_000 <= needed <= 120_000  # 20 ms frame + 80 ms lag + 10 ms margin
+    assert len(playout.lags_us) == 400
