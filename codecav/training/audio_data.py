@@ -8,8 +8,6 @@ path between the two utterances' normalised log-mel features."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gzip
 import re
 import subprocess
@@ -41,8 +39,6 @@ VOICES = ("en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-us+f2", "
           "en+f3", "en-us+m7", "en-us+m5", "en+klatt2", "en-gb-x-rp+f4")
 """espeak-ng voices (and variants) of the synthetic part."""
 
-_ESPEAK_RATE, _ESPEAK_PITCH = 1, 3
-
 
 @dataclass(frozen=True)
 class SpeechClip:
@@ -60,40 +56,7 @@ class SpeechClip:
 
 def synthesize_varied(text: str, voice: str, rate_wpm: int, pitch: int) -> Utterance:
     """speech.synthesize with a speaking rate (words per minute) and pitch (0..100)."""
-    name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
-    try:
-        lib = ctypes.CDLL(name)
-    except OSError as exc:
-        raise SpeechError("libespeak-ng is not installed; run: apt-get install -y espeak-ng") from exc
-    phonemes: list[tuple[float, str]] = []
-    samples: list[np.ndarray] = []
-
-    def callback(wav: ctypes._Pointer[ctypes.c_short], count: int, events: ctypes._Pointer[speech._Event]) -> int:
-        if count > 0:
-            samples.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
-        i = 0
-        while events[i].type != 0:
-            if events[i].type == speech._EVENT_PHONEME:
-                phonemes.append((events[i].audio_position / 1000.0, bytes(events[i].id).split(b"\0")[0].decode()))
-            i += 1
-        return 0
-
-    keep = speech._CALLBACK(callback)
-    with speech._LOCK:  # the studio's lock: libespeak-ng is one process-wide instance
-        rate = lib.espeak_Initialize(speech._AUDIO_OUTPUT_SYNCHRONOUS, 0, None, speech._INITIALIZE_PHONEME_EVENTS)
-        if rate <= 0:
-            raise SpeechError("libespeak-ng failed to initialise; reinstall espeak-ng")
-        lib.espeak_SetSynthCallback(keep)
-        if lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            raise SpeechError(f"espeak-ng has no voice {voice!r}; pick one from `espeak-ng --voices`")
-        lib.espeak_SetParameter(_ESPEAK_RATE, int(rate_wpm), 0)
-        lib.espeak_SetParameter(_ESPEAK_PITCH, int(pitch), 0)
-        data = text.encode("utf-8")
-        if lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, speech._CHARS_UTF8, None, None) != 0:
-            raise SpeechError(f"espeak-ng could not synthesise {text!r}")
-        lib.espeak_Synchronize()
-    audio = np.concatenate(samples) if samples else np.zeros(0, np.int16)
-    return Utterance(text, tuple(phonemes), audio.astype(np.int16), int(rate))
+    return speech.synthesize(text, voice, rate_wpm=rate_wpm, pitch=pitch)
 
 
 def mouth_targets(utterance: Utterance, frames: int) -> np.ndarray:

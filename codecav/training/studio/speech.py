@@ -49,8 +49,13 @@ class Utterance:
         return len(self.audio) / self.sample_rate
 
 
-def synthesize(text: str, voice: str = "en-us") -> Utterance:
-    """Speak `text` with libespeak-ng; SpeechError naming the fix if it is not installed."""
+_ESPEAK_RATE, _ESPEAK_PITCH = 1, 3
+"""espeak_PARAMETER values (speak_lib.h): words per minute, base pitch 0..100."""
+
+
+def synthesize(text: str, voice: str = "en-us", rate_wpm: int | None = None, pitch: int | None = None) -> Utterance:
+    """Speak `text` with libespeak-ng, optionally at a speaking rate (words per minute) and pitch (0..100);
+    SpeechError naming the fix if it is not installed."""
     name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
     try:
         lib = ctypes.CDLL(name)
@@ -78,6 +83,10 @@ def synthesize(text: str, voice: str = "en-us") -> Utterance:
         lib.espeak_SetSynthCallback(keep)
         if lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise SpeechError(f"espeak-ng has no voice {voice!r}; pick one from `espeak-ng --voices`")
+        if rate_wpm is not None:
+            lib.espeak_SetParameter(_ESPEAK_RATE, int(rate_wpm), 0)
+        if pitch is not None:
+            lib.espeak_SetParameter(_ESPEAK_PITCH, int(pitch), 0)
         data = text.encode("utf-8")
         if lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, _CHARS_UTF8, None, None) != 0:
             raise SpeechError(f"espeak-ng could not synthesise {text!r}")
