@@ -1,9 +1,9 @@
 """Voice in the demo and the profiler: a clip-aligned PCM feed for codecav.net.voice.VoiceTrack, a virtual
 output device that pulls the call's voice every 20 ms, and the mouth-to-ear measurement.
 
-Mouth-to-ear is measured, not assumed: what the output pulled is matched to what the sender sent by
-cross-correlation (Opus delay, jitter-buffer delay and a late start all included); each pulled block's
-hand-off time minus the capture time of the same sent sample, through the clock offset between the peers,
+Mouth-to-ear is measured, not assumed: each 100 ms of what the output pulled is found in what the sender
+sent by normalised cross-correlation (Opus delay, jitter-buffer delay and a late start all included); its
+hand-off time minus the capture time of the matched sent sample, through the clock offset between the peers,
 is one measurement.
 """
 
@@ -101,28 +101,6 @@ class VirtualOutput:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(2.0)
-
-
-def stream_offset(received: np.ndarray, sent: np.ndarray, min_lag: int = -FRAME_SAMPLES,
-                  max_lag: int = 3 * VOICE_RATE) -> tuple[int, float]:
-    """(K, correlation): received[p] best matches sent[p - K] for K in [min_lag, max_lag], i.e. the received
-    stream is the sent one delayed by K samples; the normalised correlation at K says how sure the match is
-    (about 1 for a clean copy, near 0 for unrelated audio)."""
-    shift = max(0, -min_lag)
-    available = received.size - (min_lag + shift)  # received samples from the earliest candidate on
-    # Compare up to 2 s of sent audio, leaving room in the received stream to slide it over the whole window.
-    n = min(sent.size - shift, 2 * VOICE_RATE, max(FRAME_SAMPLES, available - (max_lag - min_lag)))
-    if n < FRAME_SAMPLES or available < n:
-        return 0, 0.0
-    a = sent[shift: shift + n].astype(np.float64)
-    b = received[min_lag + shift: max_lag + shift + n].astype(np.float64)
-    size = 1 << int(np.ceil(np.log2(a.size + b.size)))
-    corr = np.fft.irfft(np.conj(np.fft.rfft(a, size)) * np.fft.rfft(b, size), size)[: max(1, b.size - n + 1)]
-    k = int(np.argmax(corr))  # corr[k] = sum a[p] b[p + k]
-    seg_b = b[k: k + n]
-    seg_a = a[: seg_b.size]
-    denom = float(np.linalg.norm(seg_a) * np.linalg.norm(seg_b)) or 1.0
-    return min_lag + k, float(np.dot(seg_a, seg_b) / denom)
 
 
 @dataclass(frozen=True)
