@@ -26,6 +26,7 @@ from codecav.runtime.engine import NetworkThread
 from codecav.runtime.profiler import Profiler, ProfilerOptions, Span
 from codecav.runtime.render_command import shipped_sample_paths
 from codecav.runtime.report import (
+    DATA_CHANNEL_OVERHEAD_BYTES,
     AudioPlayed,
     FramePresented,
     PacketSent,
@@ -38,9 +39,6 @@ from codecav.runtime.voice import FRAME_SAMPLES, VOICE_RATE, ReceivedVoice, Sent
 
 PEER_NAMES = ("alice", "bob")
 """The two participants."""
-DATA_CHANNEL_OVERHEAD_BYTES = 81
-"""Estimated bytes a WebRTC data-channel message adds on the wire (IPv4 20 + UDP 8 + DTLS record ~29 +
-SCTP common header 12 + DATA chunk 16; see docs/calls.md for the measured datagram figures)."""
 
 
 class DemoError(CodecavError):

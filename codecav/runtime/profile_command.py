@@ -23,7 +23,7 @@ from codecav.runtime.clock import FrameClock
 from codecav.runtime.engine import Engine, LatestFeed, ReceivedFrame, SenderWorker
 from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance, random_codes, sample_avatars
-from codecav.runtime.report import PacketSent, build_report, write_report_json
+from codecav.runtime.report import DATA_CHANNEL_OVERHEAD_BYTES, PacketSent, build_report, write_report_json
 from codecav.runtime.report_html import write_report_html
 from codecav.runtime.scene import camera_views, row_layout
 from codecav.runtime.scene_renderer import SceneRenderer
@@ -31,12 +31,6 @@ from codecav.xr.headless import HeadlessTarget
 
 SCENARIOS = ("local",)
 """Scenario names `codecav profile` accepts."""
-
-DATA_CHANNEL_OVERHEAD_BYTES = 81
-"""Per-message bytes a WebRTC data channel adds on loopback IPv4: IP 20 + UDP 8 + DTLS 1.2 record with
-AES-GCM 29 (13 header, 8 explicit nonce, 16 tag... rounded as aiortc sends) + SCTP common header 12 + DATA
-chunk 16, minus nothing for bundling: an estimate for 'wire' kbps where packets are not captured."""
-
 
 class ProfileError(CodecavError):
     """A profile run cannot be carried out as asked."""

@@ -15,6 +15,10 @@ import numpy as np
 
 from codecav.runtime.profiler import Span
 
+DATA_CHANNEL_OVERHEAD_BYTES = 81
+"""Estimated bytes a WebRTC data-channel message adds on the wire over IPv4 (IP 20 + UDP 8 + DTLS 1.2 record
+with AES-GCM ~29 + SCTP common header 12 + DATA chunk 16), for 'wire' kbps where packets are not captured."""
+
 
 @dataclass(frozen=True)
 class FramePresented:
