@@ -188,11 +188,15 @@ def _write_results(out_dir: Path, work: Path, avatars: int, size: int, warmup_s:
     voice_mix: list[np.ndarray] = []
     spans: list[Span] = []
     correlations: dict[str, float] = {}
+    windows: list[tuple[int, int]] = []
     for name, rec in records.items():
         remote = rec["remote"]
-        frames += [FramePresented(**p) for p in rec["presented"]]
-        packets += [PacketSent(p["peer"], p["time_ns"], p["payload_bytes"],
-                               p["payload_bytes"] + DATA_CHANNEL_OVERHEAD_BYTES) for p in rec["packets"]]
+        # Each receiver's own settled window: from warmup_s after it began rendering to its end.
+        lo, hi = rec["start_ns"] + int(warmup_s * 1e9), rec["end_ns"]
+        windows.append((lo, hi))
+        frames += [f for f in (FramePresented(**p) for p in rec["presented"]) if lo <= f.present_ns <= hi]
+        packets += [PacketSent(p["peer"], p["time_ns"], p["payload_bytes"], p["payload_bytes"]
+                               + DATA_CHANNEL_OVERHEAD_BYTES) for p in rec["packets"] if lo <= p["time_ns"] <= hi]
         spans += [Span(**{**s, "peer": name}) for s in json.loads((work / name / "spans.json").read_text())]
         sender = records[remote]
         handoff = rec["voice_output_handoff_ns"]
@@ -203,20 +207,19 @@ def _write_results(out_dir: Path, work: Path, avatars: int, size: int, warmup_s:
             voice_delay = mouth_to_ear_ns(received, sent, offset_us * 1000.0)
             correlations[f"{remote}->{name}"] = round(voice_delay.correlation, 3)
             audio += [AudioPlayed(remote, int(h - d), int(h)) for h, d in
-                      zip(voice_delay.handoff_ns.tolist(), voice_delay.delay_ns.tolist(), strict=True)]
+                      zip(voice_delay.handoff_ns.tolist(), voice_delay.delay_ns.tolist(), strict=True)
+                      if lo <= h <= hi]
             voice_mix.append(received.stream())
-    start_ns = max(r["start_ns"] for r in records.values()) + int(warmup_s * 1e9)  # both rendering, settled
-    end_ns = min(r["end_ns"] for r in records.values())
-    frames = [f for f in frames if start_ns <= f.present_ns <= end_ns]
-    audio = [a for a in audio if start_ns <= a.playout_ns <= end_ns]
-    packets = [p for p in packets if start_ns <= p.time_ns <= end_ns]
+    # Rates are per receiving window: span the report over the mean window length.
+    start_ns = min(lo for lo, _ in windows)
+    end_ns = start_ns + int(np.mean([max(hi - lo, 0) for lo, hi in windows]))
     lost = sum(p["frames_lost"] for r in records.values() for p in (*r["stats"]["peers"], *r["stats"]["departed"]))
     report = build_report(spans=spans, frames=frames, audio=audio, packets=packets, start_ns=start_ns,
                           end_ns=end_ns, avatars=avatars,
                           frames_rendered=sum(r["frames_rendered"] for r in records.values()),
                           extra={"frames_lost": lost, "warmup_s": warmup_s,
-                                 "latency_window": "latencies and bitrates from warmup_s after both participants "
-                                                   "started rendering to the first one's end; counts cover the call",
+                                 "latency_window": "latencies and bitrates from warmup_s after each receiver began "
+                                                   "rendering to its end; counts cover the call",
                                  "voice_match_correlation": correlations,
                                  "clock_offset_us": {n: r["clock_offset_us"] for n, r in records.items()},
                                  "mouth_to_ear_note": "to the hand-off of decoded voice to the output; "
