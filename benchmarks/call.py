@@ -38,15 +38,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codecav.assets.package import AvatarPackage  # noqa: E402
-from codecav.assets.synthetic import build_synthetic_avatar  # noqa: E402
+from codecav.assets.synthetic.avatar import build_synthetic_avatar  # noqa: E402
+from codecav.encoders.synthetic_source import SyntheticLatentSource  # noqa: E402
 from codecav.latent import LatentFrame  # noqa: E402
 from codecav.net.avatar_exchange import OwnAvatar  # noqa: E402
 from codecav.net.call_session import CallSession, monotonic_us  # noqa: E402
 from codecav.net.call_types import CallConfig  # noqa: E402
-from codecav.net.join_token import make_join_token  # noqa: E402
 from codecav.net.peer import PeerConfig  # noqa: E402
-from codecav.net.signaling import SignalingServer  # noqa: E402
-from codecav.net.synthetic_source import SyntheticLatentSource  # noqa: E402
+from codecav.net.signaling.join_token import make_join_token  # noqa: E402
+from codecav.net.signaling.server import SignalingServer  # noqa: E402
 
 ROOM = "bench"
 FPS = 30.0
@@ -180,7 +180,8 @@ async def run_receiver(args: argparse.Namespace) -> dict[str, Any]:
 
 def compare_with_vp8(package: AvatarPackage, received: dict[int, np.ndarray], count: int) -> dict[str, Any]:
     """Render received vs float codes, their PSNR, and the VP8 bitrate reaching that PSNR on the float renders."""
-    from codecav.net.vp8_baseline import psnr, search_bitrate
+    from vp8_baseline import psnr, search_bitrate
+
     from codecav.runtime.render_command import framing_distance
     from codecav.runtime.scene import AvatarInstance, Scene, camera_views
     from codecav.runtime.scene_renderer import SceneRenderer

@@ -31,15 +31,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codecav.assets.synthetic import build_synthetic_avatar  # noqa: E402
+from codecav.assets.synthetic.avatar import build_synthetic_avatar  # noqa: E402
+from codecav.encoders.synthetic_source import SyntheticLatentSource  # noqa: E402
 from codecav.net.avatar_exchange import OwnAvatar  # noqa: E402
 from codecav.net.call_session import monotonic_us  # noqa: E402
 from codecav.net.call_types import CallConfig  # noqa: E402
-from codecav.net.janus_server import JanusConfig, JanusError, JanusNamespace, JanusProcess, janus_binary  # noqa: E402
 from codecav.net.jitter_buffer import JitterConfig  # noqa: E402
 from codecav.net.peer import PeerConfig  # noqa: E402
-from codecav.net.sfu_session import SfuCallSession  # noqa: E402
-from codecav.net.synthetic_source import SyntheticLatentSource  # noqa: E402
+from codecav.net.sfu.janus_server import JanusConfig, JanusError, JanusNamespace, JanusProcess, janus_binary  # noqa: E402
+from codecav.net.sfu.session import SfuCallSession  # noqa: E402
 from codecav.net.voice import SAMPLE_RATE, VoiceTrack, wav_feed  # noqa: E402
 
 ROOM = "bench-sfu"

@@ -28,9 +28,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codecav.encoders.arkit import ARKIT_INDEX  # noqa: E402
-from codecav.encoders.audio import AudioDriver  # noqa: E402
-from codecav.encoders.audio_features import HOP, LogMelStream, resample  # noqa: E402
+from codecav.arkit import ARKIT_INDEX  # noqa: E402
+from codecav.encoders.audio.driver import AudioDriver  # noqa: E402
+from codecav.encoders.audio.features import HOP, LogMelStream, resample  # noqa: E402
 from codecav.encoders.clip import load_clip, shipped_clip  # noqa: E402
 from codecav.encoders.hmc import HmcEncoder, shipped_hmc_model  # noqa: E402
 

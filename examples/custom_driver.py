@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from codecav.assets.synthetic import build_synthetic_avatar
-from codecav.encoders.arkit import ARKIT_52, ARKIT_INDEX
-from codecav.encoders.audio import WavSource, write_wav
-from codecav.encoders.audio_features import resample
+from codecav.arkit import ARKIT_52, ARKIT_INDEX
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
+from codecav.encoders.audio.driver import WavSource, write_wav
+from codecav.encoders.audio.features import resample
 from codecav.encoders.base import ExpressionSample, ExpressionSource
 from codecav.encoders.expression import ExpressionEncoder
 from codecav.encoders.latent_source import ExpressionLatentSource, LatentSourceConfig

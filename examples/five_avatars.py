@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from codecav.encoders.animated_source import AnimatedCodeSource
 from codecav.latent import LatentFrame
-from codecav.runtime.animated_source import AnimatedCodeSource
 from codecav.runtime.engine import Engine, LatestFeed, ReceivedFrame, SenderWorker
 from codecav.runtime.profiler import Profiler
 from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance, random_codes, sample_avatars

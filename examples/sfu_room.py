@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from codecav.assets.synthetic import build_synthetic_avatar
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
+from codecav.encoders.synthetic_source import SyntheticLatentSource
 from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.call_session import monotonic_us
 from codecav.net.call_types import CallConfig
-from codecav.net.janus_server import JanusConfig, JanusError, JanusNamespace, JanusProcess, janus_binary
 from codecav.net.peer import PeerConfig
-from codecav.net.sfu_session import SfuCallSession
-from codecav.net.synthetic_source import SyntheticLatentSource
+from codecav.net.sfu.janus_server import JanusConfig, JanusError, JanusNamespace, JanusProcess, janus_binary
+from codecav.net.sfu.session import SfuCallSession
 from codecav.net.voice import SAMPLE_RATE, VoiceTrack, wav_feed
 
 INSIDE = "CODECAV_SFU_EXAMPLE_INSIDE"

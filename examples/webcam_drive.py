@@ -6,7 +6,7 @@ Run: python examples/webcam_drive.py [webcam | webcam:/dev/videoN | webcam:FILE]
 
 Writes codes.npy, head_pose.npy and neutral_face.json to out/examples/webcam_drive and prints a summary.
 Without --avatar it drives a synthetic avatar with a random linear expression encoder (plumbing only).
-CODECAV_EXAMPLE_SMOKE=1 reads 2 s from the cached test clip (tests/encoders/webcam_media.py) if there is no
+CODECAV_EXAMPLE_SMOKE=1 reads 2 s from the cached test clip (tests/encoders/webcam/media.py) if there is no
 camera, and exits 0 with the reason when the webcam extra, the model or any input is missing.
 """
 
@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from codecav.assets.loader import load_avatar
-from codecav.assets.synthetic import build_synthetic_avatar
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
 from codecav.encoders.expression import ExpressionEncoder
 from codecav.encoders.latent_source import ExpressionLatentSource, LatentSourceConfig
-from codecav.encoders.webcam import WebcamConfig, open_webcam_source
-from codecav.encoders.webcam_video import parse_webcam_spec
+from codecav.encoders.webcam.source import WebcamConfig, open_webcam_source
+from codecav.encoders.webcam.video import parse_webcam_spec
 from codecav.errors import CodecavError
 from codecav.latent import FrameFlags
 

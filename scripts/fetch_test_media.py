@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.encoders.webcam_media import main  # noqa: E402
+from tests.encoders.webcam.media import main  # noqa: E402
 
 if __name__ == "__main__":
     raise SystemExit(main())

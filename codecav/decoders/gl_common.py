@@ -8,9 +8,9 @@ import moderngl
 import numpy as np
 
 from codecav.assets.package import FeatureMapInfo, MeshTopology, PixelMlp
+from codecav.camera import View
 from codecav.decoders.base import AvatarDraw, DecodedFrame
 from codecav.decoders.mlp_layout import MlpShape, mlp_shape, pack_mlp
-from codecav.xr.base import View
 
 FEATURE_PRECISIONS = {"f16": "f2", "f32": "f4"}
 """Feature texture precision -> moderngl dtype (RGBA16F or RGBA32F)."""

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from codecav.assets.package import MeshTopology, PixelMlp
+from codecav.camera import View
 from codecav.decoders.base import DecodedFrame
 from codecav.decoders.reference_raster import Fragments, RasterMesh, rasterize
-from codecav.xr.base import View
 
 
 def uv_encoding(uv: np.ndarray, frequencies: int) -> np.ndarray:

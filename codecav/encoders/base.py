@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from codecav.encoders.arkit import ARKIT_52
+from codecav.arkit import ARKIT_52
 from codecav.latent import Gaze, HeadPose, LatentFrame
 
 
@@ -26,7 +26,7 @@ class ExpressionSample:
     capture_time_us: int
     """Capture time in microseconds on the local monotonic clock (time.monotonic_ns() // 1000)."""
     weights: np.ndarray
-    """float32 [52] in codecav.encoders.arkit.ARKIT_52 order, each in 0..1."""
+    """float32 [52] in codecav.arkit.ARKIT_52 order, each in 0..1."""
     confidence: np.ndarray
     """float32 [52] in 0..1: how much this source knows about each weight (0: nothing, leave it to others)."""
     head_pose: HeadPose | None = None

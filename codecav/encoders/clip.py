@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from codecav.encoders.audio import WavSource
+from codecav.encoders.audio.driver import WavSource
 from codecav.encoders.base import ExpressionSample, ExpressionSource
 from codecav.encoders.errors import ClipError, one_line
 from codecav.encoders.fusion import FusionPolicy, fuse
@@ -108,7 +108,7 @@ def write_clip(path: Path | str, *, identity: int, fps: float, hmc: np.ndarray, 
                gaze: np.ndarray, expressions: np.ndarray | None, text: str, command: str,
                jpeg_quality: int = 88) -> Path:
     """Write a clip: hmc uint8 [T, 3, S, S], audio float32 16 kHz mono, gaze [T, 2, 3]."""
-    from codecav.encoders.audio import write_wav
+    from codecav.encoders.audio.driver import write_wav
 
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from codecav.arkit import ARKIT_52
 from codecav.assets.package import AvatarPackage, LatentLayout
-from codecav.encoders.arkit import ARKIT_52
 from codecav.encoders.errors import MissingEncoderError
 from codecav.encoders.onnx_session import check_io, open_session
 

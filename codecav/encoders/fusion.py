@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codecav.encoders.arkit import ARKIT_52
+from codecav.arkit import ARKIT_52
 from codecav.encoders.base import ExpressionSample
 
 REGIONS: tuple[str, ...] = ("eyes", "gaze", "brows", "cheeks_nose", "mouth")

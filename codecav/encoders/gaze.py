@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from codecav.encoders.arkit import ARKIT_52, ARKIT_INDEX
+from codecav.arkit import ARKIT_52, ARKIT_INDEX
 from codecav.encoders.base import ExpressionSample, ExpressionSource
 from codecav.latent import Gaze
 

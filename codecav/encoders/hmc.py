@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from codecav.arkit import ARKIT_52
 from codecav.assets.package import AvatarPackage
-from codecav.encoders.arkit import ARKIT_52
 from codecav.encoders.base import ExpressionSample, ExpressionSource
 from codecav.encoders.errors import EncoderModelError, MissingEncoderError
 from codecav.encoders.fusion import REGION_INDEX, REGIONS

@@ -1,5 +1,6 @@
 """The source registry: `--source` specs such as `wav:speech.wav`, `mic:USB`, `clip:0`, `expressions:face.npz`,
-`hmc-studio:1` or `webcam:/dev/video0` -> ExpressionSources, each with the kind fusion trusts it as."""
+or `webcam:/dev/video0` -> ExpressionSources, each with the kind fusion trusts it as. Layers above plug in their own
+(the command line adds `hmc-studio`, a simulated headset camera, from codecav.cli.sources)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def open_source(spec: str) -> tuple[str, ExpressionSource]:
 
 
 def _wav(arg: str) -> ExpressionSource:
-    from codecav.encoders.audio import WavSource
+    from codecav.encoders.audio.driver import WavSource
 
     if not arg:
         raise SourceSpecError("source 'wav' needs a file; write wav:PATH.wav")
@@ -67,7 +68,7 @@ def _wav(arg: str) -> ExpressionSource:
 
 
 def _mic(arg: str) -> ExpressionSource:
-    from codecav.encoders.microphone import MicrophoneSource
+    from codecav.encoders.audio.microphone import MicrophoneSource
 
     return MicrophoneSource(arg or None)
 
@@ -84,17 +85,9 @@ def _clip(arg: str) -> ExpressionSource:
     return ClipSource(shipped_clip(int(arg)) if arg.isdigit() else Path(arg or shipped_clip(0)))
 
 
-def _hmc_studio(arg: str) -> ExpressionSource:
-    from codecav.encoders.hmc import HmcEncoder, HmcSource, shipped_hmc_model
-    from codecav.training.studio.hmc import studio_hmc_frames
-
-    identity = int(arg) if arg.isdigit() else 0
-    return HmcSource(studio_hmc_frames(identity), HmcEncoder(shipped_hmc_model(identity)))
-
-
 def _webcam(arg: str) -> ExpressionSource:
     try:
-        from codecav.encoders.webcam import open_webcam_source
+        from codecav.encoders.webcam.source import open_webcam_source
     except ImportError as exc:
         raise SourceSpecError(f"the webcam source is unavailable ({exc}); pip install 'codecav[webcam]'") from None
     source: ExpressionSource = open_webcam_source(f"webcam:{arg}" if arg else "webcam")
@@ -105,5 +98,4 @@ register_source("wav", _wav, "audio", "wav:PATH")
 register_source("mic", _mic, "audio", "mic[:DEVICE]")
 register_source("expressions", _expressions, "face_tracking", "expressions:PATH.npz")
 register_source("clip", _clip, "clip", "clip[:IDENTITY|DIR]")
-register_source("hmc-studio", _hmc_studio, "hmc", "hmc-studio[:IDENTITY]")
 register_source("webcam", _webcam, "webcam", "webcam[:DEVICE|FILE]")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codecav.encoders.arkit import ARKIT_52
+from codecav.arkit import ARKIT_52
 from codecav.encoders.base import ExpressionSample, ExpressionSource
 from codecav.encoders.errors import ClipError, one_line
 

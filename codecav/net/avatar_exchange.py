@@ -20,7 +20,7 @@ from codecav.assets.errors import AvatarFormatError
 from codecav.assets.loader import load_avatar
 from codecav.assets.package import AvatarPackage
 from codecav.assets.writer import avatar_files, zip_bytes
-from codecav.net.control import AVATAR_CHUNK_BYTES, AvatarChunk, AvatarDone, AvatarRequest, Hello
+from codecav.net.wire.control import AVATAR_CHUNK_BYTES, AvatarChunk, AvatarDone, AvatarRequest, Hello
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ from codecav.net.call_types import CallConfig
 from codecav.net.errors import NetError, SignalingError
 from codecav.net.peer import PeerLink
 from codecav.net.remote_peer import Clock, FrameListener, RemotePeer
-from codecav.net.signaling_client import SignalingClient
-from codecav.net.signaling_messages import Answer, Candidate, ErrorReply, Offer, PeerDropped, PeerLeft
+from codecav.net.signaling.client import SignalingClient
+from codecav.net.signaling.messages import Answer, Candidate, ErrorReply, Offer, PeerDropped, PeerLeft
 from codecav.net.tasks import cancel_and_wait
 from codecav.net.voice import VoicePlayout, consume_voice
-from codecav.net.wire import encode_latent_frame
+from codecav.net.wire.frames import encode_latent_frame
 
 AudioTrackFactory = Callable[[], MediaStreamTrack]
 """Makes the voice track sent to one peer (each link needs its own track object)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from codecav.net.control import Pong
+from codecav.net.wire.control import Pong
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from typing import TypeVar
 
 from codecav.assets.package import LatentLayout
 from codecav.latent import LatentFrame
-from codecav.net.control import ControlMessage, decode_control_message
 from codecav.net.errors import MalformedMessageError, WireFormatError
-from codecav.net.wire import check_layout, decode_latent_frame
+from codecav.net.wire.control import ControlMessage, decode_control_message
+from codecav.net.wire.frames import check_layout, decode_latent_frame
 
 T = TypeVar("T")
 

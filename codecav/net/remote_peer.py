@@ -17,7 +17,13 @@ from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import AvatarCache, AvatarFetch, ExchangeStats, OwnAvatar
 from codecav.net.call_types import CallConfig, FrameTiming, PeerCallStats, RemoteFrame
 from codecav.net.clock_sync import ClockSyncEstimator
-from codecav.net.control import (
+from codecav.net.errors import NetError
+from codecav.net.jitter_buffer import JitterBuffer
+from codecav.net.peer import PeerLinkStats
+from codecav.net.receiver import ControlMessageReceiver, LatentFrameReceiver
+from codecav.net.tasks import cancel_and_wait
+from codecav.net.voice import VoicePlayout
+from codecav.net.wire.control import (
     AvatarChunk,
     AvatarDone,
     AvatarRequest,
@@ -28,12 +34,6 @@ from codecav.net.control import (
     Pong,
     encode_control_message,
 )
-from codecav.net.errors import NetError
-from codecav.net.jitter_buffer import JitterBuffer
-from codecav.net.peer import PeerLinkStats
-from codecav.net.receiver import ControlMessageReceiver, LatentFrameReceiver
-from codecav.net.tasks import cancel_and_wait
-from codecav.net.voice import VoicePlayout
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ AVATAR_SEND_BUFFER_BYTES = 256 * 1024
 Clock = Callable[[], int]
 """Monotonic microseconds."""
 class ControlLink(Protocol):
-    """What a RemotePeer needs of its connection: a PeerLink (mesh) or an SFU feed (codecav.net.sfu_session)."""
+    """What a RemotePeer needs of its connection: a PeerLink (mesh) or an SFU feed (codecav.net.sfu.session)."""
 
     stats: PeerLinkStats
 

@@ -59,7 +59,7 @@ class DemoCast:
 
 def choose_cast(work: Path) -> DemoCast:
     """The shipped sample avatars with their clips; stand-ins (said so) where they are missing."""
-    from codecav.assets.synthetic import build_synthetic_avatar
+    from codecav.assets.synthetic.avatar import build_synthetic_avatar
     from codecav.assets.writer import write_avatar
 
     notes: list[str] = []
@@ -110,8 +110,8 @@ frames, and the jitter buffer then takes a few seconds to settle from its first,
 def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_s: float = WARMUP_S) -> Iterator[str]:
     """Run the two-process call, yielding progress lines, then the summary; latency figures are taken after
     `warmup_s` (the report says so), counts cover the whole call."""
-    from codecav.net.join_token import make_join_token
-    from codecav.net.signaling import SignalingServer
+    from codecav.net.signaling.join_token import make_join_token
+    from codecav.net.signaling.server import SignalingServer
 
     out_dir.mkdir(parents=True, exist_ok=True)
     work = out_dir / "peers"

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from codecav.assets.package import AvatarPackage
+from codecav.encoders.animated_source import code_animation
 from codecav.runtime.call_demo import run_call_demo
-from codecav.runtime.live_view import code_animation, run_loop
+from codecav.runtime.live_view import run_loop
 from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance, random_codes, sample_avatars
 from codecav.runtime.scene import AvatarInstance, Scene, camera_views, row_layout
 from codecav.runtime.scene_renderer import SceneRenderer
-from codecav.xr.openxr_select import open_best_target
+from codecav.xr.select import open_best_target
 
 
 def run_demo(out_dir: Path, xr: bool = False, window: bool = False, live_frames: int = 150,

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from codecav.clock import FrameClock
 from codecav.encoders.base import LatentSource
 from codecav.encoders.paced_source import PacedLatentSource
 from codecav.errors import CodecavError
 from codecav.latent import LatentFrame
-from codecav.runtime.clock import FrameClock
 from codecav.runtime.engine import Engine, NetworkThread, SenderWorker
 from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.scene import camera_views
@@ -86,12 +86,12 @@ def open_clip_source(clip_dir: Path, package: Any, start_ns: int) -> tuple[Calla
 
 def run_peer(config: DemoPeerConfig) -> None:
     """The whole participant; raises CodecavError subclasses for the user's mistakes."""
+    from codecav.encoders.synthetic_source import SyntheticLatentSource
     from codecav.net.avatar_exchange import OwnAvatar
-    from codecav.net.call_app import CallFeed
     from codecav.net.call_session import CallSession
     from codecav.net.call_types import CallConfig
     from codecav.net.peer import PeerConfig
-    from codecav.net.synthetic_source import SyntheticLatentSource
+    from codecav.runtime.call_app import CallFeed
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -12,12 +12,12 @@ from PIL import Image
 
 from codecav.assets.loader import load_avatar
 from codecav.assets.package import AvatarPackage
+from codecav.camera import pose_matrix
 from codecav.errors import CodecavError
 from codecav.latent import HeadPose
 from codecav.runtime.render_command import shipped_sample_paths
 from codecav.runtime.scene import AvatarInstance, Scene, camera_views
 from codecav.runtime.scene_renderer import SceneRenderer
-from codecav.runtime.transforms import pose_matrix
 from codecav.runtime.video import Mp4Writer
 from codecav.xr.headless import HeadlessTarget
 
@@ -52,7 +52,7 @@ def default_avatar() -> AvatarPackage:
     paths = shipped_sample_paths()
     if paths:
         return load_avatar(paths[0])
-    from codecav.assets.synthetic import build_synthetic_avatar
+    from codecav.assets.synthetic.avatar import build_synthetic_avatar
 
     return build_synthetic_avatar(seed=0, expression_encoder=True)
 
@@ -73,7 +73,7 @@ def _fit_height(rgb: np.ndarray, height: int) -> np.ndarray:
 def run_drive(request: DriveRequest) -> Iterator[str]:
     """Drive and render, yielding progress lines; the last one names the video written."""
     from codecav.encoders.expression import ExpressionEncoder
-    from codecav.encoders.webcam import WebcamConfig, open_webcam_source
+    from codecav.encoders.webcam.source import WebcamConfig, open_webcam_source
 
     if not request.source.startswith("webcam"):
         raise DriveError(f"source {request.source!r} is not supported by drive; use webcam, webcam:/dev/videoN "

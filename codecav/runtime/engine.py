@@ -22,14 +22,14 @@ from typing import Any, Generic, Protocol, TypeVar
 import numpy as np
 
 from codecav.assets.package import AvatarPackage
+from codecav.camera import pose_matrix
+from codecav.clock import FrameClock
 from codecav.encoders.base import LatentSource
 from codecav.latent import LatentFrame
-from codecav.runtime.clock import FrameClock
 from codecav.runtime.profiler import Profiler
 from codecav.runtime.report import FramePresented
 from codecav.runtime.scene import AvatarInstance, Scene
 from codecav.runtime.scene_renderer import SceneRenderer
-from codecav.runtime.transforms import pose_matrix
 from codecav.xr.base import RenderTarget
 
 T = TypeVar("T")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codecav.runtime.clock import FrameClock
+from codecav.clock import FrameClock
 from codecav.runtime.scene import Scene
 from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.xr.base import EyeView, RenderTarget
@@ -68,17 +68,3 @@ def run_loop(
         done = index + 1
     p50, p99 = (np.percentile(durations, [50, 99]) if durations else (0.0, 0.0))
     return LoopStats(done, rendered, clock.late_frames if clock is not None else 0, float(p50), float(p99))
-
-
-def code_animation(codes: list[np.ndarray], seconds_per_code: float = 1.5) -> Callable[[float], np.ndarray]:
-    """A smooth loop through `codes` (cosine blend between neighbours), as a function of time in seconds."""
-    if not codes:
-        raise ValueError("code_animation needs at least one code")
-
-    def at(t: float) -> np.ndarray:
-        phase = (t / seconds_per_code) % len(codes)
-        i = int(phase)
-        w = 0.5 - 0.5 * np.cos(np.pi * (phase - i))
-        return ((1.0 - w) * codes[i] + w * codes[(i + 1) % len(codes)]).astype(np.float32)
-
-    return at

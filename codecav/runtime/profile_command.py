@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codecav.assets.package import AvatarPackage
+from codecav.clock import FrameClock
+from codecav.encoders.animated_source import AnimatedCodeSource
 from codecav.errors import CodecavError
 from codecav.latent import LatentFrame
 from codecav.net.receiver import LatentFrameReceiver
-from codecav.net.wire import encode_latent_frame
-from codecav.runtime.animated_source import AnimatedCodeSource
-from codecav.runtime.clock import FrameClock
+from codecav.net.wire.frames import encode_latent_frame
 from codecav.runtime.engine import Engine, LatestFeed, ReceivedFrame, SenderWorker
 from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance, random_codes, sample_avatars

@@ -12,7 +12,7 @@ from PIL import Image
 
 from codecav.assets.loader import load_avatar
 from codecav.assets.package import AvatarPackage
-from codecav.assets.synthetic import build_synthetic_avatar
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
 from codecav.errors import CodecavError
 from codecav.runtime.scene import AvatarInstance, Scene, camera_views, row_layout
 from codecav.runtime.scene_renderer import SceneRenderer

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codecav.runtime.transforms import look_at, perspective, rotation_y, translation
-from codecav.xr.base import View
+from codecav.camera import View, look_at, perspective, rotation_y, translation
 
 DEFAULT_IPD_M = 0.063
 """Default interpupillary distance for stereo views, metres (the simulated OpenXR HMD uses ~63 mm)."""

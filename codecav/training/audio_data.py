@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codecav.encoders.arkit import ARKIT_INDEX
-from codecav.encoders.audio_features import HOP, SAMPLE_RATE, log_mel, resample
+from codecav.arkit import ARKIT_INDEX
+from codecav.encoders.audio.features import HOP, SAMPLE_RATE, log_mel, resample
 from codecav.training.studio import speech
 from codecav.training.studio.errors import SpeechError
 from codecav.training.studio.speech import VISEMES, Utterance, viseme_track

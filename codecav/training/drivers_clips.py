@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codecav.encoders.audio_features import resample
+from codecav.encoders.audio.features import resample
 from codecav.encoders.clip import write_clip
 from codecav.encoders.gaze import GAZE_WEIGHTS, weights_to_gaze
 from codecav.training.audio_data import synthesize_varied

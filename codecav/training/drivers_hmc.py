@@ -93,7 +93,7 @@ def augment(views: torch.Tensor, gen: torch.Generator, cfg: HmcConfig) -> torch.
 
 def evaluate(model: nn.Module, views: np.ndarray, weights: np.ndarray) -> dict[str, float]:
     """Mean absolute weight error, jawOpen / eyeBlinkLeft correlations on a set (with sensor noise)."""
-    from codecav.encoders.arkit import ARKIT_INDEX
+    from codecav.arkit import ARKIT_INDEX
 
     gen = torch.Generator().manual_seed(123)
     with torch.no_grad():

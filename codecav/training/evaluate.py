@@ -25,13 +25,13 @@ import onnxruntime as ort
 
 from codecav.assets.loader import load_avatar
 from codecav.assets.package import AvatarPackage
+from codecav.camera import View
 from codecav.decoders.base import AvatarDraw
 from codecav.decoders.neural import OnnxNeuralDecoder
 from codecav.decoders.pica_gl import PicaOptions, PicaRenderer
 from codecav.training.errors import EvalError
 from codecav.training.metrics import psnr, ssim
 from codecav.training.multiface import MultifaceCamera, MultifaceCapture, read_capture
-from codecav.xr.base import View
 from codecav.xr.headless import HeadlessTarget
 
 BACKGROUND = (0.1, 0.1, 0.1)

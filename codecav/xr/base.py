@@ -6,30 +6,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import moderngl
-import numpy as np
 
-
-@dataclass(frozen=True)
-class View:
-    """One eye's (or the mono camera's) pose and projection for a frame.
-
-    Matrices are NumPy row-major and act on column vectors (clip = projection @ view @ world);
-    transpose them when writing GL uniforms, which are column-major.
-    """
-
-    view_matrix: np.ndarray
-    """float32 [4, 4] world -> eye transform."""
-    projection: np.ndarray
-    """float32 [4, 4] eye -> clip transform, OpenGL conventions (NDC z in [-1, 1])."""
-    width: int
-    """Viewport width in pixels."""
-    height: int
-    """Viewport height in pixels."""
-
-    @property
-    def eye_position(self) -> np.ndarray:
-        """float32 [3] the eye's position in world space."""
-        return np.linalg.inv(self.view_matrix.astype(np.float64))[:3, 3].astype(np.float32)
+from codecav.camera import View
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import moderngl
 import numpy as np
 
-from codecav.xr.base import EyeView, RenderTarget, View
+from codecav.camera import View
+from codecav.xr.base import EyeView, RenderTarget
 from codecav.xr.errors import RenderTargetError
 
 

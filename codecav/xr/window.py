@@ -8,8 +8,9 @@ from typing import Any
 import moderngl
 import numpy as np
 
+from codecav.camera import View
 from codecav.shaders.loader import build_program
-from codecav.xr.base import EyeView, RenderTarget, View
+from codecav.xr.base import EyeView, RenderTarget
 from codecav.xr.errors import RenderTargetError
 
 

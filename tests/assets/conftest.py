@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from codecav.assets.package import AvatarPackage
-from codecav.assets.synthetic import build_synthetic_avatar
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
 from codecav.assets.writer import write_avatar
 
 

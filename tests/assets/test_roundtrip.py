@@ -11,7 +11,7 @@ import pytest
 from codecav.assets.errors import AvatarWriteError, TensorShapeError
 from codecav.assets.loader import load_avatar, open_avatar
 from codecav.assets.package import AvatarPackage, MeshTopology
-from codecav.assets.synthetic import build_synthetic_avatar
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
 from codecav.assets.writer import write_avatar
 
 

@@ -12,7 +12,7 @@ import pytest
 from codecav.assets.loader import load_avatar
 from codecav.assets.mlp_eval import mlp_input, mlp_rgb
 from codecav.assets.package import AvatarPackage
-from codecav.assets.synthetic import SYNTHETIC_KIND, build_synthetic_avatar, texel_directions
+from codecav.assets.synthetic.avatar import SYNTHETIC_KIND, build_synthetic_avatar, texel_directions
 from codecav.assets.writer import write_avatar
 
 

@@ -8,12 +8,11 @@ from typing import Any
 import numpy as np
 
 from codecav.assets.package import PixelMlp
+from codecav.camera import View, look_at, perspective
 from codecav.decoders.base import AvatarDraw, AvatarRenderer
 from codecav.decoders.pixel_mlp_reference import ReferenceAvatar
 from codecav.decoders.procedural import ProceduralAvatar
 from codecav.decoders.reference_raster import Fragments
-from codecav.runtime.transforms import look_at, perspective
-from codecav.xr.base import View
 from codecav.xr.headless import HeadlessTarget
 
 SIZE = 128

@@ -6,10 +6,10 @@ import moderngl
 import numpy as np
 import pytest
 
+from codecav.camera import rotation_y, translation
 from codecav.decoders.full_texture import FullTextureOptions, FullTextureRenderer
 from codecav.decoders.pixel_mlp_reference import reference_full_texture_image
 from codecav.decoders.procedural import procedural_avatar
-from codecav.runtime.transforms import rotation_y, translation
 from codecav.xr.headless import HeadlessTarget
 from tests.decoders.conftest import as_reference, draw_once, make_view, silhouette_band, uv_seam_band
 

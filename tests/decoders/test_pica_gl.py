@@ -9,12 +9,12 @@ import moderngl
 import numpy as np
 import pytest
 
+from codecav.camera import project_point, rotation_y, translation
 from codecav.decoders.base import AvatarDraw, DecodedFrame
 from codecav.decoders.full_texture import FullTextureRenderer
 from codecav.decoders.pica_gl import SHADING_MODES, PicaOptions, PicaRenderer
 from codecav.decoders.pixel_mlp_reference import reference_pica_image
 from codecav.decoders.procedural import procedural_avatar
-from codecav.runtime.transforms import project_point, rotation_y, translation
 from codecav.xr.headless import HeadlessTarget
 from tests.decoders.conftest import (
     SIZE,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from codecav.camera import look_at, perspective
 from codecav.decoders.pixel_mlp_reference import bilinear_sample, uv_encoding
 from codecav.decoders.procedural import ellipsoid
 from codecav.decoders.reference_raster import RasterMesh, rasterize
-from codecav.runtime.transforms import look_at, perspective
 
 
 def test_bilinear_hits_texel_centres_and_clamps() -> None:

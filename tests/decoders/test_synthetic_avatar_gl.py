@@ -1,4 +1,4 @@
-"""The whole decoder path on codecav.assets.synthetic avatars: ONNX decode -> PicaRenderer vs the reference."""
+"""The whole decoder path on codecav.assets.synthetic.avatar avatars: ONNX decode -> PicaRenderer vs the reference."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import moderngl
 import numpy as np
 import pytest
 
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
+from codecav.camera import rotation_y, translation
 from codecav.decoders.base import AvatarDraw
 from codecav.decoders.full_texture import FullTextureOptions, FullTextureRenderer
 from codecav.decoders.neural import OnnxNeuralDecoder
@@ -15,11 +17,8 @@ from codecav.decoders.pixel_mlp_reference import (
     reference_full_texture_image,
     reference_pica_image,
 )
-from codecav.runtime.transforms import rotation_y, translation
 from codecav.xr.headless import HeadlessTarget
 from tests.decoders.conftest import make_view, silhouette_band, uv_seam_band
-
-synthetic = pytest.importorskip("codecav.assets.synthetic", reason="codecav.assets.synthetic not available yet")
 
 pytestmark = pytest.mark.gl
 
@@ -31,7 +30,7 @@ def test_decoded_synthetic_avatars_match_the_reference(gl_ctx: moderngl.Context)
     references, draws = [], []
     pica, full = PicaRenderer(gl_ctx), FullTextureRenderer(gl_ctx, FullTextureOptions(texture_size=128))
     for seed, model in enumerate(models):
-        package = synthetic.build_synthetic_avatar(seed=seed)
+        package = build_synthetic_avatar(seed=seed)
         rng = np.random.default_rng(seed)
         code = (rng.standard_normal(package.manifest.latent.dim) * 0.5).astype(np.float32)
         frame = OnnxNeuralDecoder(package.decoder_onnx).decode(code, np.array([0.0, 0.0, 1.0], np.float32))

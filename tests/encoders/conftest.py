@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from codecav.assets.package import AvatarPackage
-from codecav.assets.synthetic import build_synthetic_avatar
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +27,7 @@ def jack_server() -> Iterator[str]:
     jackd = shutil.which("jackd")
     if jackd is None:
         pytest.skip("jackd is missing; apt-get install jackd2")
-    from codecav.encoders.microphone import rescan_devices
+    from codecav.encoders.audio.microphone import rescan_devices
 
     name = f"codecav-test-{os.getpid()}"
     env = {"JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1", "JACK_NO_START_SERVER": "1"}

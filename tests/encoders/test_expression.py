@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from codecav.arkit import ARKIT_INDEX
 from codecav.assets.loader import load_avatar
 from codecav.assets.package import AvatarPackage
 from codecav.assets.writer import write_avatar
-from codecav.encoders.arkit import ARKIT_INDEX
 from codecav.encoders.errors import EncoderModelError, MissingEncoderError
 from codecav.encoders.expression import EXPRESSION_MEMBER, ExpressionEncoder
 from codecav.encoders.gaze import GazeTrackSource, eye_direction

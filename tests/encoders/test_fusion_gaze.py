@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codecav.encoders.arkit import ARKIT_52, ARKIT_INDEX
+from codecav.arkit import ARKIT_52, ARKIT_INDEX
 from codecav.encoders.base import ExpressionSample
 from codecav.encoders.fusion import REGIONS, FusionPolicy, fuse, region_of
 from codecav.encoders.gaze import (

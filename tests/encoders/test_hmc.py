@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from codecav.arkit import ARKIT_INDEX
 from codecav.assets.package import AvatarPackage
-from codecav.encoders.arkit import ARKIT_INDEX
 from codecav.encoders.base import ExpressionSample
 from codecav.encoders.clip import ClipSource, load_clip, shipped_clip, write_clip
 from codecav.encoders.errors import ClipError, MissingEncoderError
@@ -152,8 +152,10 @@ def test_shipped_clip_drives_an_avatar(driven_avatar: AvatarPackage) -> None:
 
 
 def test_studio_hmc_source_streams_live_frames() -> None:
+    from codecav.cli.sources import register_cli_sources
     from codecav.encoders.sources import open_source
 
+    register_cli_sources()
     kind, source = open_source("hmc-studio:0")
     try:
         first, second = source.read(), source.read()
@@ -171,8 +173,7 @@ def test_hmc_driven_sample_avatar_matches_the_person() -> None:
     from codecav.training.drivers_eval import hmc_decode_psnr, sample_identity
 
     samples = sample_avatar_paths()
-    if not samples:
-        pytest.skip("no sample avatars shipped in codecav/assets/samples yet")
+    assert samples, "the shipped sample avatars are missing from codecav/assets/samples"
     identity = sample_identity(samples[0])
     assert identity is not None
     score = hmc_decode_psnr(samples[0], identity, shipped_hmc_model(identity), frames=3)

@@ -7,15 +7,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from codecav.assets.synthetic import build_synthetic_avatar
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
+from codecav.encoders.synthetic_source import SyntheticLatentSource
 from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.call_base import CallBase
 from codecav.net.call_session import CallSession, monotonic_us
 from codecav.net.call_types import CallConfig
 from codecav.net.jitter_buffer import JitterConfig
 from codecav.net.peer import PeerConfig
-from codecav.net.signaling import SignalingServer, make_join_token
-from codecav.net.synthetic_source import SyntheticLatentSource
+from codecav.net.signaling.server import SignalingServer, make_join_token
 
 SECRET = b"call-test-secret-0123456789abcdef"
 ROOM = "call-room"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from codecav.net.impairment import Impairment, impair
-from codecav.net.signaling import SignalingServer
+from codecav.net.signaling.server import SignalingServer
 from tests.net.calls import SECRET, send_frames, session
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from codecav.assets.synthetic import build_synthetic_avatar
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
 from codecav.net.avatar_exchange import AvatarCache, AvatarFetch, ExchangeStats, OwnAvatar, sha256_hex
-from codecav.net.control import (
+from codecav.net.wire.control import (
     AvatarChunk,
     AvatarDone,
     Hello,

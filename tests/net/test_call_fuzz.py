@@ -10,11 +10,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from codecav.encoders.synthetic_source import SyntheticLatentSource
 from codecav.latent import LatentFrame
 from codecav.net.call_session import CallSession
-from codecav.net.signaling import SignalingServer
-from codecav.net.synthetic_source import SyntheticLatentSource
-from codecav.net.wire import encode_latent_frame
+from codecav.net.signaling.server import SignalingServer
+from codecav.net.wire.frames import encode_latent_frame
 from tests.net.calls import SECRET, send_frames, session
 
 

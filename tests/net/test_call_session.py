@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from codecav.encoders.synthetic_source import SyntheticLatentSource
 from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.call_session import monotonic_us
 from codecav.net.errors import SignalingError
 from codecav.net.jitter_buffer import PlayoutState
-from codecav.net.signaling import SignalingServer
-from codecav.net.synthetic_source import SyntheticLatentSource
+from codecav.net.signaling.server import SignalingServer
 from tests.net.calls import ROOM, SECRET, send_frames, session, small_avatar
 
 

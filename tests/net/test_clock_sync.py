@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from codecav.net.clock_sync import ClockSample, ClockSyncEstimator
-from codecav.net.control import Pong
+from codecav.net.wire.control import Pong
 
 
 def test_ntp_arithmetic_symmetric_path() -> None:

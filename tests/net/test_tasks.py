@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codecav.net.signaling import SignalingServer
+from codecav.net.signaling.server import SignalingServer
 from codecav.net.tasks import cancel_and_wait
 from tests.net.calls import SECRET, send_frames, session
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from codecav.net.call_session import monotonic_us
-from codecav.net.signaling import SignalingServer
+from codecav.net.signaling.server import SignalingServer
 from codecav.net.voice import (
     FRAME_SAMPLES,
     SAMPLE_RATE,

@@ -9,10 +9,10 @@ import av
 import numpy as np
 import pytest
 
-from codecav.cli import main
-from codecav.encoders.webcam_landmarker import WebcamExtraError, import_mediapipe
-from codecav.encoders.webcam_model import LandmarkerModelError, load_landmarker_model
-from tests.encoders.webcam_media import MediaUnavailable, talking_face_video
+from codecav.cli.main import main
+from codecav.encoders.webcam.landmarker import WebcamExtraError, import_mediapipe
+from codecav.encoders.webcam.model import LandmarkerModelError, load_landmarker_model
+from tests.encoders.webcam.media import MediaUnavailable, talking_face_video
 
 
 @pytest.fixture(scope="module")

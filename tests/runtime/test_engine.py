@@ -11,10 +11,10 @@ import moderngl
 import numpy as np
 import pytest
 
-from codecav.assets.synthetic import build_synthetic_avatar
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
+from codecav.encoders.animated_source import AnimatedCodeSource
 from codecav.encoders.base import LatentSource
 from codecav.latent import LatentFrame
-from codecav.runtime.animated_source import AnimatedCodeSource
 from codecav.runtime.engine import Engine, LatestFeed, LatestSlot, NetworkThread, ReceivedFrame, SenderWorker
 from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.scene import camera_views, row_layout

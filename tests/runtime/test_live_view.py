@@ -6,12 +6,13 @@ import moderngl
 import numpy as np
 import pytest
 
-from codecav.assets.synthetic import build_synthetic_avatar
-from codecav.runtime.clock import FakeTime, FrameClock
-from codecav.runtime.live_view import code_animation, run_loop
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
+from codecav.camera import translation
+from codecav.clock import FakeClock, FrameClock
+from codecav.encoders.animated_source import code_animation
+from codecav.runtime.live_view import run_loop
 from codecav.runtime.scene import AvatarInstance, Scene, camera_views
 from codecav.runtime.scene_renderer import SceneRenderer
-from codecav.runtime.transforms import translation
 from codecav.xr.headless import HeadlessTarget
 
 
@@ -32,8 +33,8 @@ def test_loop_renders_paced_frames_and_stops_when_asked(gl_ctx: moderngl.Context
     renderer.add_avatar("a", package)
     dim = package.manifest.latent.dim
     scene = Scene([AvatarInstance("a", translation(0, 0, 0), np.zeros(dim, np.float32))])
-    fake = FakeTime()
-    clock = FrameClock(33_333_333, now=fake.now, sleep=fake.sleep)
+    fake = FakeClock()
+    clock = FrameClock(33_333_333, fake)
     anim = code_animation([np.zeros(dim, np.float32), np.full(dim, 0.8, np.float32)], seconds_per_code=0.1)
     images, times = [], []
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codecav.cli import main
+from codecav.cli.main import main
 
 
 def _properly_nested(events: list[dict[str, float]]) -> bool:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codecav.assets.synthetic import build_synthetic_avatar
+from codecav.assets.synthetic.avatar import build_synthetic_avatar
 from codecav.assets.writer import write_avatar
+from codecav.camera import rotation_y, translation
 from codecav.runtime.render_command import RenderRequest, RenderRequestError, render_to_png
 from codecav.runtime.scene import row_layout
 from codecav.runtime.scene_renderer import head_space_view_dir
-from codecav.runtime.transforms import rotation_y, translation
 
 
 def request(tmp_path: Path, **kw: object) -> RenderRequest:

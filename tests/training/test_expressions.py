@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from codecav.encoders.arkit import ARKIT_INDEX
+from codecav.arkit import ARKIT_INDEX
 from codecav.training.studio.expressions import (
     blink_sequence,
     gaze_sequence,

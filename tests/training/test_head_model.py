@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from codecav.encoders.arkit import ARKIT_INDEX
+from codecav.arkit import ARKIT_INDEX
 from codecav.training.studio.head_model import REGIONS, HeadModel
 
 

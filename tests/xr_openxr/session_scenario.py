@@ -5,7 +5,7 @@ into both eyes for N frames, reads the swapchain images back and writes what it 
     python -m tests.xr_openxr.session_scenario --graphics glx --scene avatar --frames 30 --out result.json
 
 The quad scene is a flat-coloured square at a known world position; the avatar scene is a sample avatar
-(codecav.assets.synthetic when present, else codecav.decoders.procedural) drawn by the PiCA GL pass.
+(codecav.assets.synthetic.avatar when present, else codecav.decoders.procedural) drawn by the PiCA GL pass.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 import moderngl
 import numpy as np
 
-from codecav.runtime.clock import FrameClock
-from codecav.runtime.transforms import project_point
+from codecav.camera import project_point
+from codecav.clock import FrameClock
 from codecav.xr.base import EyeView
-from codecav.xr.openxr import OpenXRConfig, OpenXRTarget
+from codecav.xr.openxr.target import OpenXRConfig, OpenXRTarget
 
 QUAD_CENTRE = np.array([0.0, 0.0, -1.0], np.float32)
 """World (LOCAL space) position of the test quad: 1 m in front of the origin, facing +z."""
@@ -105,9 +105,9 @@ class AvatarScene:
 
 def _sample_avatar() -> tuple[Any, Any, Any, Any, str]:
     """(mesh, mlp, feature_info, decoded frame, source) of the sample avatar: the synthetic AvatarPackage
-    decoded once by its ONNX decoder when codecav.assets.synthetic exists, else the procedural one."""
+    decoded once by its ONNX decoder when codecav.assets.synthetic.avatar exists, else the procedural one."""
     try:
-        from codecav.assets.synthetic import build_synthetic_avatar  # type: ignore[import-not-found,unused-ignore]
+        from codecav.assets.synthetic.avatar import build_synthetic_avatar  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         from codecav.decoders.procedural import procedural_avatar
 
@@ -119,7 +119,7 @@ def _sample_avatar() -> tuple[Any, Any, Any, Any, str]:
     code = (np.random.default_rng(0).standard_normal(package.manifest.latent.dim) * 0.5).astype(np.float32)
     # The head faces +z (codecav.latent.HeadPose) and the viewer is at the origin, +z of the avatar.
     frame = OnnxNeuralDecoder(package.decoder_onnx).decode(code, np.array([0.0, 0.0, 1.0], np.float32))
-    return package.mesh, package.pixel_mlp, package.manifest.feature_map, frame, "codecav.assets.synthetic"
+    return package.mesh, package.pixel_mlp, package.manifest.feature_map, frame, "codecav.assets.synthetic.avatar"
 
 
 def _swapchain_depth(target: OpenXRTarget, index: int, w: int, h: int) -> np.ndarray:

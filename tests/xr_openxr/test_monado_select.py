@@ -9,10 +9,10 @@ from pathlib import Path
 
 _SELECT = """
 import numpy as np
-from codecav.runtime.transforms import look_at, perspective
-from codecav.xr.base import View
-from codecav.xr.openxr import OpenXRTarget
-from codecav.xr.openxr_select import open_best_target
+from codecav.camera import look_at, perspective
+from codecav.camera import View
+from codecav.xr.openxr.target import OpenXRTarget
+from codecav.xr.select import open_best_target
 views = [View(look_at(np.array([0.0, 0.0, 1.0]), np.zeros(3)), perspective(60.0, 4 / 3, 0.05, 10.0), 64, 48)]
 target, note = open_best_target(views, prefer_xr=True)
 assert isinstance(target, OpenXRTarget), type(target)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codecav.encoders.arkit import ARKIT_52, ARKIT_INDEX
+from codecav.arkit import ARKIT_52, ARKIT_INDEX
 from codecav.training.studio.speech import synthesize, viseme_track
 
 FPS = 30.0

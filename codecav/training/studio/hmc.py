@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codecav.encoders.arkit import ARKIT_52, ARKIT_INDEX
+from codecav.arkit import ARKIT_52, ARKIT_INDEX
 from codecav.encoders.hmc import HmcFrame
 from codecav.training.studio.albedo import paint_albedo
 from codecav.training.studio.expressions import gaze_weights, random_expression

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codecav.encoders.arkit import ARKIT_INDEX
+from codecav.arkit import ARKIT_INDEX
 from codecav.training.studio.errors import SpeechError
 
 _EVENT_PHONEME = 7

@@ -1,0 +1,1 @@
+"""Random-weight plumbing avatars (untrained): a procedural head, an ONNX decoder and a pixel MLP."""

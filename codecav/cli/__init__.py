@@ -1,0 +1,1 @@
+"""The command line: every `codecav` command; the only place that prints and exits."""

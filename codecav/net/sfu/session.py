@@ -1,0 +1,326 @@
+"""SfuCallSession: the CallSession API through a Janus VideoRoom (an SFU), for rooms beyond a 6-person mesh.
+
+Each participant publishes one PeerConnection to Janus (a data channel and, optionally, Opus voice) and
+subscribes to every other publisher (one PeerConnection per feed). Janus forwards data-channel messages to the
+subscribers, reliable and ordered whatever the publisher asked. The publisher has two channels to Janus,
+`latent` (unordered, no retransmissions: a frame lost on this leg is gone) and `control` (reliable: avatar
+chunks must not be lost), and messages carry a one-byte envelope:
+
+    b"L" + latent frame                                   to everyone
+    b"C" + len(to) (1 byte) + to (peer id) + control msg   to one peer (the others drop it)
+
+Janus 1.1.2 queues rather than drops under SCTP back-pressure, so the sender keeps the latest-wins rule on its
+publisher channel (PeerConfig.latent_max_buffered_bytes), and the receiver's jitter buffer drops frames whose
+time has been played. The CallConfig's `signal_url` is the Janus HTTP API URL; `token` is not used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Collection
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.contrib.media import MediaRelay
+
+from codecav.latent import LatentFrame
+from codecav.net.avatar_exchange import OwnAvatar
+from codecav.net.call_base import CallBase
+from codecav.net.call_session import monotonic_us
+from codecav.net.call_types import CallConfig
+from codecav.net.errors import NetError
+from codecav.net.peer import PeerLinkStats, close_peer_connection, use_host_addresses, use_loopback_ice, watch_audio_rtp
+from codecav.net.remote_peer import Clock, FrameListener, RemotePeer
+from codecav.net.sfu.janus_client import JanusHandle, JanusSession
+from codecav.net.sfu.janus_server import JanusError
+from codecav.net.tasks import cancel_and_wait
+from codecav.net.voice import VoicePlayout, consume_voice
+from codecav.net.wire.frames import encode_latent_frame
+
+log = logging.getLogger(__name__)
+
+LATENT = b"L"
+"""Envelope of a latent frame."""
+CONTROL = b"C"
+"""Envelope of a control message for one peer."""
+MAX_SFU_PUBLISHERS = 32
+"""Publishers a room created by this client holds."""
+
+
+def control_envelope(to: str, data: bytes) -> bytes:
+    """b"C" + len(to) + to + data."""
+    peer = to.encode()
+    return CONTROL + bytes([len(peer)]) + peer + data
+
+
+def open_envelope(data: bytes | str, me: str) -> tuple[str, bytes] | None:
+    """('latent' | 'control', payload) of a message for `me`; None for control messages to others or bad ones."""
+    if not isinstance(data, bytes) or not data:
+        return None
+    if data[:1] == LATENT:
+        return "latent", data[1:]
+    if data[:1] == CONTROL and len(data) >= 2:
+        size = data[1]
+        to = data[2 : 2 + size].decode("utf-8", "replace")
+        return ("control", data[2 + size :]) if to == me else None
+    return None
+
+
+def _rtc_config(config: CallConfig) -> RTCConfiguration:
+    if config.peer.host_addresses:
+        use_host_addresses(config.peer.host_addresses)
+    elif config.peer.loopback_only:
+        use_loopback_ice()
+    return RTCConfiguration(iceServers=[RTCIceServer(urls=u) for u in config.peer.ice_servers])
+
+
+class Publisher:
+    """This participant's PeerConnection to Janus: the channel every message goes out on."""
+
+    def __init__(self, config: CallConfig, voice: MediaStreamTrack | None) -> None:
+        self.config = config
+        self.pc = RTCPeerConnection(_rtc_config(config))
+        # Two channels to Janus: latent frames may be lost on this leg, control messages (avatar chunks) not.
+        self.channel: RTCDataChannel = self.pc.createDataChannel("latent", ordered=False, maxRetransmits=0)
+        self.control: RTCDataChannel = self.pc.createDataChannel("control")
+        if voice is not None:
+            self.pc.addTransceiver(voice, direction="sendonly")
+        self.latent_sent = 0
+        self.latent_sent_bytes = 0
+        self.dropped_congested = 0
+
+    @property
+    def is_open(self) -> bool:
+        """Whether both channels to Janus are open."""
+        return self.channel.readyState == "open" and self.control.readyState == "open"
+
+    def send_latent(self, data: bytes) -> bool:
+        """Latest wins, as PeerLink.send_latent."""
+        if not self.is_open:
+            return False
+        if self.channel.bufferedAmount > self.config.peer.latent_max_buffered_bytes:
+            self.dropped_congested += 1
+            return False
+        self.channel.send(LATENT + data)
+        self.latent_sent += 1
+        self.latent_sent_bytes += len(data)
+        return True
+
+
+class FeedLink:
+    """One remote publisher as a RemotePeer's ControlLink: receives on our subscription to its feed, sends
+    through our publisher addressed to it."""
+
+    def __init__(self, peer_id: str, publisher: Publisher, pc: RTCPeerConnection, handle: JanusHandle) -> None:
+        self.peer_id = peer_id
+        self.publisher = publisher
+        self.pc = pc
+        self.handle = handle
+        self.channels: list[RTCDataChannel] = []
+        self.stats = PeerLinkStats()
+
+    @property
+    def is_open(self) -> bool:
+        """Our publisher channel and a channel of the subscription are open."""
+        return self.publisher.is_open and any(c.readyState == "open" for c in self.channels)
+
+    async def wait_open(self) -> None:
+        """Until is_open; NetError after the connect timeout."""
+        timeout = self.config_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                while not self.is_open:
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            raise NetError(f"subscription to {self.peer_id} through Janus did not open within {timeout:g} s") \
+                from None
+
+    @property
+    def config_timeout(self) -> float:
+        """The PeerConfig connect timeout."""
+        return self.publisher.config.peer.connect_timeout_s
+
+    def send_control(self, data: bytes) -> None:
+        """To this peer through Janus (everyone gets it; the others drop it)."""
+        if not self.publisher.is_open:
+            raise NetError("the channel to Janus is not open")
+        self.publisher.control.send(control_envelope(self.peer_id, data))
+        self.stats.control_sent += 1
+
+    def control_backlog(self) -> int:
+        """Bytes queued on our publisher's control channel."""
+        return int(self.publisher.control.bufferedAmount)
+
+    async def close(self) -> None:
+        """Close the subscription."""
+        await close_peer_connection(self.pc, self.peer_id)
+        await self.handle.detach()
+
+
+class SfuCallSession(CallBase[FeedLink]):
+    """A participant of a Janus VideoRoom with the CallSession API (start/stop/send/remote_frames/stats ...)."""
+
+    def __init__(self, config: CallConfig, own_avatar: OwnAvatar, *, voice_track: MediaStreamTrack | None = None,
+                 receive_voice: bool = False, clock: Clock = monotonic_us,
+                 on_frame: FrameListener | None = None, subscribe_to: Collection[str] | None = None) -> None:
+        """As CallSession; `subscribe_to` limits the peers this one receives (None: everyone), e.g. for
+        send-mostly participants in load tests."""
+        super().__init__(config, own_avatar, clock)
+        self._subscribe_to = None if subscribe_to is None else frozenset(subscribe_to)
+        self._voice = MediaRelay().subscribe(voice_track) if voice_track is not None else None
+        self._receive_voice = receive_voice
+        self._on_frame = on_frame
+        self._janus: JanusSession | None = None
+        self._handle: JanusHandle | None = None
+        self._publisher: Publisher | None = None
+        self._events: asyncio.Task[None] | None = None
+        self._subscribing: set[asyncio.Task[None]] = set()
+        self._feeds: dict[str, str] = {}  # peer id -> feed id
+        self.publisher_id: str | None = None
+        """Our feed id in the room."""
+
+    async def start(self) -> None:
+        """Create the room if needed, join as publisher, publish, subscribe to everyone already there."""
+        cfg = self.config
+        janus = JanusSession(cfg.signal_url)
+        await janus.create()
+        self._janus = janus
+        handle = await janus.attach()
+        self._handle = handle
+        exists = await handle.request({"request": "exists", "room": cfg.room})
+        if not exists.get("exists"):
+            with contextlib.suppress(JanusError):  # another participant may have created it meanwhile
+                await handle.request({"request": "create", "room": cfg.room, "publishers": MAX_SFU_PUBLISHERS,
+                                      "permanent": False, "audiocodec": "opus"})
+        joined, _ = await handle.message({"request": "join", "ptype": "publisher", "room": cfg.room,
+                                          "display": cfg.peer_id})
+        self.publisher_id = str(joined.get("id"))
+        publisher = Publisher(cfg, self._voice)
+        self._publisher = publisher
+        await publisher.pc.setLocalDescription(await publisher.pc.createOffer())
+        _, jsep = await handle.message({"request": "publish", "audio": self._voice is not None, "data": True},
+                                       {"type": "offer", "sdp": publisher.pc.localDescription.sdp})
+        if jsep is None:
+            raise JanusError("Janus answered publish without an SDP answer")
+        await publisher.pc.setRemoteDescription(RTCSessionDescription(jsep["sdp"], jsep["type"]))
+        for feed in joined.get("publishers", []):
+            self._subscribe_later(str(feed["id"]), str(feed.get("display", "")))
+        self._events = asyncio.create_task(self._event_loop(handle), name=f"sfu-events-{cfg.peer_id}")
+
+    async def stop(self) -> None:
+        """Leave: close subscriptions, the publisher and the Janus session; await every task."""
+        for task in list(self._subscribing):
+            await cancel_and_wait(task, NetError)
+        for peer_id in list(self._remotes):
+            await self._remove_remote(peer_id, "leaving")
+        await cancel_and_wait(self._events)
+        self._events = None
+        if self._publisher is not None:
+            await close_peer_connection(self._publisher.pc, "janus")
+            self._publisher = None
+        if self._janus is not None:
+            await self._janus.destroy()
+            self._janus = None
+
+    async def _event_loop(self, handle: JanusHandle) -> None:
+        while True:
+            event = await handle.events.get()
+            data = event.get("plugindata", {}).get("data", {})
+            for feed in data.get("publishers", []) or []:
+                self._subscribe_later(str(feed["id"]), str(feed.get("display", "")))
+            gone = data.get("unpublished") or data.get("leaving")
+            if gone and gone != "ok":
+                for peer_id in list(self._remotes):
+                    if self._feeds.get(peer_id) == str(gone):
+                        await self._remove_remote(peer_id, "left the room")
+
+    def _subscribe_later(self, feed: str, display: str) -> None:
+        if feed == self.publisher_id or not display or display in self._remotes:
+            return
+        if self._subscribe_to is not None and display not in self._subscribe_to:
+            return
+        self._feeds[display] = feed
+        task = asyncio.create_task(self._subscribe(feed, display), name=f"sfu-subscribe-{display}")
+        self._subscribing.add(task)
+        task.add_done_callback(self._subscribing.discard)
+
+    async def _subscribe(self, feed: str, display: str) -> None:
+        assert self._janus is not None and self._publisher is not None
+        handle = await self._janus.attach()
+        body = {"request": "join", "ptype": "subscriber", "room": self.config.room, "streams": [{"feed": feed}]}
+        jsep = None
+        for _attempt in range(50):  # 428 until the publisher's webrtcup
+            try:
+                _, jsep = await handle.message(body)
+                break
+            except JanusError as exc:
+                if "428" not in str(exc):
+                    raise
+                await asyncio.sleep(0.1)
+        if jsep is None:
+            raise JanusError(f"could not subscribe to {display}: Janus kept answering 428 (no media yet)")
+        pc = RTCPeerConnection(_rtc_config(self.config))
+        link = FeedLink(display, self._publisher, pc, handle)
+        voice = VoicePlayout() if self._receive_voice else None
+        holder: list[RemotePeer[FeedLink]] = []
+        me = self.config.peer_id
+
+        def on_message(data: bytes | str) -> None:
+            opened = open_envelope(data, me)
+            if opened is None or not holder:
+                return
+            kind, payload = opened
+            try:
+                if kind == "latent":
+                    link.stats.latent_received += 1
+                    link.stats.latent_received_bytes += len(payload)
+                    holder[0].on_latent(payload)
+                else:
+                    link.stats.control_received += 1
+                    holder[0].on_control(payload)
+            except Exception as exc:  # never raise into aiortc; counted like PeerLink does
+                link.stats.errors.append(f"{type(exc).__name__}: {exc}")
+
+        def add_channel(channel: RTCDataChannel) -> None:
+            link.channels.append(channel)
+            channel.on("message", on_message)
+
+        pc.on("datachannel", add_channel)
+
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio" and voice is not None:
+                watch_audio_rtp(pc, track, lambda ts, origin: voice.note_packet(ts, self.clock(), origin),
+                                link.stats.errors)
+                task = asyncio.ensure_future(consume_voice(track, voice, self.clock))
+                self._subscribing.add(task)
+                task.add_done_callback(self._subscribing.discard)
+
+        pc.on("track", on_track)
+        await pc.setRemoteDescription(RTCSessionDescription(jsep["sdp"], jsep["type"]))
+        add_channel(pc.createDataChannel("codecav"))  # Janus forwards only once the subscriber has a channel
+        await pc.setLocalDescription(await pc.createAnswer())
+        await handle.message({"request": "start"}, {"type": "answer", "sdp": pc.localDescription.sdp})
+        remote = RemotePeer(display, link, self.config, self.own, self._cache, self._exchange, self.clock,
+                            self._timings, self._on_frame, voice)
+        holder.append(remote)
+        self._remotes[display] = remote
+        self._runners[display] = asyncio.create_task(self._run_remote(remote), name=f"sfu-peer-{display}")
+
+    def send(self, frame: LatentFrame) -> int:
+        """Encode `frame` and publish it once (Janus fans it out); 1 if sent, 0 if dropped or not connected."""
+        data = encode_latent_frame(frame, self._layout, quant=self.config.quant)
+        self._frames_sent += 1
+        if self._publisher is None or not self._publisher.send_latent(data):
+            return 0
+        for remote in self._remotes.values():
+            remote.link.stats.latent_sent += 1
+            remote.link.stats.latent_sent_bytes += len(data)
+        return 1

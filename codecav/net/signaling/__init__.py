@@ -1,0 +1,1 @@
+"""Signaling: the WebSocket server, its client, its messages and HMAC join tokens."""

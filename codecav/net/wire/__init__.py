@@ -1,0 +1,1 @@
+"""Wire formats (pure parse/serialize): latent frames, their quantizers, control messages."""

@@ -1,0 +1,292 @@
+"""`codecav call`: join a call, send this peer's LatentFrames, render the others through the runtime Engine.
+
+Threads as the Engine lays them out: the CallSession on a NetworkThread (asyncio), the source on a SenderWorker,
+decoding and drawing on the caller's thread (which owns the GL context). `CallFeed` adapts the session's jitter
+buffer to the Engine's RemoteFeed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codecav.assets.package import AvatarPackage
+from codecav.clock import FrameClock
+from codecav.encoders.base import LatentSource
+from codecav.encoders.synthetic_source import SyntheticLatentSource
+from codecav.errors import CodecavError
+from codecav.latent import LatentFrame
+from codecav.net.avatar_exchange import OwnAvatar
+from codecav.net.call_base import CallBase
+from codecav.net.call_session import CallSession
+from codecav.net.call_types import CallConfig
+from codecav.net.peer import PeerConfig
+from codecav.net.sfu.session import SfuCallSession
+from codecav.net.signaling.join_token import make_join_token
+from codecav.net.voice import SAMPLE_RATE, MicrophoneFeed, VoiceTrack, read_wav_mono_48k, wav_feed
+from codecav.net.voice_player import VoicePlayer
+from codecav.runtime.engine import Engine, NetworkThread, ReceivedFrame, SenderWorker
+from codecav.runtime.profiler import Profiler
+from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance
+from codecav.runtime.scene import camera_views, row_layout
+from codecav.runtime.scene_renderer import SceneRenderer
+from codecav.xr.base import RenderTarget
+
+TOKEN_TTL_S = 12 * 3600
+"""Lifetime of a token made from --secret-file."""
+
+
+class CallRequestError(CodecavError):
+    """`codecav call` was asked something it cannot do."""
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """What `codecav call` was asked to do."""
+
+    room: str
+    """Room to join."""
+    signal_url: str
+    """Signaling server URL."""
+    avatar: Path
+    """This peer's avatar package."""
+    source: str
+    """Source spec: 'synthetic' or 'synthetic:SEED'."""
+    token: str | None = None
+    """Join token, or None to make one from `secret_file`."""
+    secret_file: Path | None = None
+    """The signaling server's secret (to make a token)."""
+    peer_id: str | None = None
+    """Peer id (default: a random one)."""
+    render: str = "headless"
+    """'headless' or 'window'."""
+    out: Path | None = None
+    """Folder for call_stats.json and a last-frame PNG."""
+    seconds: float | None = None
+    """How long to stay (None: until the window closes or Ctrl-C)."""
+    fps: float = 30.0
+    """Source frame rate."""
+    loopback: bool = False
+    """Offer only 127.0.0.1 as ICE host candidate (both peers on this machine)."""
+    ice_servers: tuple[str, ...] = ()
+    """STUN/TURN URLs."""
+    size: tuple[int, int] = (640, 480)
+    """View size."""
+    display_hz: float = 60.0
+    """Render pacing (a window's swap may pace it further)."""
+    voice: str | None = None
+    """Voice to send: a .wav path, 'mic' or 'mic:DEVICE'; None sends no voice."""
+    play_voice: bool = False
+    """Play the others' voices through the default audio output (PortAudio)."""
+    sfu: bool = False
+    """`signal_url` is a Janus HTTP API URL: join its VideoRoom `room` instead of a mesh (rooms beyond 6)."""
+    host_addresses: tuple[str, ...] = ()
+    """ICE host candidates to offer (e.g. 127.0.0.2 beside a Janus in a namespace); empty: aioice's choice."""
+
+
+def open_source(spec: str, package: AvatarPackage, fps: float) -> LatentSource:
+    """The LatentSource a --source spec names: 'synthetic[:SEED]', or registered encoder sources joined with
+    '+' (e.g. 'clip:0', 'webcam', 'mic+webcam'), fused and encoded with the avatar's expression encoder."""
+    kind, _, arg = spec.partition(":")
+    if kind == "synthetic":
+        try:
+            seed = int(arg) if arg else 0
+        except ValueError:
+            raise CallRequestError(f"--source {spec!r}: the seed must be an integer, e.g. synthetic:3") from None
+        return SyntheticLatentSource(package.manifest.latent, fps=fps, seed=seed)
+    from codecav.encoders.paced_source import open_latent_source
+    from codecav.encoders.sources import source_names
+
+    unknown = [part for part in spec.split("+") if part.partition(":")[0] not in source_names()]
+    if unknown:
+        raise CallRequestError(f"--source {unknown[0]!r} is not known; use synthetic[:SEED] or one of "
+                               f"{', '.join(source_names())} (joined with '+' to fuse)")
+    return open_latent_source(spec.split("+"), package, fps)
+
+
+def open_voice(spec: str | None) -> tuple[VoiceTrack | None, Callable[[], None]]:
+    """The voice track a --voice spec names and a function releasing its device."""
+    if spec is None or spec == "none":
+        return None, lambda: None
+    kind, _, device = spec.partition(":")
+    if kind == "mic":
+        mic = MicrophoneFeed(device or None)
+        return VoiceTrack(mic), mic.close
+    return VoiceTrack(wav_feed(read_wav_mono_48k(spec), loop=True)), lambda: None
+
+
+class VoiceRecorder:
+    """Pulls the mixed, face-aligned remote voice in real time on the render thread, for --out."""
+
+    def __init__(self, session: CallBase[Any]) -> None:
+        self.session = session
+        self.blocks: list[np.ndarray] = []
+        self._next_us: float | None = None
+
+    def poll(self) -> None:
+        """Take the samples due since the last poll."""
+        now = float(time.monotonic_ns() // 1000)
+        if self._next_us is None:
+            self._next_us = now
+            return
+        n = int((now - self._next_us) * SAMPLE_RATE / 1e6)
+        if n > 0:
+            self.blocks.append(self.session.voice_samples(self._next_us, n))
+            self._next_us += n * 1e6 / SAMPLE_RATE
+
+    def write(self, path: Path) -> None:
+        """Save what was pulled as 16-bit mono 48 kHz WAV."""
+        pcm = np.concatenate(self.blocks) if self.blocks else np.zeros(0, np.float32)
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(SAMPLE_RATE)
+            wav.writeframes((np.clip(pcm, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def resolve_token(request: CallRequest, peer_id: str) -> str:
+    """--token as given, or one made from --secret-file; CallRequestError if neither is usable."""
+    if request.token:
+        return request.token
+    if request.secret_file is None:
+        raise CallRequestError("give --token TOKEN or --secret-file FILE (the signaling server's secret)")
+    try:
+        secret = request.secret_file.read_bytes().strip()
+    except OSError as exc:
+        raise CallRequestError(f"cannot read --secret-file {request.secret_file} ({exc.strerror})") from None
+    try:
+        return make_join_token(secret, request.room, peer_id, TOKEN_TTL_S)
+    except ValueError as exc:
+        raise CallRequestError(f"--secret-file {request.secret_file}: {exc}") from None
+
+
+class CallFeed:
+    """The Engine's RemoteFeed for one peer of a CallSession: the jitter buffer's sample at display time."""
+
+    def __init__(self, session: CallBase[Any], peer: str) -> None:
+        self.session = session
+        self.peer = peer
+
+    def frame_for_display(self, display_ns: int) -> ReceivedFrame | None:
+        """The interpolated (or held/decaying) frame for `display_ns`; None before the avatar is ready."""
+        remote = self.session.remote_frame(self.peer, display_ns // 1000)
+        if remote is None:
+            return None
+        s = remote.sample
+        frame = LatentFrame(max(s.sequence, 0), max(int(s.capture_time_us), 0), s.code, s.head_pose, s.gaze, s.flags)
+        return ReceivedFrame(self.peer, frame, int(s.capture_time_us * 1000), s.arrival_us * 1000)
+
+
+def _open_target(render: str, width: int, height: int, distance: float) -> RenderTarget:
+    views = camera_views(width, height, eye=(0.0, 0.0, distance), fovy_deg=35.0)
+    if render == "window":
+        from codecav.xr.window import WindowTarget
+
+        return WindowTarget(views, title="codecav call")
+    if render == "headless":
+        from codecav.xr.headless import HeadlessTarget
+
+        return HeadlessTarget(views)
+    raise CallRequestError(f"--render {render!r} is not known; use headless or window")
+
+
+def run_call(request: CallRequest) -> Iterator[str]:
+    """Join, send, render; yields progress lines. Writes call_stats.json (and last_frame.png) under --out."""
+    peer_id = request.peer_id or f"peer-{secrets.token_hex(3)}"
+    own = OwnAvatar.from_path(request.avatar)
+    source = open_source(request.source, own.package, request.fps)
+    config = CallConfig(room=request.room, peer_id=peer_id, signal_url=request.signal_url,
+                        token="" if request.sfu else resolve_token(request, peer_id),
+                        peer=PeerConfig(ice_servers=request.ice_servers, loopback_only=request.loopback,
+                                        host_addresses=request.host_addresses))
+    voice_track, release_voice = open_voice(request.voice)
+    net = NetworkThread()
+    receive_voice = request.play_voice or request.out is not None
+    session: CallSession | SfuCallSession
+    if request.sfu:
+        session = SfuCallSession(config, own, voice_track=voice_track, receive_voice=receive_voice)
+    else:
+        session = CallSession(config, own, voice_track=voice_track, receive_voice=receive_voice)
+    target: RenderTarget | None = None
+    sender: SenderWorker | None = None
+    player: VoicePlayer | None = None
+    recorder = VoiceRecorder(session) if request.out is not None else None
+    try:
+        net.call(session.start(), timeout=30)
+        yield f"joined room {request.room} as {peer_id} with avatar {own.package.manifest.avatar_id} " \
+              f"({own.sha256[:12]}); peers already there: {', '.join(session.peers) or 'none'}"
+        width, height = request.size
+        target = _open_target(request.render, width, height,
+                              framing_distance(5 * HEAD_SPACING_M + 0.25, 35.0, width / height))
+        renderer = SceneRenderer(target.ctx)
+        profiler = Profiler()
+        # Paced on every target: a window without vsync (Xvfb) would otherwise spin and starve the network thread.
+        engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / request.display_hz)))
+        slots = row_layout(5, HEAD_SPACING_M)
+        shown: dict[str, AvatarPackage] = {}
+
+        if request.play_voice:
+            player = VoicePlayer(session.voice_samples)
+
+        def add_ready_peers() -> bool:
+            if recorder is not None:
+                recorder.poll()
+            for peer, _sha, package in session.ready_peers():
+                if peer not in shown and len(shown) < len(slots):
+                    engine.add_remote(peer, package, slots[len(shown)], CallFeed(session, peer))
+                    shown[peer] = package
+            return False
+
+        loop = net.loop
+
+        def send(frame: LatentFrame) -> None:
+            loop.call_soon_threadsafe(session.send, frame)
+
+        sender = SenderWorker(source, send, profiler)
+        sender.start()
+        started = time.monotonic()
+        run = engine.run(seconds=request.seconds, should_stop=add_ready_peers)
+        elapsed = time.monotonic() - started
+        stats = session.stats()
+        yield f"rendered {run.frames_rendered} frames in {elapsed:.1f} s; sent {stats.frames_sent} frames"
+        for peer in (*stats.peers, *stats.departed):
+            yield (f"  {peer.peer}: avatar {peer.avatar}, {peer.frames_accepted} frames received, "
+                   f"{peer.audio_frames_received} voice frames, "
+                   f"{peer.frames_lost} lost, playout delay {peer.playout_delay_ms:.0f} ms, clock offset "
+                   f"{(peer.clock_offset_us or 0) / 1000:.2f} ms (+- {(peer.clock_error_bound_us or 0) / 1000:.2f})")
+        if request.out is not None:
+            request.out.mkdir(parents=True, exist_ok=True)
+            path = request.out / "call_stats.json"
+            path.write_text(json.dumps(asdict(stats), indent=2) + "\n")
+            yield f"wrote {path}"
+            if recorder is not None:
+                voice_path = request.out / "voice_received.wav"
+                recorder.write(voice_path)
+                yield f"wrote {voice_path}"
+            read_rgb = getattr(target, "read_rgb", None)
+            if read_rgb is not None:
+                from PIL import Image
+
+                image_path = request.out / "last_frame.png"
+                Image.fromarray(read_rgb(0)).save(image_path)
+                yield f"wrote {image_path}"
+    finally:
+        if player is not None:
+            player.close()
+        if sender is not None:
+            sender.stop()
+        release_voice()
+        try:
+            net.call(session.stop(), timeout=10)
+        finally:
+            net.stop()
+            if target is not None:
+                target.close()

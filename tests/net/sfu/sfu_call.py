@@ -1,0 +1,90 @@
+"""A call through a private Janus, run inside a network namespace (see codecav.net.sfu.janus_server): starts Janus,
+joins N SfuCallSessions, sends frames from each (and voice from the first), prints JSON stats.
+
+    ip netns exec NS python -m tests.net.sfu.sfu_call --peers 3 --seconds 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codecav.net.call_types import CallConfig
+from codecav.net.jitter_buffer import JitterConfig
+from codecav.net.peer import PeerConfig
+from codecav.net.sfu.janus_server import JanusConfig, JanusProcess
+from codecav.net.sfu.session import SfuCallSession
+from codecav.net.voice import SAMPLE_RATE, VoiceTrack, wav_feed
+from tests.net.calls import send_frames, small_avatar
+
+
+async def run(url: str, peers: int, seconds: float, cache: Path, voice: bool) -> dict[str, Any]:
+    """Join `peers` sessions, send for `seconds`, report what each saw."""
+    calls = []
+    for i in range(peers):
+        config = CallConfig(room="sfu-room", peer_id=f"p{i}", signal_url=url, token="",
+                            peer=PeerConfig(host_addresses=("127.0.0.2",), connect_timeout_s=30),
+                            cache_dir=cache / f"p{i}", jitter=JitterConfig(min_delay_ms=10))
+        track = None
+        if voice and i == 0:
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)).astype(np.float32)
+            track = VoiceTrack(wav_feed(tone))
+        calls.append(SfuCallSession(config, small_avatar(20 + i), voice_track=track, receive_voice=voice))
+    began = time.monotonic()
+    for call in calls:
+        await call.start()
+    try:
+        for call in calls:
+            await call.wait_for_peers(peers - 1, timeout_s=60)
+        joined_s = time.monotonic() - began
+        await asyncio.gather(*(send_frames(call, int(seconds * 30), seed=i) for i, call in enumerate(calls)))
+        await asyncio.sleep(0.3)
+        report: dict[str, Any] = {"joined_s": round(joined_s, 2), "peers": {}}
+        for call in calls:
+            seen = {}
+            for peer in call.stats().peers:
+                seen[peer.peer] = {"frames": peer.frames_accepted, "lost": peer.frames_lost,
+                                   "voice_frames": peer.audio_frames_received, "avatar": peer.avatar,
+                                   "playout_delay_ms": round(peer.playout_delay_ms, 1),
+                                   "clock_offset_us": peer.clock_offset_us}
+            timings = call.frame_timings()
+            transit = [t.receive_us - t.capture_local_us for t in timings]
+            report["peers"][call.config.peer_id] = {
+                "seen": seen, "frames_shown": len(call.remote_frames()),
+                "transit_ms_p50": round(float(np.percentile(transit, 50)) / 1000, 2) if transit else None,
+                "transit_ms_p99": round(float(np.percentile(transit, 99)) / 1000, 2) if transit else None}
+        return report
+    finally:
+        for call in calls:
+            await call.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--peers", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--voice", action="store_true")
+    parser.add_argument("--port", type=int, default=8088)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="codecav-janus-") as tmp:
+        janus = JanusProcess(JanusConfig(Path(tmp) / "janus", http_port=args.port))
+        started = time.monotonic()
+        janus.start()
+        up_s = time.monotonic() - started
+        try:
+            report = asyncio.run(run(janus.config.url, args.peers, args.seconds, Path(tmp) / "cache", args.voice))
+        finally:
+            janus.stop()
+    report["janus_up_s"] = round(up_s, 2)
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
