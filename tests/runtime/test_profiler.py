@@ -31,7 +31,7 @@ def test_env_switches_profiler_on(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_spans_percentiles_and_bound() -> None:
     fake = FakeClock()
-    profiler = Profiler(ProfilerOptions(enabled=True, max_spans=100), now=fake.now_ns)
+    profiler = Profiler(ProfilerOptions(enabled=True, max_spans=100), clock=fake)
     for i in range(100):
         with profiler.span("decode", frame=i):
             fake.advance((i + 1) * 1_000_000)  # 1..100 ms
@@ -46,7 +46,7 @@ def test_spans_percentiles_and_bound() -> None:
 
 def test_chrome_trace_nests_and_names_tracks(tmp_path: Path) -> None:
     fake = FakeClock(5_000_000)
-    profiler = Profiler(ProfilerOptions(enabled=True), now=fake.now_ns)
+    profiler = Profiler(ProfilerOptions(enabled=True), clock=fake)
     with profiler.span("render", frame=7):
         fake.advance(1_000_000)
         with profiler.span("draw", frame=7):
