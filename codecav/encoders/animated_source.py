@@ -6,14 +6,13 @@ space (e.g. random N(0, 0.5^2) draws or encoder outputs), blended with a cosine 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
 
-from codecav.encoders.base import LatentSource
+from codecav.clock import MONOTONIC, Clock
+from codecav.encoders.paced_source import PacedSource
 from codecav.latent import FrameFlags, LatentFrame
 
 
@@ -31,37 +30,18 @@ def code_animation(codes: list[np.ndarray], seconds_per_code: float = 1.5) -> Ca
     return at
 
 
-class AnimatedCodeSource(LatentSource):
-    """Frames at `fps`, each stamped with its capture time; `read` sleeps until the next one is due."""
+class AnimatedCodeSource(PacedSource):
+    """Frames at `fps` whose code is the animation at the frame's capture time (paced by PacedSource)."""
 
     name: ClassVar[str] = "animated"
 
     def __init__(self, codes: list[np.ndarray], fps: float = 30.0, seconds_per_code: float = 1.0,
-                 frames: int | None = None) -> None:
+                 frames: int | None = None, *, clock: Clock = MONOTONIC) -> None:
+        """Loop through `codes`, `seconds_per_code` each; `frames` ends the stream (None: endless)."""
         self._at = code_animation(codes, seconds_per_code)
-        self._period_ns = int(1e9 / fps)
-        self._limit = frames
-        self._sequence = 0
-        self._start_ns = time.monotonic_ns()
-        self._closed = threading.Event()
+        super().__init__(fps, frames=frames, clock=clock)
 
-    def read(self, timeout: float | None = None) -> LatentFrame | None:
-        """The next frame at its due time; None when closed, after `frames`, or if due after `timeout`."""
-        if self._closed.is_set() or (self._limit is not None and self._sequence >= self._limit):
-            return None
-        due = self._start_ns + self._sequence * self._period_ns
-        wait_s = (due - time.monotonic_ns()) / 1e9
-        if timeout is not None and wait_s > timeout:
-            self._closed.wait(timeout)
-            return None
-        if wait_s > 0 and self._closed.wait(wait_s):
-            return None
-        capture_ns = time.monotonic_ns()
-        code = self._at((capture_ns - self._start_ns) / 1e9)
-        frame = LatentFrame(self._sequence, capture_ns // 1000, code, flags=FrameFlags.NONE)
-        self._sequence += 1
-        return frame
-
-    def close(self) -> None:
-        """Stop: pending and later reads return None."""
-        self._closed.set()
+    def frame_at(self, sequence: int, capture_us: int) -> LatentFrame:
+        """The animation `capture_us` after the source started."""
+        code = self._at((capture_us * 1000 - self.start_ns) / 1e9)
+        return LatentFrame(sequence, capture_us, code, flags=FrameFlags.NONE)

@@ -24,7 +24,7 @@ class ExpressionSample:
     """ARKit-52 expression weights from one source at one capture time."""
 
     capture_time_us: int
-    """Capture time in microseconds on the local monotonic clock (time.monotonic_ns() // 1000)."""
+    """Capture time in microseconds on the local monotonic clock (codecav.clock.MONOTONIC.now_us())."""
     weights: np.ndarray
     """float32 [52] in codecav.arkit.ARKIT_52 order, each in 0..1."""
     confidence: np.ndarray

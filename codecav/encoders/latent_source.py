@@ -7,12 +7,12 @@ newest sample is used, if it is not older than `max_age_s`."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.encoders.base import ExpressionSample, ExpressionSource, LatentSource
 from codecav.encoders.expression import ExpressionEncoder
 from codecav.encoders.fusion import FusionPolicy, fuse
@@ -65,8 +65,8 @@ class ExpressionLatentSource(LatentSource):
 
     def __init__(self, sources: Mapping[str, ExpressionSource], encoder: ExpressionEncoder,
                  config: LatentSourceConfig | None = None, policy: FusionPolicy | None = None,
-                 clock_us: Callable[[], int] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-        """`clock_us` (microseconds, monotonic) and `sleep` are injectable for tests of live pacing."""
+                 *, clock: Clock = MONOTONIC) -> None:
+        """`clock` paces live frames (injectable for tests of live pacing)."""
         if not sources:
             raise ValueError("ExpressionLatentSource needs at least one source")
         self.config = config or LatentSourceConfig()
@@ -76,8 +76,7 @@ class ExpressionLatentSource(LatentSource):
         self.encoder = encoder
         """The avatar's expression encoder."""
         self._tracks = {name: _Track(src) for name, src in sources.items()}
-        self._clock = clock_us or (lambda: time.monotonic_ns() // 1000)
-        self._sleep = sleep
+        self._clock = clock
         self._sequence = 0
         self._start_us: int | None = None
         self._closed = False
@@ -92,12 +91,12 @@ class ExpressionLatentSource(LatentSource):
             return None
         if self.config.realtime:
             if self._start_us is None:
-                self._start_us = self._clock()
-            wait = (self._frame_time() - self._clock()) / 1e6
-            if timeout is not None and wait > timeout:
+                self._start_us = self._clock.now_us()
+            wait_us = self._frame_time() - self._clock.now_us()
+            if timeout is not None and wait_us > timeout * 1e6:
                 return None
-            if wait > 0:
-                self._sleep(wait)
+            if wait_us > 0:
+                self._clock.sleep_ns(wait_us * 1000)
             now = self._frame_time()
             for track in self._tracks.values():
                 track.advance_to(now, block=False)  # drain what has arrived, up to the frame time

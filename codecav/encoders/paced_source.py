@@ -1,69 +1,113 @@
-"""PacedLatentSource: plays an offline (file-replaying) LatentSource in real time, as a live sensor would."""
+"""The paced-source family: LatentSources that deliver frame k at start + k * period on an injected Clock, as
+a live sensor would. `PacedSource` owns the pacing; subclasses only say what frame k is:
+`AnimatedCodeSource` (animated_source), `SyntheticLatentSource` (synthetic_source) and `PacedLatentSource`
+(here: an offline, file-replaying LatentSource played in real time)."""
 
 from __future__ import annotations
 
 import os
-import time
+import threading
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import ClassVar
 
 from codecav.assets.package import AvatarPackage
+from codecav.clock import MONOTONIC, Clock
 from codecav.encoders.base import ExpressionSource, LatentSource
 from codecav.latent import LatentFrame
 
 
-class PacedLatentSource(LatentSource):
-    """Drives an inner (offline, file-replaying) LatentSource in real time from a shared clip origin: frame k
-    is due at start + k / fps; it is read (and so encoded) when due, or at once when encoding fell behind, and
-    stamped with the time its read began (the sensor frame's capture). The inner source is reopened when it
-    ends, so the clip loops."""
+class PacedSource(LatentSource):
+    """Frame k is due at `start_ns + k * period_ns` on `clock`; `read` waits for it (close-aware) and stamps it
+    with the clock's time when the wait ends. A source started in the past (a late joiner) begins with the
+    frame due now; a late `read` delivers at once rather than skipping frames."""
+
+    def __init__(self, fps: float, *, frames: int | None = None, start_ns: int | None = None,
+                 clock: Clock = MONOTONIC) -> None:
+        """`fps`: frame rate; `frames`: sequence number that ends the stream (None: endless); `start_ns`: when
+        frame 0 is due on `clock` (None: now)."""
+        if fps <= 0:
+            raise ValueError(f"paced source fps must be positive, got {fps}")
+        self.fps = fps
+        """Frames per second."""
+        self.period_ns = int(1e9 / fps)
+        """Time between due times."""
+        self.clock = clock
+        """The time source frames are paced on and stamped with."""
+        self.start_ns = clock.now_ns() if start_ns is None else start_ns
+        """When frame 0 is due."""
+        self.frames = frames
+        """Sequence number at which the stream ends (None: endless)."""
+        self._sequence = max(0, (clock.now_ns() - self.start_ns) // self.period_ns)
+        self._closed = threading.Event()
+
+    @property
+    def sequence(self) -> int:
+        """Sequence number of the next frame."""
+        return self._sequence
+
+    @abstractmethod
+    def frame_at(self, sequence: int, capture_us: int) -> LatentFrame | None:
+        """Frame `sequence`, captured at `capture_us` on the clock; None ends the stream. `read` asks for each
+        sequence once, in order."""
+
+    def read(self, timeout: float | None = None) -> LatentFrame | None:
+        """The next frame at its due time; None when closed, past `frames`, or not due within `timeout` seconds
+        (after waiting that long)."""
+        if self._closed.is_set() or (self.frames is not None and self._sequence >= self.frames):
+            return None
+        wait_ns = self.start_ns + self._sequence * self.period_ns - self.clock.now_ns()
+        if timeout is not None and wait_ns > timeout * 1e9:
+            self.clock.wait_ns(self._closed, int(timeout * 1e9))
+            return None
+        if wait_ns > 0 and self.clock.wait_ns(self._closed, wait_ns):
+            return None
+        # The frame is taken now (on time, or late when the reader fell behind): that is its capture time.
+        frame = self.frame_at(self._sequence, self.clock.now_us())
+        if frame is not None:
+            self._sequence += 1
+        return frame
+
+    def close(self) -> None:
+        """End the stream: a pending read returns None at once, and so do later ones."""
+        self._closed.set()
+
+
+class PacedLatentSource(PacedSource):
+    """Replays an inner (offline, file-replaying) LatentSource in real time from a shared clip origin
+    `start_ns`: frame k is the clip's frame k (mod its length, the inner source is reopened when it ends, so
+    the clip loops), read when due, or at once when encoding fell behind. A late joiner starts mid-clip."""
 
     name: ClassVar[str] = "paced"
 
-    def __init__(self, open_inner: Callable[[], LatentSource], fps: float, start_ns: int) -> None:
+    def __init__(self, open_inner: Callable[[], LatentSource], fps: float, start_ns: int, *,
+                 clock: Clock = MONOTONIC) -> None:
+        """`open_inner` opens the clip's source from its start; `start_ns`: when clip frame 0 was due."""
+        super().__init__(fps, start_ns=start_ns, clock=clock)
         self._open = open_inner
         self._inner: LatentSource = open_inner()
-        self._period_ns = int(1e9 / fps)
-        self._start_ns = start_ns
-        self._sequence = max(0, (time.monotonic_ns() - start_ns) // self._period_ns)
-        self._clip_frame = 0
-        self._closed = False
-        self._skip_to(self._sequence)
+        for _ in range(self.sequence):  # skip to the frame due now (mod the clip's length), as a live feed
+            self._next_clip_frame()
 
-    def _skip_to(self, index: int) -> None:
-        """Advance the clip to frame `index` (mod its length) so a late joiner starts mid-clip, as a live feed."""
-        for _ in range(index):
-            if self._inner.read() is None:
-                self._inner.close()
-                self._inner = self._open()
-
-    def read(self, timeout: float | None = None) -> LatentFrame | None:
-        """The next frame at its due time (None when closed or if not due within `timeout`)."""
-        if self._closed:
-            return None
-        due = self._start_ns + self._sequence * self._period_ns
-        wait = (due - time.monotonic_ns()) / 1e9
-        if timeout is not None and wait > timeout:
-            time.sleep(timeout)
-            return None
-        if wait > 0:
-            time.sleep(wait)
-        # The sensor frame is taken now (on time, or late when encoding fell behind): that is its capture time.
-        capture_ns = time.monotonic_ns()
+    def _next_clip_frame(self) -> LatentFrame | None:
+        """The inner source's next frame, reopening it at its end so the clip loops; None if it is empty."""
         frame = self._inner.read()
         if frame is None:
             self._inner.close()
             self._inner = self._open()
             frame = self._inner.read()
-            if frame is None:
-                return None
-        out = LatentFrame(int(self._sequence), capture_ns // 1000, frame.code, frame.head_pose, frame.gaze, frame.flags)
-        self._sequence += 1
-        return out
+        return frame
+
+    def frame_at(self, sequence: int, capture_us: int) -> LatentFrame | None:
+        """The clip's next frame, renumbered `sequence` and stamped `capture_us`."""
+        frame = self._next_clip_frame()
+        if frame is None:
+            return None
+        return LatentFrame(sequence, capture_us, frame.code, frame.head_pose, frame.gaze, frame.flags)
 
     def close(self) -> None:
-        """Close the inner source."""
-        self._closed = True
+        """End the stream and close the inner source."""
+        super().close()
         self._inner.close()
 
 
@@ -71,7 +115,8 @@ LIVE_SOURCES = ("mic", "webcam", "hmc-studio")
 """Source names that deliver in real time by themselves (devices, a live renderer)."""
 
 
-def open_latent_source(specs: list[str], package: AvatarPackage, fps: float, threads: int = 1) -> LatentSource:
+def open_latent_source(specs: list[str], package: AvatarPackage, fps: float, threads: int = 1, *,
+                       clock: Clock = MONOTONIC) -> LatentSource:
     """LatentFrames of `package` driven by the registered sources `specs` (fused), for a call: live sources run
     on the clock; file sources (wav, clip, expressions) are replayed in real time from now, looping."""
     from codecav.encoders.expression import ExpressionEncoder
@@ -92,7 +137,8 @@ def open_latent_source(specs: list[str], package: AvatarPackage, fps: float, thr
         return name in LIVE_SOURCES and not (name == "webcam" and os.path.isfile(arg))  # a video file replays
 
     if any(is_live(spec) for spec in specs):
-        return ExpressionLatentSource(open_sources(), encoder, LatentSourceConfig(fps=fps, realtime=True))
+        return ExpressionLatentSource(open_sources(), encoder, LatentSourceConfig(fps=fps, realtime=True),
+                                      clock=clock)
     return PacedLatentSource(
         lambda: ExpressionLatentSource(open_sources(), encoder, LatentSourceConfig(fps=fps, realtime=False)),
-        fps, time.monotonic_ns())
+        fps, clock.now_ns(), clock=clock)

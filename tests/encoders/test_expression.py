@@ -12,6 +12,7 @@ from codecav.arkit import ARKIT_INDEX
 from codecav.assets.loader import load_avatar
 from codecav.assets.package import AvatarPackage
 from codecav.assets.writer import write_avatar
+from codecav.clock import FakeClock
 from codecav.encoders.errors import EncoderModelError, MissingEncoderError
 from codecav.encoders.expression import EXPRESSION_MEMBER, ExpressionEncoder
 from codecav.encoders.gaze import GazeTrackSource, eye_direction
@@ -76,18 +77,19 @@ def test_latent_source_offline_rate_order_and_gaze(driven_avatar: AvatarPackage)
 
 
 def test_latent_source_live_paced_by_injected_clock(driven_avatar: AvatarPackage) -> None:
-    now = [1_000_000]
     slept: list[float] = []
 
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += int(seconds * 1e6)
+    class SleepLog(FakeClock):
+        def sleep_ns(self, duration_ns: int) -> None:
+            slept.append(duration_ns / 1e9)
+            super().sleep_ns(duration_ns)
 
+    clock = SleepLog(1_000_000_000)
     weights = np.zeros((3, 52), np.float32)
-    source = ExpressionTrackSource(weights, 30.0, start_time_us=now[0])
+    source = ExpressionTrackSource(weights, 30.0, start_time_us=clock.now_us())
     config = LatentSourceConfig(fps=10.0, realtime=True, max_age_s=0.25)
     latent = ExpressionLatentSource({"webcam": source}, ExpressionEncoder.from_package(driven_avatar), config,
-                                    clock_us=lambda: now[0], sleep=sleep)
+                                    clock=clock)
     first = latent.read()
     assert first is not None and first.capture_time_us == 1_000_000 and first.flags & FrameFlags.TRACKING_LOST == 0
     frames = [latent.read() for _ in range(4)]

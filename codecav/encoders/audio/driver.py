@@ -9,7 +9,6 @@ future hops + half a window (`algorithmic_delay_ms`)."""
 from __future__ import annotations
 
 import threading
-import time
 import wave
 from importlib import resources
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from codecav.arkit import ARKIT_52, ARKIT_INDEX
+from codecav.clock import MONOTONIC, Clock
 from codecav.encoders.audio.features import HOP, LOG_FLOOR, N_MELS, SAMPLE_RATE, WINDOW, LogMelStream, Resampler
 from codecav.encoders.base import ExpressionSample, ExpressionSource
 from codecav.encoders.errors import ClipError, EncoderModelError, one_line
@@ -159,16 +159,16 @@ class WavSource(ExpressionSource):
     name = "wav"
 
     def __init__(self, path: Path | str, model: bytes | Path | str | None = None, realtime: bool = False,
-                 start_time_us: int | None = None, threads: int = 1) -> None:
-        """Read the whole file (ClipError if unusable) and load the driver model."""
+                 start_time_us: int | None = None, threads: int = 1, *, clock: Clock = MONOTONIC) -> None:
+        """Read the whole file (ClipError if unusable) and load the driver model; `clock` paces realtime
+        playback and, without `start_time_us`, times its start."""
         audio, rate = read_wav(path)
         self._audio = Resampler(rate).push(np.concatenate([audio, np.zeros(rate // 20, np.float32)]))
         self.duration_s = len(audio) / rate
         """Length of the file in seconds."""
         self._realtime = realtime
-        self._clock0 = time.monotonic_ns() // 1000
-        start = (self._clock0 if realtime else 0) if start_time_us is None else start_time_us
-        self._start = start
+        self._clock = clock
+        start = (clock.now_us() if realtime else 0) if start_time_us is None else start_time_us
         self.driver = AudioDriver(model, threads=threads, start_time_us=start)
         """The streaming driver."""
         self._pos = 0
@@ -188,14 +188,13 @@ class WavSource(ExpressionSource):
                 return None
             sample = self._queue[0]
             if self._realtime:
-                wait = (sample.capture_time_us - self._start + self._start - time.monotonic_ns() // 1000) / 1e6
-                wait += self.driver.algorithmic_delay_ms / 1000  # the lookahead must have been "heard"
-                if timeout is not None and wait > timeout:
-                    if timeout > 0:
-                        time.sleep(timeout)
+                wait_us = sample.capture_time_us - self._clock.now_us()
+                wait_us += round(self.driver.algorithmic_delay_ms * 1000)  # the lookahead must have been "heard"
+                if timeout is not None and wait_us > timeout * 1e6:
+                    self._clock.sleep_ns(int(timeout * 1e9))
                     return None
-                if wait > 0:
-                    time.sleep(wait)
+                if wait_us > 0:
+                    self._clock.sleep_ns(wait_us * 1000)
             return self._queue.pop(0)
 
     def close(self) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from typing import Any
 
 import numpy as np
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.encoders.audio.driver import AudioDriver
 from codecav.encoders.audio.features import Resampler
 from codecav.encoders.base import ExpressionSample, ExpressionSource
@@ -65,13 +65,14 @@ def find_input_device(spec: int | str | None) -> tuple[int, str, float]:
 
 class MicrophoneSource(ExpressionSource):
     """Live mouth weights from a microphone. Capture times come from PortAudio's input timestamps mapped
-    onto time.monotonic_ns()."""
+    onto `clock` (the monotonic clock by default)."""
 
     name = "mic"
 
     def __init__(self, device: int | str | None = None, model: bytes | str | None = None, threads: int = 1,
-                 block_ms: float = 10.0) -> None:
-        """Open and start the input stream; AudioDeviceError (one line) if the device is missing or fails."""
+                 block_ms: float = 10.0, *, clock: Clock = MONOTONIC) -> None:
+        """Open and start the input stream; AudioDeviceError (one line) if the device is missing or fails.
+        `clock` stamps the first block's capture time and times `read`'s time-out."""
         sd = _sounddevice()
         self.device_index, self.device_name, rate = find_input_device(device)
         self.rate = int(rate)
@@ -81,6 +82,7 @@ class MicrophoneSource(ExpressionSource):
         self._samples: list[ExpressionSample] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._clock = clock
         self.overflows = 0
         """Input blocks PortAudio reported as overflowed (dropped audio)."""
         self._t0_us: int | None = None
@@ -101,10 +103,12 @@ class MicrophoneSource(ExpressionSource):
         if status.input_overflow:
             self.overflows += 1
         if self._t0_us is None:
-            # capture time of this block's first sample: now minus the block length and the input latency
+            # capture time of this block's first sample: now minus the block length and the input latency.
+            # PortAudio's timestamps are on its own stream clock, so only their difference (the latency) is
+            # kept, and it is carried onto ours.
             latency = max(0.0, float(time_info.currentTime - time_info.inputBufferAdcTime)) \
                 if time_info.inputBufferAdcTime else frames / self.rate
-            self._t0_us = time.monotonic_ns() // 1000 - int(latency * 1e6)
+            self._t0_us = self._clock.now_us() - int(latency * 1e6)
         try:
             self._blocks.put_nowait(indata[:, 0].copy())
         except queue.Full:
@@ -112,12 +116,12 @@ class MicrophoneSource(ExpressionSource):
 
     def read(self, timeout: float | None = None) -> ExpressionSample | None:
         """The next 10 ms sample; None after `timeout` seconds without one or once closed."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline_ns = None if timeout is None else self._clock.now_ns() + int(timeout * 1e9)
         with self._lock:
             while not self._samples:
                 if self._closed:
                     return None
-                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                wait = None if deadline_ns is None else max(0.0, (deadline_ns - self._clock.now_ns()) / 1e9)
                 try:
                     block = self._blocks.get(timeout=wait) if wait != 0.0 else self._blocks.get_nowait()
                 except queue.Empty:

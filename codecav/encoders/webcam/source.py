@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.encoders.base import ExpressionSample, ExpressionSource
 from codecav.encoders.webcam.calibration import NeutralFace
 from codecav.encoders.webcam.landmarker import FaceLandmarker, FaceObservation, import_mediapipe
@@ -60,9 +60,12 @@ class WebcamSource(ExpressionSource):
 
     name = "webcam"
 
-    def __init__(self, video: VideoInput, tracker: WebcamTracker, config: WebcamConfig | None = None) -> None:
-        """Start tracking `video` with `tracker` on a capture thread; both are closed by close()."""
+    def __init__(self, video: VideoInput, tracker: WebcamTracker, config: WebcamConfig | None = None, *,
+                 clock: Clock = MONOTONIC) -> None:
+        """Start tracking `video` with `tracker` on a capture thread; both are closed by close(). `clock`
+        stamps camera frames and paces a realtime file."""
         self.config = config or WebcamConfig()
+        self._clock = clock
         self._video = video
         self._tracker = tracker
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, self.config.queue_frames))
@@ -165,17 +168,18 @@ class WebcamSource(ExpressionSource):
             pass
 
     def _run(self) -> None:
-        start_ns = time.monotonic_ns()
+        start_ns = self._clock.now_ns()
         try:
             for frame in self._video.frames():
                 if self._stop.is_set():
                     break
                 if self.config.realtime and not self._video.spec.is_device:
-                    delay = start_ns / 1e9 + frame.time_s - time.monotonic()
-                    if delay > 0 and self._stop.wait(delay):
+                    delay_ns = start_ns + int(frame.time_s * 1e9) - self._clock.now_ns()
+                    if delay_ns > 0 and self._clock.wait_ns(self._stop, delay_ns):
                         break
-                # Camera frames are stamped on arrival; file frames at their place in the video's timeline.
-                capture_us = (time.monotonic_ns() if self._video.spec.is_device
+                # Camera frames are stamped on arrival; file frames at their place in the video's timeline (the
+                # presentation time PyAV hands us, kept as the file's own clock).
+                capture_us = (self._clock.now_ns() if self._video.spec.is_device
                               else start_ns + int(frame.time_s * 1e9)) // 1000
                 with self._lock:
                     tracked = self._tracker.process(frame.rgb, frame.time_s, capture_us)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from codecav.arkit import ARKIT_INDEX
+from codecav.clock import FakeClock
 from codecav.encoders.audio.driver import AudioDriver, WavSource, default_audio_model, read_wav, write_wav
 from codecav.encoders.audio.features import HOP, LogMelStream, Resampler, log_mel, resample
 from codecav.encoders.errors import AudioDeviceError, ClipError
@@ -128,6 +129,21 @@ def test_wav_realtime_paces_like_playback(tmp_path: Path, speech: tuple[np.ndarr
         count += 1
     elapsed = time.monotonic() - start
     assert count >= 48 and 0.45 <= elapsed <= 1.5  # 0.5 s of audio (+ the driver's lookahead)
+
+
+def test_wav_realtime_on_fake_time_delivers_each_sample_once_heard(tmp_path: Path,
+                                                                    speech: tuple[np.ndarray, np.ndarray]) -> None:
+    path = write_wav(tmp_path / "s.wav", speech[0][:8000])
+    clock = FakeClock(2_000_000_000)
+    source = WavSource(path, realtime=True, clock=clock)
+    delay_us = round(source.driver.algorithmic_delay_ms * 1000)
+    assert source.read(timeout=0.0) is None and clock.now_ns() == 2_000_000_000  # the first needs its lookahead
+    times = []
+    while (sample := source.read()) is not None:
+        assert clock.now_us() >= sample.capture_time_us + delay_us
+        times.append(sample.capture_time_us)
+    assert len(times) >= 48 and times[0] >= 2_000_000 and np.all(np.diff(times) == 10_000)
+    assert clock.now_us() == times[-1] + delay_us  # slept exactly until the last sample was heard
 
 
 def test_shipped_model_exists() -> None:
