@@ -1,7 +1,8 @@
 """The engine: which work runs where, and how frames flow between threads without queuing up.
 
-- The render loop runs on the thread that owns the GL context (the caller of `Engine.run`): it takes the
-  newest frame of every remote peer, decodes, renders and presents, paced by the target or a FrameClock.
+- The render loop (the one loop of codecav) runs on the thread that owns the GL context (the caller of
+  `Engine.run`): wait frame -> poll the target -> update each avatar from its feed -> render -> present, paced
+  by the target or a FrameClock. All its time comes from the FrameClock's Clock, so tests run it on FakeClock.
 - Networking runs on an asyncio loop in its own thread (`NetworkThread`); it hands received frames to the
   engine with `deliver()`, from any thread.
 - Encoders run in worker threads (`SenderWorker`): source -> LatentFrame -> `send` callback.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -23,7 +23,8 @@ import numpy as np
 
 from codecav.assets.package import AvatarPackage
 from codecav.camera import pose_matrix
-from codecav.clock import FrameClock
+from codecav.clock import MONOTONIC, Clock, FrameClock
+from codecav.encoders.animated_source import code_animation
 from codecav.encoders.base import LatentSource
 from codecav.latent import LatentFrame
 from codecav.runtime.profiler import Profiler
@@ -94,6 +95,27 @@ class LatestFeed:
         return self.slot.take()
 
 
+class AnimatedFeed:
+    """A RemoteFeed that plays `code_animation(codes)` at each display time (time 0 at the first display):
+    a live view of avatars without senders, e.g. before the demo."""
+
+    def __init__(self, peer: str, codes: list[np.ndarray], seconds_per_code: float = 1.5) -> None:
+        """Loop through `codes`, `seconds_per_code` apart, as peer `peer`."""
+        self.peer = peer
+        self._at = code_animation(codes, seconds_per_code)
+        self._start_ns: int | None = None
+        self._sequence = 0
+
+    def frame_for_display(self, display_ns: int) -> ReceivedFrame:
+        """The animation's frame at `display_ns`, stamped as captured then."""
+        if self._start_ns is None:
+            self._start_ns = display_ns
+        code = self._at((display_ns - self._start_ns) / 1e9)
+        frame = LatentFrame(self._sequence, max(display_ns, 0) // 1000, code)
+        self._sequence += 1
+        return ReceivedFrame(self.peer, frame, capture_ns=display_ns, received_ns=display_ns)
+
+
 class NetworkThread:
     """An asyncio event loop on its own daemon thread; `submit` runs coroutines on it from any thread."""
 
@@ -130,7 +152,8 @@ class NetworkThread:
 
 
 class SenderWorker:
-    """Reads a LatentSource on a worker thread and hands each frame to `send` ('encode' and 'send' spans)."""
+    """Reads a LatentSource on a worker thread and hands each frame to `send` ('encode' and 'send' spans, timed
+    on the profiler's clock)."""
 
     def __init__(self, source: LatentSource, send: Callable[[LatentFrame], None], profiler: Profiler,
                  name: str = "codecav-encoder") -> None:
@@ -155,7 +178,7 @@ class SenderWorker:
                     if self._stop.is_set():
                         break
                     continue
-                ready_ns = time.monotonic_ns()
+                ready_ns = self._profiler.clock.now_ns()
                 # The source stamps capture time when the sensor data was taken; what happened between then and
                 # now is capture + encode.
                 self._profiler.add("encode", frame.capture_time_us * 1000, ready_ns, frame=frame.sequence)
@@ -187,14 +210,24 @@ class _Remote:
 class EngineRun:
     """What one `Engine.run` did: counts and the records the latency report is built from."""
 
+    frames: int = 0
+    """Frames begun (an XR runtime may ask to skip rendering some)."""
     frames_rendered: int = 0
-    """Display frames presented."""
+    """Display frames that had views to draw, rendered and presented."""
+    late_frames: int = 0
+    """Frames the FrameClock reported late (a period or more after they were due)."""
+    frame_ms: list[float] = field(default_factory=list)
+    """Per rendered frame: update + render + present time in milliseconds."""
     presented: list[FramePresented] = field(default_factory=list)
     """One record per remote frame per display it was shown on (first_presents() dedups)."""
     start_ns: int = 0
-    """When the run began."""
+    """When the run began, on the engine's clock."""
     end_ns: int = 0
     """When it ended."""
+
+    def frame_ms_percentile(self, q: float) -> float:
+        """The `q`th percentile (0-100) of `frame_ms`; 0.0 when nothing was rendered."""
+        return float(np.percentile(self.frame_ms, q)) if self.frame_ms else 0.0
 
 
 class Engine:
@@ -202,10 +235,15 @@ class Engine:
 
     def __init__(self, target: RenderTarget, renderer: SceneRenderer, profiler: Profiler,
                  clock: FrameClock | None = None, background: tuple[float, float, float] = (0.08, 0.09, 0.11)) -> None:
+        """`clock` paces the loop and is the time source of everything the engine measures; without one the
+        target paces it (xrWaitFrame, a window's swap; headless: as fast as it can) on the real clock."""
         self.target = target
         self.renderer = renderer
         self.profiler = profiler
         self.clock = clock
+        """The FrameClock pacing the loop, if any."""
+        self.time_source: Clock = clock.clock if clock is not None else MONOTONIC
+        """Where every time the engine reads comes from (display, present, deadline, frame durations)."""
         self.scene = Scene(background=background)
         self._remotes: dict[str, _Remote] = {}
         self.on_presented: Callable[[int], None] | None = None
@@ -222,19 +260,25 @@ class Engine:
 
     def run(self, *, seconds: float | None = None, frames: int | None = None,
             should_stop: Callable[[], bool] | None = None) -> EngineRun:
-        """Render until `seconds` pass, `frames` are presented, `should_stop()` or the target asks to close."""
-        run = EngineRun(start_ns=time.monotonic_ns())
+        """Render until `seconds` pass, `frames` are begun, `should_stop()` or the target asks to close."""
+        now = self.time_source.now_ns
+        run = EngineRun(start_ns=now())
         deadline = None if seconds is None else run.start_ns + int(seconds * 1e9)
-        index = 0
         while not self.target.should_close:
-            if frames is not None and index >= frames:
+            if frames is not None and run.frames >= frames:
                 break
-            if deadline is not None and time.monotonic_ns() >= deadline:
+            if deadline is not None and now() >= deadline:
                 break
             if should_stop is not None and should_stop():
                 break
-            display_ns = self.clock.wait_frame().target_ns if self.clock is not None else time.monotonic_ns()
+            if self.clock is not None:
+                timing = self.clock.wait_frame()
+                display_ns = timing.target_ns
+                run.late_frames += int(timing.late)
+            else:
+                display_ns = now()
             eyes = self.target.begin_frame()
+            began_ns = now()
             with self.profiler.span("jitter_buffer"):
                 for remote in self._remotes.values():
                     received = remote.feed.frame_for_display(display_ns)
@@ -250,15 +294,16 @@ class Engine:
                 self.renderer.render(self.scene, eyes, self.profiler)
             with self.profiler.span("present"):
                 self.target.present()
-            present_ns = time.monotonic_ns()
+            present_ns = now()
             if eyes:
                 run.frames_rendered += 1
+                run.frame_ms.append((present_ns - began_ns) / 1e6)
                 for remote in self._remotes.values():
                     if remote.shown is not None:
                         run.presented.append(FramePresented(remote.peer, remote.shown.frame.sequence,
                                                             remote.shown.capture_ns, present_ns))
             if self.on_presented is not None:
-                self.on_presented(index)
-            index += 1
-        run.end_ns = time.monotonic_ns()
+                self.on_presented(run.frames)
+            run.frames += 1
+        run.end_ns = now()
         return run

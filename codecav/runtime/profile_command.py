@@ -8,13 +8,12 @@ measures the client pipeline without a network; `codecav demo` measures a two-pr
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from codecav.assets.package import AvatarPackage
-from codecav.clock import FrameClock
+from codecav.clock import MONOTONIC, Clock, FrameClock
 from codecav.encoders.animated_source import AnimatedCodeSource
 from codecav.errors import CodecavError
 from codecav.latent import LatentFrame
@@ -59,44 +58,46 @@ class ProfileRequest:
 
 
 def _loopback_send(peer: str, package: AvatarPackage, feed: LatestFeed, profiler: Profiler,
-                   packets: list[PacketSent]) -> Callable[[LatentFrame], None]:
-    """A send function that takes a frame through the wire format into `feed`, as a network would."""
+                   packets: list[PacketSent], clock: Clock) -> Callable[[LatentFrame], None]:
+    """A send function that takes a frame through the wire format into `feed`, as a network would, stamping
+    send and arrival times on `clock`."""
     layout = package.manifest.latent
     receiver = LatentFrameReceiver(layout)
 
     def send(frame: LatentFrame) -> None:
         data = encode_latent_frame(frame, layout)
-        now = time.monotonic_ns()
+        now = clock.now_ns()
         packets.append(PacketSent(peer, now, len(data), len(data) + DATA_CHANNEL_OVERHEAD_BYTES))
         with profiler.span("receive", frame.sequence, peer):
             decoded = receiver.receive(data)
         if decoded is not None:
-            feed.push(ReceivedFrame(peer, decoded, decoded.capture_time_us * 1000, time.monotonic_ns()))
+            feed.push(ReceivedFrame(peer, decoded, decoded.capture_time_us * 1000, clock.now_ns()))
 
     return send
 
 
-def run_profile(request: ProfileRequest) -> Iterator[str]:
-    """Run the scenario, yielding progress lines; the last ones name the files written."""
+def run_profile(request: ProfileRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]:
+    """Run the scenario, yielding progress lines; the last ones name the files written. `clock` paces and
+    times everything (sources, wire, render loop, profiler)."""
     if request.scenario not in SCENARIOS:
         raise ProfileError(f"unknown scenario {request.scenario!r}; choose one of {', '.join(SCENARIOS)}")
     if not 1 <= request.avatars <= 16:
         raise ProfileError(f"--avatars {request.avatars} is out of range; use 1..16")
     packages = sample_avatars(request.avatars)
-    profiler = Profiler(ProfilerOptions(enabled=True))
+    profiler = Profiler(ProfilerOptions(enabled=True), clock=clock)
     distance = framing_distance((request.avatars - 1) * HEAD_SPACING_M + 0.25, 35.0,
                                 request.width / request.height)
     target = HeadlessTarget(camera_views(request.width, request.height, eye=(0.0, 0.0, distance), fovy_deg=35.0))
     renderer = SceneRenderer(target.ctx)
-    engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / request.display_hz)))
+    engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / request.display_hz), clock))
     packets: list[PacketSent] = []
     workers = []
     for i, (package, transform) in enumerate(zip(packages, row_layout(request.avatars, HEAD_SPACING_M), strict=True)):
         peer = f"peer{i}"
         feed = LatestFeed()
         engine.add_remote(peer, package, transform, feed)
-        source = AnimatedCodeSource(random_codes(package, 4, seed=200 + i), fps=request.fps)
-        workers.append(SenderWorker(source, _loopback_send(peer, package, feed, profiler, packets), profiler,
+        source = AnimatedCodeSource(random_codes(package, 4, seed=200 + i), fps=request.fps, clock=clock)
+        workers.append(SenderWorker(source, _loopback_send(peer, package, feed, profiler, packets, clock), profiler,
                                     name=f"encoder-{peer}"))
     yield (f"codecav profile {request.scenario}: {request.avatars} avatar(s) at {request.fps:g} fps, "
            f"{request.width}x{request.height}, {request.seconds:g} s on {target.ctx.info['GL_RENDERER']}")

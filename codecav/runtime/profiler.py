@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from codecav.clock import MONOTONIC, Clock
 
 STAGES = ("capture", "encode", "send", "receive", "jitter_buffer", "decode", "render", "present")
 """The pipeline stages every frame passes through, in order."""
@@ -79,10 +80,12 @@ class StageSummary:
 class Profiler:
     """Collects spans from any thread; thread-safe, bounded."""
 
-    def __init__(self, options: ProfilerOptions | None = None, now: Callable[[], int] = time.monotonic_ns) -> None:
-        """`now` is the clock in nanoseconds (injectable; under OpenXR the XR-converted monotonic clock)."""
+    def __init__(self, options: ProfilerOptions | None = None, *, clock: Clock = MONOTONIC) -> None:
+        """`clock` times the spans (injectable: FakeClock in tests; its nanoseconds are CLOCK_MONOTONIC's, the
+        time base OpenXR's XrTime converts to)."""
         self.options = options or ProfilerOptions.from_env()
-        self._now = now
+        self.clock = clock
+        """The time source spans are measured on."""
         self._lock = threading.Lock()
         self._spans: list[Span] = []
         self.dropped = 0
@@ -101,11 +104,11 @@ class Profiler:
 
     @contextmanager
     def _timed(self, name: str, frame: int | None, peer: str) -> Iterator[None]:
-        start = self._now()
+        start = self.clock.now_ns()
         try:
             yield
         finally:
-            self.add(name, start, self._now(), frame=frame, peer=peer)
+            self.add(name, start, self.clock.now_ns(), frame=frame, peer=peer)
 
     def add(self, name: str, start_ns: int, end_ns: int, frame: int | None = None, peer: str = "local",
             thread: str | None = None) -> None:

@@ -10,12 +10,12 @@ is one measurement.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.net.voice import FRAME_SAMPLES, SAMPLE_RATE, PcmFeed
 
 VOICE_RATE = SAMPLE_RATE
@@ -36,15 +36,15 @@ class SentVoice:
         return np.concatenate(self.samples) if self.samples else np.zeros(0, np.float32)
 
 
-def clip_feed(samples: np.ndarray, origin_ns: int, log: SentVoice) -> PcmFeed:
-    """A looping PcmFeed of a clip whose time 0 is `origin_ns` (monotonic): a track that starts late joins the
+def clip_feed(samples: np.ndarray, origin_ns: int, log: SentVoice, *, clock: Clock = MONOTONIC) -> PcmFeed:
+    """A looping PcmFeed of a clip whose time 0 is `origin_ns` on `clock`: a track that starts late joins the
     clip where its clock is, so voice stays aligned with a face driven from the same origin. Logs what it gives."""
     position: int | None = None
 
     def feed(n: int) -> np.ndarray:
         nonlocal position
         if position is None:
-            now = time.monotonic_ns()
+            now = clock.now_ns()
             log.start_ns = now
             position = max(0, (now - origin_ns) * SAMPLE_RATE // 1_000_000_000)
         out = np.take(samples, np.arange(position, position + n), mode="wrap").astype(np.float32)
@@ -73,8 +73,10 @@ class VirtualOutput:
     """A sound output without a device: a thread that pulls `pull(play_us, n)` every 20 ms, on schedule, and
     keeps what it got (for the demo video and the mouth-to-ear measurement)."""
 
-    def __init__(self, pull: Callable[[float, int], np.ndarray]) -> None:
+    def __init__(self, pull: Callable[[float, int], np.ndarray], *, clock: Clock = MONOTONIC) -> None:
+        """`pull(play_us, n)` gives `n` samples to play at `play_us`; `clock` schedules the pulls."""
         self._pull = pull
+        self._clock = clock
         self.taken = ReceivedVoice()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="codecav-voice-out", daemon=True)
@@ -84,14 +86,15 @@ class VirtualOutput:
         self._thread.start()
 
     def _run(self) -> None:
-        start = time.monotonic_ns()
+        clock = self._clock
+        start = clock.now_ns()
         block = 0
         while not self._stop.is_set():
             due = start + block * FRAME_SAMPLES * 1_000_000_000 // SAMPLE_RATE
-            wait = (due - time.monotonic_ns()) / 1e9
-            if wait > 0 and self._stop.wait(wait):
+            wait_ns = due - clock.now_ns()
+            if wait_ns > 0 and clock.wait_ns(self._stop, wait_ns):
                 break
-            now = time.monotonic_ns()
+            now = clock.now_ns()
             self.taken.samples.append(self._pull(now / 1000, FRAME_SAMPLES).astype(np.float32))
             self.taken.handoff_ns.append(now)
             block += 1

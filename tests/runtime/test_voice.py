@@ -8,6 +8,7 @@ import asyncio
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection
 
+from codecav.clock import MONOTONIC, FakeClock
 from codecav.net.peer import use_loopback_ice
 from codecav.net.voice import VoicePlayout, VoiceTrack, consume_voice
 from codecav.runtime.voice import (
@@ -51,12 +52,11 @@ def test_mouth_to_ear_on_streams_with_a_known_delay_and_clock_offset() -> None:
 def test_clip_feed_joins_the_clip_where_its_clock_is() -> None:
     clip = np.arange(VOICE_RATE, dtype=np.float32)  # 1 s ramp
     log = SentVoice()
-    import time
-
-    feed = clip_feed(clip, time.monotonic_ns() - 250_000_000, log)  # clip time 0 was 250 ms ago
+    fake = FakeClock(10_000_000_000)
+    feed = clip_feed(clip, fake.now_ns() - 250_000_000, log, clock=fake)  # clip time 0 was 250 ms ago
     first, second = feed(FRAME_SAMPLES), feed(FRAME_SAMPLES)
     assert first is not None and second is not None
-    assert 0.24 * VOICE_RATE < first[0] < 0.30 * VOICE_RATE and log.start_ns is not None
+    assert first[0] == 0.25 * VOICE_RATE and log.start_ns == fake.now_ns()
     assert second[0] == first[-1] + 1
 
 
@@ -66,11 +66,9 @@ def test_voice_over_webrtc_loopback_measures_mouth_to_ear() -> None:
     sent = SentVoice()
 
     async def body() -> None:
-        import time
-
         a = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         b = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        a.addTrack(VoiceTrack(clip_feed(_bursts(2.0), time.monotonic_ns(), sent)))
+        a.addTrack(VoiceTrack(clip_feed(_bursts(2.0), MONOTONIC.now_ns(), sent)))
         tasks: list[asyncio.Task[None]] = []
         b.on("track", lambda t: tasks.append(asyncio.ensure_future(consume_voice(t, playout))))
         await a.setLocalDescription(await a.createOffer())

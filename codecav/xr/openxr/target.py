@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,7 @@ import moderngl
 import numpy as np
 
 from codecav.camera import View, asymmetric_projection, pose_matrix
-from codecav.clock import FrameClock
+from codecav.clock import MONOTONIC, Clock, FrameClock
 from codecav.latent import Gaze, HeadPose
 from codecav.xr.base import EyeView, RenderTarget
 from codecav.xr.errors import RenderTargetError
@@ -133,11 +132,14 @@ class OpenXRTarget(RenderTarget):
         """Create instance, system, GL context, session and swapchains; wait for READY and begin the session.
 
         Raises OpenXRUnavailable (one line: what is missing and the fix) when there is no runtime,
-        extension, headset or session. `clock`, if given, follows the predicted display time.
+        extension, headset or session. `clock`, if given, follows the predicted display time, and its Clock
+        times the loop (it must be CLOCK_MONOTONIC's, the time base XrTime converts to).
         """
         self.config = config or OpenXRConfig()
         self.clock = clock
         """FrameClock that follows the runtime's predicted display time (if given)."""
+        self.time_source: Clock = clock.clock if clock is not None else MONOTONIC
+        """Where the loop's waits, time-outs and frame timings read time."""
         self.head_pose: HeadPose | None = None
         """Head (VIEW space) pose in the reference space at the last frame's predicted display time."""
         self.gaze: Gaze | None = None
@@ -151,7 +153,7 @@ class OpenXRTarget(RenderTarget):
         self.predicted_display_time: int = 0
         """XrTime of the current (or last) frame's predicted display."""
         self.predicted_display_ns: int = 0
-        """The same on CLOCK_MONOTONIC (time.monotonic_ns), via XR_KHR_convert_timespec_time."""
+        """The same on CLOCK_MONOTONIC (codecav.clock.MONOTONIC), via XR_KHR_convert_timespec_time."""
         self.should_close = False
         """True once the runtime asked the session to exit or was lost."""
         self._timing = FrameTimingRecorder() if self.config.timing else None
@@ -320,16 +322,16 @@ class OpenXRTarget(RenderTarget):
             swapchain, self._xr.SwapchainImageOpenGLKHR)]
 
     def _wait_until_running(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
+        deadline = self.time_source.now_ns() + int(timeout_s * 1e9)
         while not self._running:
             self.poll_events()
             if self.should_close:
                 raise OpenXRUnavailable("the OpenXR session exited before it started; restart the runtime")
-            if time.monotonic() > deadline:
+            if self.time_source.now_ns() > deadline:
                 seen = ", ".join(self.session_states) or "none"
                 raise OpenXRUnavailable(f"the OpenXR session did not become READY in {timeout_s:.0f} s (states: "
                                         f"{seen}); put the headset on or check the runtime")
-            time.sleep(0.005)
+            self.time_source.sleep_ns(5_000_000)
 
     # ---- events ----------------------------------------------------------------------------------------
     @property
@@ -372,13 +374,14 @@ class OpenXRTarget(RenderTarget):
             raise RenderTargetError("begin_frame called twice; call present() after each begin_frame()")
         self.poll_events()
         if not self._running or self.should_close:
-            time.sleep(0.01)  # no xrWaitFrame to pace us
+            self.time_source.sleep_ns(10_000_000)  # no xrWaitFrame to pace us
             return []
-        t0 = time.monotonic_ns()
+        now = self.time_source.now_ns
+        t0 = now()
         frame = xr.wait_frame(self._session, xr.FrameWaitInfo())
-        t1 = time.monotonic_ns()
+        t1 = now()
         xr.begin_frame(self._session, xr.FrameBeginInfo())
-        t2 = time.monotonic_ns()
+        t2 = now()
         self._frame, self._t_waited = frame, t1
         self._t_wait, self._t_begin = t1 - t0, t2 - t1
         self.predicted_display_time = int(frame.predicted_display_time)
@@ -494,11 +497,11 @@ class OpenXRTarget(RenderTarget):
             layer = xr.CompositionLayerProjection(space=self._space, views=projection_views)
             keep += [projection_views, layer]
             layers.append(ctypes.byref(layer))
-        t3 = time.monotonic_ns()
+        t3 = self.time_source.now_ns()
         xr.end_frame(self._session, xr.FrameEndInfo(
             display_time=frame.predicted_display_time, environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE,
             layers=layers))
-        t4 = time.monotonic_ns()
+        t4 = self.time_source.now_ns()
         if self._timing is not None:
             late = bool(self.predicted_display_ns) and t4 > self.predicted_display_ns
             self._timing.record(self._t_wait, self._t_begin, t4 - t3, t4 - self._t_waited,
@@ -507,7 +510,7 @@ class OpenXRTarget(RenderTarget):
 
     @property
     def time_converter(self) -> XrTimeConverter | None:
-        """XrTime <-> time.monotonic_ns() converter (None when XR_KHR_convert_timespec_time is missing)."""
+        """XrTime <-> CLOCK_MONOTONIC nanoseconds converter (None when XR_KHR_convert_timespec_time is missing)."""
         return self._time
 
     def eye_size(self) -> tuple[int, int]:
@@ -532,10 +535,10 @@ class OpenXRTarget(RenderTarget):
         if self._session is not None and self._running:
             try:
                 xr.request_exit_session(self._session)
-                deadline = time.monotonic() + 2.0
-                while self._running and time.monotonic() < deadline:
+                deadline = self.time_source.now_ns() + 2_000_000_000
+                while self._running and self.time_source.now_ns() < deadline:
                     self.poll_events()
-                    time.sleep(0.005)
+                    self.time_source.sleep_ns(5_000_000)
             except xr.exception.XrException:
                 pass
         for eye in self._eyes:

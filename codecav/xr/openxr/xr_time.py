@@ -1,5 +1,8 @@
 """XrTime <-> CLOCK_MONOTONIC nanoseconds through XR_KHR_convert_timespec_time.
 
+This is where OpenXR's external timestamps meet codecav's clock: `codecav.clock.MONOTONIC` reads the same
+CLOCK_MONOTONIC, and `XrTimeConverter.now` reads it directly (the one allowed exception in xr/).
+
 pyopenxr's Linux wrapper for this extension is broken (it reads `instance.instance`), so the two
 functions are fetched with xrGetInstanceProcAddr and called through ctypes.
 """
@@ -25,7 +28,7 @@ _TO_TIMESPEC = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64,
 
 
 class XrTimeConverter:
-    """Converts between the runtime's XrTime and time.monotonic_ns() for one instance."""
+    """Converts between the runtime's XrTime and CLOCK_MONOTONIC nanoseconds for one instance."""
 
     def __init__(self, instance: Any) -> None:
         """`instance`: an xr.Instance created with XR_KHR_convert_timespec_time enabled."""
@@ -61,5 +64,7 @@ class XrTimeConverter:
         return int(out.value)
 
     def now(self) -> int:
-        """The current XrTime."""
-        return self.from_monotonic_ns(time.monotonic_ns())
+        """The current XrTime. It reads the OS CLOCK_MONOTONIC itself, not an injected Clock: the runtime
+        converts against that real clock, so a fake time would be meaningless (the external-timestamp case of
+        codecav.clock's rule)."""
+        return self.from_monotonic_ns(time.monotonic_ns())  # external timestamp: XrTime's own time base
