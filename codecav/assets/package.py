@@ -1,4 +1,5 @@
-"""Typed contents of an avatar package (format v1): manifest, mesh topology, per-pixel MLP.
+"""Typed contents of an avatar package (format v1): manifest, mesh topology, per-pixel MLP, and the NumPy
+reference of that MLP (float64) which building, verifying and the renderers' reference images all use.
 
 Conventions shared by every part of codecav (see docs/avatar-format.md):
 - Head space: metres, right-handed, +y up, +z out of the face (the avatar looks along +z), +x the
@@ -152,6 +153,53 @@ class PixelMlp:
     def input_size(self) -> int:
         """Width of the MLP input vector."""
         return int(self.weights[0].shape[1])
+
+
+def texel_uv(height: int, width: int) -> np.ndarray:
+    """float64 [H*W, 2] uv of the texel centres of an H x W UV-space array, row-major (row r, column c at
+    ((c + 0.5) / W, (r + 0.5) / H))."""
+    v, u = np.meshgrid((np.arange(height) + 0.5) / height, (np.arange(width) + 0.5) / width, indexing="ij")
+    return np.stack([u.ravel(), v.ravel()], axis=1)
+
+
+def uv_encoding(uv: np.ndarray, frequencies: int) -> np.ndarray:
+    """float64 [N, 4L]: for k < L: sin(2^k pi u), sin(2^k pi v), cos(2^k pi u), cos(2^k pi v)."""
+    uv64 = np.asarray(uv, np.float64)
+    parts = []
+    for k in range(frequencies):
+        a = (2.0**k) * np.pi * uv64
+        parts += [np.sin(a), np.cos(a)]
+    if not parts:
+        return np.zeros((uv64.shape[0], 0))
+    return np.concatenate(parts, axis=1)
+
+
+def mlp_input(features: np.ndarray, view_dirs: np.ndarray, uv: np.ndarray, uv_frequencies: int) -> np.ndarray:
+    """float64 [N, C + 3 + 4L], the MLP input in package order: features [N, C], view_dirs [N, 3] (unit,
+    surface -> camera, head space), then uv_encoding(uv [N, 2], L)."""
+    return np.concatenate(
+        [np.asarray(features, np.float64), np.asarray(view_dirs, np.float64), uv_encoding(uv, uv_frequencies)],
+        axis=1,
+    )
+
+
+def mlp_logits(mlp: PixelMlp, x: np.ndarray) -> np.ndarray:
+    """float64 [N, 3] RGB before the final sigmoid of the MLP input `x` [N, mlp.input_size]: hidden layers
+    with relu/sin, then the linear RGB layer (the reference every renderer and exporter is checked against)."""
+    last = len(mlp.weights) - 1
+    for index, (w, b) in enumerate(zip(mlp.weights, mlp.biases, strict=True)):
+        x = x @ np.asarray(w, np.float64).T + np.asarray(b, np.float64)
+        if index < last:
+            x = np.maximum(x, 0.0) if mlp.activation == "relu" else np.sin(x)
+    return x
+
+
+def run_pixel_mlp(mlp: PixelMlp, features: np.ndarray, view_dirs: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """float64 [N, 3] RGB in [0, 1] of the MLP at N pixels: features [N, C], unit view_dirs [N, 3], uv [N, 2]."""
+    logits = mlp_logits(mlp, mlp_input(features, view_dirs, uv, mlp.uv_frequencies))
+    with np.errstate(over="ignore"):
+        rgb: np.ndarray = 1.0 / (1.0 + np.exp(-logits))
+    return rgb
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ and of the pixel MLP on the decoded features, checking output shapes and finiten
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +12,9 @@ from codecav.assets.archive import PackageLimits
 from codecav.assets.errors import InvalidMemberError, NonFiniteWeightsError, TensorShapeError
 from codecav.assets.loader import DEFAULT_LIMITS, open_avatar
 from codecav.assets.manifest import DECODER_MEMBER, MLP_MEMBER
-from codecav.assets.mlp_eval import mlp_input, mlp_rgb
 from codecav.assets.onnx_checks import DECODER_INPUT_NAMES, DECODER_OUTPUT_NAMES
-from codecav.assets.package import AvatarPackage, PixelMlp
+from codecav.assets.package import AvatarPackage, PixelMlp, run_pixel_mlp, texel_uv
+from codecav.clock import MONOTONIC, Clock
 
 MLP_SAMPLE_TEXELS = 4096
 """Texels of the decoded feature map run through the pixel MLP during verification."""
@@ -58,13 +57,16 @@ class VerifyReport:
                 f"{list(self.features_shape)}, RGB {self.rgb_range[0]:.2f}..{self.rgb_range[1]:.2f}, all finite")
 
 
-def verify_avatar(path: Path | str, *, limits: PackageLimits = DEFAULT_LIMITS) -> VerifyReport:
-    """Check the package as load_avatar does, then run its decoder once; AvatarFormatError on any failure."""
+def verify_avatar(
+    path: Path | str, *, limits: PackageLimits = DEFAULT_LIMITS, clock: Clock = MONOTONIC
+) -> VerifyReport:
+    """Check the package as load_avatar does, then run its decoder once (timed on `clock`); AvatarFormatError
+    on any failure."""
     loaded = open_avatar(path, limits=limits)
     package = loaded.package
-    start = time.perf_counter()
+    start_ns = clock.now_ns()
     geometry, features = run_decoder_once(package)
-    decode_ms = (time.perf_counter() - start) * 1000
+    decode_ms = (clock.now_ns() - start_ns) / 1e6
     rgb = _mlp_rgb(package.pixel_mlp, features[0], package.source)
     extent = geometry[0].max(axis=0) - geometry[0].min(axis=0)
     manifest = package.manifest
@@ -112,12 +114,9 @@ def run_decoder_once(package: AvatarPackage) -> tuple[np.ndarray, np.ndarray]:
 def _mlp_rgb(mlp: PixelMlp, features_chw: np.ndarray, source: str) -> np.ndarray:
     """RGB [N, 3] of the pixel MLP on up to MLP_SAMPLE_TEXELS texels (frontal view direction)."""
     channels, height, width = features_chw.shape
-    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
     pick = np.linspace(0, height * width - 1, min(MLP_SAMPLE_TEXELS, height * width)).astype(np.int64)
-    r, c = rows.ravel()[pick], cols.ravel()[pick]
-    uv = np.stack([(c + 0.5) / width, (r + 0.5) / height], axis=1)
     view = np.tile([0.0, 0.0, 1.0], (len(pick), 1))
-    rgb = mlp_rgb(mlp, mlp_input(features_chw[:, r, c].T, view, uv, mlp.uv_frequencies))
+    rgb = run_pixel_mlp(mlp, features_chw.reshape(channels, -1)[:, pick].T, view, texel_uv(height, width)[pick])
     if not np.all(np.isfinite(rgb)):
         raise NonFiniteWeightsError(source, MLP_MEMBER, "gives NaN RGB on the decoded features",
                                     "re-export the avatar with a working pixel MLP")

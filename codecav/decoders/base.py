@@ -13,6 +13,7 @@ import numpy as np
 from codecav.assets.package import FeatureMapInfo, MeshTopology, PixelMlp
 
 if TYPE_CHECKING:  # GL types only for annotations: importing the interface needs no GL
+    from codecav.camera import View
     from codecav.xr.base import EyeView
 
 DECODER_INPUTS = ("latent", "view_dir")
@@ -30,6 +31,14 @@ class DecodedFrame:
     """float32 [V, 3] vertex positions in head space (metres)."""
     features: np.ndarray
     """float32 [H, W, C] UV feature map, row 0 at v = 0 (OpenGL texture order), C-contiguous."""
+
+
+def camera_in_head(model: np.ndarray, view: View) -> np.ndarray:
+    """float64 [3] the eye position of `view` in the head space of `model` (head -> world): the end of every
+    view direction a renderer feeds the pixel MLP."""
+    eye = np.append(view.eye_position.astype(np.float64), 1.0)
+    result: np.ndarray = (np.linalg.inv(np.asarray(model, np.float64)) @ eye)[:3]
+    return result
 
 
 class NeuralDecoder(ABC):

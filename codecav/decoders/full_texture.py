@@ -12,14 +12,13 @@ from dataclasses import dataclass
 
 import moderngl
 
-from codecav.assets.package import FeatureMapInfo, MeshTopology, PixelMlp
-from codecav.decoders.base import AvatarDraw, AvatarHandle, AvatarRenderer, DecodedFrame
+from codecav.decoders.base import AvatarDraw
 from codecav.decoders.gl_common import (
     FEATURE_PRECISIONS,
-    FEATURE_TEXTURE_UNIT,
-    MLP_BLOCK_BINDING,
     AvatarBuffers,
-    DrawBlocks,
+    GlAvatarHandle,
+    GlAvatarRenderer,
+    GlObject,
     bind_blocks,
 )
 from codecav.decoders.mlp_layout import MlpShape
@@ -50,7 +49,7 @@ class FullTextureOptions:
             raise ValueError(f"texture_size must be in 1..8192, got {self.texture_size}")
 
 
-class FullTextureHandle(AvatarHandle):
+class FullTextureHandle(GlAvatarHandle):
     """A FullTextureRenderer avatar: its buffers, decoded texture and vertex arrays."""
 
     def __init__(
@@ -63,8 +62,7 @@ class FullTextureHandle(AvatarHandle):
         mesh_vao: moderngl.VertexArray,
     ) -> None:
         """Bundle what add_avatar made."""
-        self.buffers = buffers
-        """GPU buffers and textures shared with PiCA."""
+        super().__init__(buffers)
         self.program = program
         """MLP-over-UV program of this avatar's MLP shape."""
         self.texture = texture
@@ -76,45 +74,36 @@ class FullTextureHandle(AvatarHandle):
         self.mesh_vao = mesh_vao
         """Positions + UVs."""
 
+    def gl_objects(self) -> list[GlObject]:
+        """Vertex arrays, framebuffer and texture."""
+        return [self.texture_vao, self.mesh_vao, self.texture_fbo, self.texture]
 
-class FullTextureRenderer(AvatarRenderer):
+
+class FullTextureRenderer(GlAvatarRenderer[FullTextureHandle]):
     """The full-UV-texture baseline (codecav.decoders key 'full_texture'); same API as PicaRenderer."""
 
     def __init__(self, ctx: moderngl.Context, options: FullTextureOptions | None = None) -> None:
         """Compile the textured-mesh program; MLP programs compile per MLP shape on first use."""
-        self.ctx = ctx
         self.options = options or FullTextureOptions()
         self._mesh_program = build_program(ctx, "textured_mesh.glsl")
         bind_blocks(self._mesh_program)
         self._mesh_program["u_texture"].value = _TEXTURE_UNIT  # type: ignore[union-attr]
-        self._programs: dict[MlpShape, moderngl.Program] = {}
-        self._handles: list[FullTextureHandle] = []
-        self._draw_blocks = DrawBlocks(ctx)
-        self._released = False
+        super().__init__(ctx, FullTextureHandle, self._mesh_program, self.options.feature_precision)
 
-    def program_for(self, shape: MlpShape) -> moderngl.Program:
-        """The MLP-over-UV program of an MLP shape, compiled once and cached."""
-        program = self._programs.get(shape)
-        if program is None:
-            program = build_program(
-                self.ctx, "full_texture_mlp.glsl", defines=shape.defines(), variables=shape.variables()
-            )
-            bind_blocks(program)
-            size = float(self.options.texture_size)
-            program["u_texture_size"].value = (size, size)  # type: ignore[union-attr]
-            self._programs[shape] = program
+    def _build_program(self, shape: MlpShape) -> moderngl.Program:
+        program = build_program(self.ctx, "full_texture_mlp.glsl", defines=shape.defines(), variables=shape.variables())
+        bind_blocks(program)
+        size = float(self.options.texture_size)
+        program["u_texture_size"].value = (size, size)  # type: ignore[union-attr]
         return program
 
-    def add_avatar(self, mesh: MeshTopology, mlp: PixelMlp, feature_info: FeatureMapInfo) -> FullTextureHandle:
-        """Upload topology, UVs and MLP weights and allocate the decoded texture."""
-        buffers = AvatarBuffers(self.ctx, mesh, mlp, feature_info, self.options.feature_precision)
-        program = self.program_for(buffers.shape)
+    def _make_handle(self, buffers: AvatarBuffers, program: moderngl.Program) -> FullTextureHandle:
         size = self.options.texture_size
         texture = self.ctx.texture((size, size), 4)
         texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
         texture.repeat_x = False
         texture.repeat_y = False
-        handle = FullTextureHandle(
+        return FullTextureHandle(
             buffers,
             program,
             texture,
@@ -125,28 +114,19 @@ class FullTextureRenderer(AvatarRenderer):
                 index_buffer=buffers.indices, index_element_size=4,
             ),
         )
-        self._handles.append(handle)
-        return handle
-
-    def update(self, handle: AvatarHandle, frame: DecodedFrame) -> None:
-        """Upload this frame's geometry and feature map (the texture is decoded per view in render)."""
-        self._own(handle).buffers.write_frame(frame)
 
     def render(
         self, eye_view: EyeView, draws: Sequence[AvatarDraw], *, background: tuple[float, float, float] | None = None
     ) -> None:
         """Decode each avatar's full UV texture for this eye, then draw the textured meshes."""
         ctx, fb = self.ctx, eye_view.framebuffer
-        handles = [self._own(d.handle) for d in draws]
-        live = [i for i, h in enumerate(handles) if h.buffers.frames_written]
+        live_draws, live = self._live(draws)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
-        self._draw_blocks.write(eye_view.view, [draws[i] for i in live])
-        for slot, i in enumerate(live):
-            handle = handles[i]
+        self._draw_blocks.write(eye_view.view, live_draws)
+        for slot, handle in enumerate(live):
             handle.texture_fbo.use()
             self._draw_blocks.bind(slot)  # the camera in head space gives the global view direction
-            handle.buffers.mlp.bind_to_uniform_block(MLP_BLOCK_BINDING)
-            handle.buffers.features.use(FEATURE_TEXTURE_UNIT)
+            handle.buffers.bind_mlp_inputs()
             handle.texture_vao.render(moderngl.TRIANGLES, vertices=3)
         fb.use()
         red, green, blue = background if background is not None else self.options.background
@@ -158,39 +138,9 @@ class FullTextureRenderer(AvatarRenderer):
         ctx.cull_face = "back"
         ctx.depth_func = "<"
         try:
-            for slot, i in enumerate(live):
+            for slot, handle in enumerate(live):
                 self._draw_blocks.bind(slot)
-                handles[i].texture.use(_TEXTURE_UNIT)
-                handles[i].mesh_vao.render(moderngl.TRIANGLES)
+                handle.texture.use(_TEXTURE_UNIT)
+                handle.mesh_vao.render(moderngl.TRIANGLES)
         finally:
             ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
-
-    def release_avatar(self, handle: AvatarHandle) -> None:
-        """Free one avatar's GL objects; safe to call twice."""
-        if handle.released:
-            return
-        own = self._own(handle)
-        for obj in (own.texture_vao, own.mesh_vao, own.texture_fbo, own.texture):
-            obj.release()
-        own.buffers.release()
-        own.released = True
-        self._handles.remove(own)
-
-    def release(self) -> None:
-        """Free every avatar, program and buffer; safe to call twice."""
-        for handle in list(self._handles):
-            self.release_avatar(handle)
-        for program in self._programs.values():
-            program.release()
-        self._programs.clear()
-        if not self._released:
-            self._mesh_program.release()
-            self._released = True
-        self._draw_blocks.release()
-
-    def _own(self, handle: AvatarHandle) -> FullTextureHandle:
-        if not isinstance(handle, FullTextureHandle):
-            raise ValueError(f"handle {handle!r} was not made by a FullTextureRenderer")
-        if handle.released:
-            raise ValueError("avatar handle was released; add the avatar again")
-        return handle

@@ -1,15 +1,18 @@
-"""GPU pieces shared by the PiCA renderer and the full-texture baseline: per-avatar buffers and draw blocks."""
+"""GPU pieces shared by the PiCA renderer and the full-texture baseline: per-avatar buffers, draw blocks, and
+GlAvatarRenderer, their common base (program cache, handle checks, freeing)."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
 
 import moderngl
 import numpy as np
 
 from codecav.assets.package import FeatureMapInfo, MeshTopology, PixelMlp
 from codecav.camera import View
-from codecav.decoders.base import AvatarDraw, DecodedFrame
+from codecav.decoders.base import AvatarDraw, AvatarHandle, AvatarRenderer, DecodedFrame, camera_in_head
 from codecav.decoders.mlp_layout import MlpShape, mlp_shape, pack_mlp
 
 FEATURE_PRECISIONS = {"f16": "f2", "f32": "f4"}
@@ -101,16 +104,15 @@ class AvatarBuffers:
         self.features.write(np.ascontiguousarray(layers, dtype=self._dtype).tobytes())
         self.frames_written += 1
 
+    def bind_mlp_inputs(self) -> None:
+        """Bind the MLP weights and the feature texture to MLP_BLOCK_BINDING and FEATURE_TEXTURE_UNIT."""
+        self.mlp.bind_to_uniform_block(MLP_BLOCK_BINDING)
+        self.features.use(FEATURE_TEXTURE_UNIT)
+
     def release(self) -> None:
         """Free the GL objects."""
         for obj in (self.positions, self.uv, self.indices, self.features, self.mlp):
             obj.release()
-
-
-def camera_in_head(model: np.ndarray, view: View) -> np.ndarray:
-    """float64 [3] the eye position in the head space of `model` (head -> world)."""
-    eye = np.append(view.eye_position.astype(np.float64), 1.0)
-    return (np.linalg.inv(np.asarray(model, np.float64)) @ eye)[:3]
 
 
 def screen_rect(mvp: np.ndarray, bounds: np.ndarray, view: View, margin_px: float = 2.0) -> np.ndarray:
@@ -187,3 +189,109 @@ def bind_blocks(program: moderngl.Program) -> None:
     for name, unit in units.items():
         if name in program:
             program[name].value = unit  # type: ignore[union-attr]
+
+
+class GlObject(Protocol):
+    """Any moderngl object: something with release()."""
+
+    def release(self) -> None:
+        """Free the GL object."""
+
+
+class GlAvatarHandle(AvatarHandle):
+    """An avatar inside a GlAvatarRenderer: its AvatarBuffers plus the renderer's own GL objects for it."""
+
+    def __init__(self, buffers: AvatarBuffers) -> None:
+        """Hold the avatar's buffers."""
+        self.buffers = buffers
+        """GPU buffers and textures, the same layout for both renderers."""
+
+    def gl_objects(self) -> Sequence[GlObject]:
+        """The renderer's own GL objects of this avatar, freed (in this order) before its buffers."""
+        return ()
+
+
+HandleT = TypeVar("HandleT", bound=GlAvatarHandle)
+
+
+class GlAvatarRenderer(AvatarRenderer, Generic[HandleT]):
+    """The part both GL renderers share: MLP programs compiled per MLP shape, one shape-independent program,
+    the avatars' handles (checked on every use) and the draw blocks, and freeing all of them."""
+
+    def __init__(
+        self, ctx: moderngl.Context, handle_type: type[HandleT], fixed_program: moderngl.Program, precision: str
+    ) -> None:
+        """`handle_type`: the handles this renderer makes; `fixed_program`: its shape-independent program,
+        freed by release(); `precision`: feature texture precision of every avatar."""
+        self.ctx = ctx
+        self._handle_type = handle_type
+        self._fixed_program = fixed_program
+        self._precision = precision
+        self._programs: dict[MlpShape, moderngl.Program] = {}
+        self._handles: list[HandleT] = []
+        self._draw_blocks = DrawBlocks(ctx)
+        self._released = False
+
+    @abstractmethod
+    def _build_program(self, shape: MlpShape) -> moderngl.Program:
+        """Compile the MLP program of `shape`, its blocks bound (called once per shape)."""
+
+    @abstractmethod
+    def _make_handle(self, buffers: AvatarBuffers, program: moderngl.Program) -> HandleT:
+        """The handle of a new avatar with `buffers`, drawn with the MLP `program`."""
+
+    def program_for(self, shape: MlpShape) -> moderngl.Program:
+        """The MLP program of an MLP shape, compiled once and cached (weights are buffer data)."""
+        program = self._programs.get(shape)
+        if program is None:
+            program = self._build_program(shape)
+            self._programs[shape] = program
+        return program
+
+    def add_avatar(self, mesh: MeshTopology, mlp: PixelMlp, feature_info: FeatureMapInfo) -> HandleT:
+        """Upload topology, UVs and MLP weights and allocate what the avatar needs; it is drawn after its
+        first update()."""
+        buffers = AvatarBuffers(self.ctx, mesh, mlp, feature_info, self._precision)
+        handle = self._make_handle(buffers, self.program_for(buffers.shape))
+        self._handles.append(handle)
+        return handle
+
+    def update(self, handle: AvatarHandle, frame: DecodedFrame) -> None:
+        """Upload this frame's geometry (expanded to render vertices) and feature map."""
+        self._own(handle).buffers.write_frame(frame)
+
+    def release_avatar(self, handle: AvatarHandle) -> None:
+        """Free one avatar's GL objects and buffers; safe to call twice."""
+        if handle.released:
+            return
+        own = self._own(handle)
+        for obj in own.gl_objects():
+            obj.release()
+        own.buffers.release()
+        own.released = True
+        self._handles.remove(own)
+
+    def release(self) -> None:
+        """Free every avatar, program and buffer; safe to call twice."""
+        for handle in list(self._handles):
+            self.release_avatar(handle)
+        for program in self._programs.values():
+            program.release()
+        self._programs.clear()
+        if not self._released:
+            self._fixed_program.release()
+            self._released = True
+        self._draw_blocks.release()
+
+    def _live(self, draws: Sequence[AvatarDraw]) -> tuple[list[AvatarDraw], list[HandleT]]:
+        """The draws whose avatar has received a frame, and their handles (every handle checked first)."""
+        handles = [self._own(d.handle) for d in draws]
+        live = [i for i, h in enumerate(handles) if h.buffers.frames_written]
+        return [draws[i] for i in live], [handles[i] for i in live]
+
+    def _own(self, handle: AvatarHandle) -> HandleT:
+        if not isinstance(handle, self._handle_type):
+            raise ValueError(f"handle {handle!r} was not made by a {type(self).__name__}")
+        if handle.released:
+            raise ValueError("avatar handle was released; add the avatar again")
+        return handle

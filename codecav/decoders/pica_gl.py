@@ -18,16 +18,15 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
-from codecav.assets.package import FeatureMapInfo, MeshTopology, PixelMlp
-from codecav.decoders.base import AvatarDraw, AvatarHandle, AvatarRenderer, DecodedFrame
+from codecav.decoders.base import AvatarDraw
 from codecav.decoders.gl_common import (
     FEATURE_PRECISIONS,
-    FEATURE_TEXTURE_UNIT,
     GBUFFER_POSITION_UNIT,
     GBUFFER_SURFACE_UNIT,
-    MLP_BLOCK_BINDING,
     AvatarBuffers,
-    DrawBlocks,
+    GlAvatarHandle,
+    GlAvatarRenderer,
+    GlObject,
     bind_blocks,
 )
 from codecav.decoders.mlp_layout import MlpShape
@@ -64,15 +63,18 @@ class PicaOptions:
             raise ValueError(f"shading {self.shading!r} is not one of {SHADING_MODES}")
 
 
-class PicaHandle(AvatarHandle):
+class PicaHandle(GlAvatarHandle):
     """A PicaRenderer avatar: its buffers and the vertex arrays of its passes."""
 
     def __init__(self, buffers: AvatarBuffers, vaos: dict[str, moderngl.VertexArray]) -> None:
         """Bundle what add_avatar made."""
-        self.buffers = buffers
-        """GPU buffers and textures."""
+        super().__init__(buffers)
         self.vaos = vaos
         """Vertex arrays by pass: 'depth' / 'shade' (forward modes) or 'gbuffer' / 'resolve' (deferred)."""
+
+    def gl_objects(self) -> list[GlObject]:
+        """The vertex arrays."""
+        return list(self.vaos.values())
 
 
 class _GBuffer:
@@ -115,45 +117,32 @@ class _GBuffer:
             obj.release()
 
 
-class PicaRenderer(AvatarRenderer):
+class PicaRenderer(GlAvatarRenderer[PicaHandle]):
     """Per-pixel neural shading of any number of avatars into an eye view (codecav.decoders key 'pica')."""
 
     def __init__(self, ctx: moderngl.Context, options: PicaOptions | None = None) -> None:
         """Compile the shape-independent programs; MLP programs compile on first use of each MLP shape."""
-        self.ctx = ctx
         self.options = options or PicaOptions()
         self._version = "430 core" if self.options.count_invocations else "330 core"
         self._deferred = self.options.shading == "deferred"
         name = "pica_gbuffer.glsl" if self._deferred else "pica_depth.glsl"
         self._geometry_program = build_program(ctx, name, version=self._version)
         bind_blocks(self._geometry_program)
-        self._programs: dict[MlpShape, moderngl.Program] = {}
-        self._handles: list[PicaHandle] = []
+        super().__init__(ctx, PicaHandle, self._geometry_program, self.options.feature_precision)
         self._gbuffers: dict[tuple[int, int], _GBuffer] = {}
-        self._draw_blocks = DrawBlocks(ctx)
         self._counter: moderngl.Buffer | None = None
-        self._released = False
         if self.options.count_invocations:
             self._counter = ctx.buffer(reserve=4)
             self.reset_invocations()
 
-    def program_for(self, shape: MlpShape) -> moderngl.Program:
-        """The MLP program of an MLP shape, compiled once and cached (weights are buffer data)."""
-        program = self._programs.get(shape)
-        if program is None:
-            defines = {"COUNT_INVOCATIONS": int(self.options.count_invocations), **shape.defines()}
-            name = "pica_resolve.glsl" if self._deferred else "pica.glsl"
-            program = build_program(
-                self.ctx, name, defines=defines, variables=shape.variables(), version=self._version
-            )
-            bind_blocks(program)
-            self._programs[shape] = program
+    def _build_program(self, shape: MlpShape) -> moderngl.Program:
+        defines = {"COUNT_INVOCATIONS": int(self.options.count_invocations), **shape.defines()}
+        name = "pica_resolve.glsl" if self._deferred else "pica.glsl"
+        program = build_program(self.ctx, name, defines=defines, variables=shape.variables(), version=self._version)
+        bind_blocks(program)
         return program
 
-    def add_avatar(self, mesh: MeshTopology, mlp: PixelMlp, feature_info: FeatureMapInfo) -> PicaHandle:
-        """Upload topology, UVs and MLP weights; the avatar is drawn after its first update()."""
-        buffers = AvatarBuffers(self.ctx, mesh, mlp, feature_info, self.options.feature_precision)
-        program = self.program_for(buffers.shape)
+    def _make_handle(self, buffers: AvatarBuffers, program: moderngl.Program) -> PicaHandle:
         ctx = self.ctx
         if self._deferred:
             vaos = {
@@ -174,22 +163,14 @@ class PicaRenderer(AvatarRenderer):
                     index_buffer=buffers.indices, index_element_size=4,
                 ),
             }
-        handle = PicaHandle(buffers, vaos)
-        self._handles.append(handle)
-        return handle
-
-    def update(self, handle: AvatarHandle, frame: DecodedFrame) -> None:
-        """Upload this frame's geometry (expanded to render vertices) and feature map."""
-        self._own(handle).buffers.write_frame(frame)
+        return PicaHandle(buffers, vaos)
 
     def render(
         self, eye_view: EyeView, draws: Sequence[AvatarDraw], *, background: tuple[float, float, float] | None = None
     ) -> None:
         """Clear the eye's framebuffer and draw every avatar that has received a frame."""
         ctx, fb = self.ctx, eye_view.framebuffer
-        handles = [self._own(d.handle) for d in draws]
-        live = [handles[i] for i in range(len(draws)) if handles[i].buffers.frames_written]
-        live_draws = [d for d, h in zip(draws, handles, strict=True) if h.buffers.frames_written]
+        live_draws, live = self._live(draws)
         red, green, blue = background if background is not None else self.options.background
         if not live:
             fb.use()
@@ -240,8 +221,7 @@ class PicaRenderer(AvatarRenderer):
             if x0 >= x1 or y0 >= y1:
                 continue
             self._draw_blocks.bind(slot)
-            handle.buffers.mlp.bind_to_uniform_block(MLP_BLOCK_BINDING)
-            handle.buffers.features.use(FEATURE_TEXTURE_UNIT)
+            handle.buffers.bind_mlp_inputs()
             handle.vaos["resolve"].render(moderngl.TRIANGLE_STRIP, vertices=4)
 
     def _render_forward(self, fb: moderngl.Framebuffer, live: list[PicaHandle]) -> None:
@@ -258,8 +238,7 @@ class PicaRenderer(AvatarRenderer):
             ctx.depth_func = "=="
         for slot, handle in enumerate(live):
             self._draw_blocks.bind(slot)
-            handle.buffers.mlp.bind_to_uniform_block(MLP_BLOCK_BINDING)
-            handle.buffers.features.use(FEATURE_TEXTURE_UNIT)
+            handle.buffers.bind_mlp_inputs()
             handle.vaos["shade"].render(moderngl.TRIANGLES)
 
     def _gbuffer_for(self, size: tuple[int, int]) -> _GBuffer:
@@ -281,38 +260,12 @@ class PicaRenderer(AvatarRenderer):
         if self._counter is not None:
             self._counter.write(np.zeros(1, np.uint32).tobytes())
 
-    def release_avatar(self, handle: AvatarHandle) -> None:
-        """Free one avatar's vertex arrays, buffers and textures; safe to call twice."""
-        if handle.released:
-            return
-        own = self._own(handle)
-        for vao in own.vaos.values():
-            vao.release()
-        own.buffers.release()
-        own.released = True
-        self._handles.remove(own)
-
     def release(self) -> None:
         """Free every avatar, program, G-buffer and buffer; safe to call twice."""
-        for handle in list(self._handles):
-            self.release_avatar(handle)
-        for program in self._programs.values():
-            program.release()
-        self._programs.clear()
+        super().release()
         for gbuffer in self._gbuffers.values():
             gbuffer.release()
         self._gbuffers.clear()
-        if not self._released:
-            self._geometry_program.release()
-            self._released = True
-        self._draw_blocks.release()
         if self._counter is not None:
             self._counter.release()
             self._counter = None
-
-    def _own(self, handle: AvatarHandle) -> PicaHandle:
-        if not isinstance(handle, PicaHandle):
-            raise ValueError(f"handle {handle!r} was not made by a PicaRenderer")
-        if handle.released:
-            raise ValueError("avatar handle was released; add the avatar again")
-        return handle

@@ -1,31 +1,19 @@
-"""NumPy reference of the per-pixel decoder (bilinear feature sampling, UV encoding, the MLP) and of
-whole images of both renderers, rasterized by reference_raster. Independent of GL: the tests compare
-the GLSL passes against it.
+"""NumPy reference images of both renderers: bilinear feature sampling and the package's pixel MLP
+(codecav.assets.package.run_pixel_mlp) over the visible surface found by reference_raster. Independent of
+GL: the tests compare the GLSL passes against it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from codecav.assets.package import MeshTopology, PixelMlp
+from codecav.assets.package import MeshTopology, PixelMlp, run_pixel_mlp, texel_uv
 from codecav.camera import View
-from codecav.decoders.base import DecodedFrame
+from codecav.decoders.base import DecodedFrame, camera_in_head
 from codecav.decoders.reference_raster import Fragments, RasterMesh, rasterize
-
-
-def uv_encoding(uv: np.ndarray, frequencies: int) -> np.ndarray:
-    """float64 [N, 4L]: for k < L: sin(2^k pi u), sin(2^k pi v), cos(2^k pi u), cos(2^k pi v)."""
-    uv64 = np.asarray(uv, dtype=np.float64)
-    parts = []
-    for k in range(frequencies):
-        a = (2.0**k) * np.pi * uv64
-        parts += [np.sin(a), np.cos(a)]
-    if not parts:
-        return np.zeros((uv64.shape[0], 0))
-    return np.concatenate(parts, axis=1)
 
 
 def bilinear_sample(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -47,28 +35,11 @@ def bilinear_sample(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
     return result
 
 
-def run_pixel_mlp(mlp: PixelMlp, features: np.ndarray, view_dir: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """float64 [N, 3] RGB in [0, 1] from features [N, C], unit view_dir [N, 3] (surface -> camera, head
-    space) and uv [N, 2]: input [features, view_dir, uv encoding], hidden relu/sin, linear, sigmoid."""
-    x = np.concatenate(
-        [np.asarray(features, np.float64), np.asarray(view_dir, np.float64), uv_encoding(uv, mlp.uv_frequencies)],
-        axis=1,
-    )
-    last = len(mlp.weights) - 1
-    for index, (w, b) in enumerate(zip(mlp.weights, mlp.biases, strict=True)):
-        x = x @ np.asarray(w, np.float64).T + np.asarray(b, np.float64)
-        if index < last:
-            x = np.maximum(x, 0.0) if mlp.activation == "relu" else np.sin(x)
-    rgb: np.ndarray = 1.0 / (1.0 + np.exp(-x))
-    return rgb
-
-
 def full_texture(mlp: PixelMlp, features: np.ndarray, view_dir: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """float64 [H, W, 3] the DAM-style texture: the MLP at every texel centre of a `size` = (W, H) texture
     with one global view direction, features sampled bilinearly."""
     width, height = size
-    cols, rows = np.meshgrid((np.arange(width) + 0.5) / width, (np.arange(height) + 0.5) / height)
-    uv = np.stack([cols.ravel(), rows.ravel()], axis=1)
+    uv = texel_uv(height, width)
     feats = bilinear_sample(features, uv)
     dirs = np.broadcast_to(np.asarray(view_dir, np.float64) / np.linalg.norm(view_dir), (uv.shape[0], 3))
     return run_pixel_mlp(mlp, feats, dirs, uv).reshape(height, width, 3)
@@ -92,6 +63,11 @@ class ReferenceAvatar:
     model: np.ndarray
     """[4, 4] head -> world."""
 
+    def render_positions(self) -> np.ndarray:
+        """float64 [R, 3] head-space positions of the render vertices."""
+        result: np.ndarray = np.asarray(self.frame.geometry, np.float64)[self.mesh.vertex_index]
+        return result
+
 
 @dataclass(frozen=True)
 class ReferenceImage:
@@ -103,18 +79,26 @@ class ReferenceImage:
     """Visible surface per pixel (coverage mask, depth, which avatar)."""
 
 
-def _rasterize_avatars(avatars: Sequence[ReferenceAvatar], view: View) -> Fragments:
-    meshes = [
-        RasterMesh(np.asarray(a.frame.geometry, np.float64)[a.mesh.vertex_index], a.mesh.faces, a.model)
-        for a in avatars
-    ]
+AvatarShader = Callable[[int, ReferenceAvatar, Fragments], np.ndarray]
+"""(index, avatar, fragments) -> float64 RGB [N, 3] in [0, 1] at the N pixels where avatar `index` is visible,
+in the row-major order of Fragments.interpolate."""
+
+
+def reference_image(
+    avatars: Sequence[ReferenceAvatar], view: View, background: tuple[float, float, float], shade: AvatarShader
+) -> ReferenceImage:
+    """Rasterize `avatars` in `view`, fill the pixels each one covers with `shade`, the rest with `background`,
+    and store as UNORM8: the skeleton of both reference renderers."""
+    meshes = [RasterMesh(a.render_positions(), a.mesh.faces, a.model) for a in avatars]
     view_projection = np.asarray(view.projection, np.float64) @ np.asarray(view.view_matrix, np.float64)
-    return rasterize(meshes, view_projection, view.width, view.height)
-
-
-def _camera_in_head(model: np.ndarray, view: View) -> np.ndarray:
-    eye = np.append(view.eye_position.astype(np.float64), 1.0)
-    return (np.linalg.inv(np.asarray(model, np.float64)) @ eye)[:3]
+    fragments = rasterize(meshes, view_projection, view.width, view.height)
+    rgb = np.empty((view.height, view.width, 3))
+    rgb[:] = background
+    for index, avatar in enumerate(avatars):
+        sel = fragments.mesh == index
+        if sel.any():
+            rgb[sel] = shade(index, avatar, fragments)
+    return ReferenceImage(to_unorm8(rgb), fragments)
 
 
 def reference_pica_image(
@@ -122,21 +106,15 @@ def reference_pica_image(
 ) -> ReferenceImage:
     """What PicaRenderer should draw: per covered pixel, features at its UV and the view direction from
     its head-space surface point to the camera, through the MLP."""
-    fragments = _rasterize_avatars(avatars, view)
-    rgb = np.empty((view.height, view.width, 3))
-    rgb[:] = background
-    for index, avatar in enumerate(avatars):
-        sel = fragments.mesh == index
-        if not sel.any():
-            continue
-        positions = np.asarray(avatar.frame.geometry, np.float64)[avatar.mesh.vertex_index]
+
+    def shade(index: int, avatar: ReferenceAvatar, fragments: Fragments) -> np.ndarray:
         uv = fragments.interpolate(index, avatar.mesh.uv)
-        point = fragments.interpolate(index, positions)
-        direction = _camera_in_head(avatar.model, view) - point
+        point = fragments.interpolate(index, avatar.render_positions())
+        direction = camera_in_head(avatar.model, view) - point
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-        feats = bilinear_sample(avatar.frame.features, uv)
-        rgb[sel] = run_pixel_mlp(avatar.mlp, feats, direction, uv)
-    return ReferenceImage(to_unorm8(rgb), fragments)
+        return run_pixel_mlp(avatar.mlp, bilinear_sample(avatar.frame.features, uv), direction, uv)
+
+    return reference_image(avatars, view, background, shade)
 
 
 def reference_full_texture_image(
@@ -147,15 +125,10 @@ def reference_full_texture_image(
 ) -> ReferenceImage:
     """What FullTextureRenderer should draw: the MLP over a texture_size^2 UV texture with the global view
     direction (head origin -> camera), stored as UNORM8, then sampled bilinearly at each pixel's UV."""
-    fragments = _rasterize_avatars(avatars, view)
-    rgb = np.empty((view.height, view.width, 3))
-    rgb[:] = background
-    for index, avatar in enumerate(avatars):
-        sel = fragments.mesh == index
-        if not sel.any():
-            continue
-        direction = _camera_in_head(avatar.model, view)
+
+    def shade(index: int, avatar: ReferenceAvatar, fragments: Fragments) -> np.ndarray:
+        direction = camera_in_head(avatar.model, view)
         texture = to_unorm8(full_texture(avatar.mlp, avatar.frame.features, direction, (texture_size, texture_size)))
-        uv = fragments.interpolate(index, avatar.mesh.uv)
-        rgb[sel] = bilinear_sample(texture.astype(np.float64) / 255.0, uv)
-    return ReferenceImage(to_unorm8(rgb), fragments)
+        return bilinear_sample(texture.astype(np.float64) / 255.0, fragments.interpolate(index, avatar.mesh.uv))
+
+    return reference_image(avatars, view, background, shade)

@@ -10,9 +10,8 @@ import onnxruntime as ort
 import pytest
 
 from codecav.assets.loader import load_avatar
-from codecav.assets.mlp_eval import mlp_input, mlp_rgb
-from codecav.assets.package import AvatarPackage
-from codecav.assets.synthetic.avatar import SYNTHETIC_KIND, build_synthetic_avatar, texel_directions
+from codecav.assets.package import AvatarPackage, run_pixel_mlp, texel_uv
+from codecav.assets.synthetic.avatar import SYNTHETIC_KIND, build_synthetic_avatar
 from codecav.assets.writer import write_avatar
 
 
@@ -29,10 +28,10 @@ def texture(
 ) -> np.ndarray:
     """RGB [H, W, 3] of the pixel MLP at every texel centre."""
     info = package.manifest.feature_map
-    uv, _ = texel_directions(info)
+    uv = texel_uv(info.height, info.width)
     views = np.tile(np.asarray(view, np.float64), (len(uv), 1))
-    x = mlp_input(features_chw.reshape(info.channels, -1).T, views, uv, package.pixel_mlp.uv_frequencies)
-    return mlp_rgb(package.pixel_mlp, x).reshape(info.height, info.width, 3)
+    rgb = run_pixel_mlp(package.pixel_mlp, features_chw.reshape(info.channels, -1).T, views, uv)
+    return rgb.reshape(info.height, info.width, 3)
 
 
 def codes(package: AvatarPackage, count: int, seed: int = 0) -> np.ndarray:
@@ -103,16 +102,23 @@ def test_seeds_differ(synthetic: AvatarPackage) -> None:
     assert np.abs(a.reshape(-1, 3).mean(axis=0) - b.reshape(-1, 3).mean(axis=0)).max() > 0.03  # other colours
 
 
-def test_mlp_eval_matches_renderer_reference(synthetic: AvatarPackage) -> None:
-    from codecav.decoders.pixel_mlp_reference import run_pixel_mlp
-
+def test_mlp_reference_matches_the_layers_written_out(synthetic: AvatarPackage) -> None:
+    """run_pixel_mlp (building, verifying and the renderers' reference images all use it) computes the
+    package MLP: input [features, view, sin/cos(2^k pi uv)], relu hidden layers, linear, sigmoid."""
     rng = np.random.default_rng(3)
+    mlp = synthetic.pixel_mlp
     c = synthetic.manifest.feature_map.channels
     feats, uv = rng.standard_normal((50, c)), rng.random((50, 2))
     views = rng.standard_normal((50, 3))
     views /= np.linalg.norm(views, axis=1, keepdims=True)
-    ours = mlp_rgb(synthetic.pixel_mlp, mlp_input(feats, views, uv, synthetic.pixel_mlp.uv_frequencies))
-    assert np.allclose(ours, run_pixel_mlp(synthetic.pixel_mlp, feats, views, uv), atol=1e-12)
+    assert mlp.activation == "relu" and mlp.uv_frequencies == 2 and len(mlp.weights) == 3
+    x = np.concatenate([feats, views, np.sin(np.pi * uv), np.cos(np.pi * uv), np.sin(2 * np.pi * uv),
+                        np.cos(2 * np.pi * uv)], axis=1)
+    w0, w1, w2 = (np.asarray(w, np.float64) for w in mlp.weights)
+    b0, b1, b2 = (np.asarray(b, np.float64) for b in mlp.biases)
+    hidden = np.maximum(np.maximum(x @ w0.T + b0, 0.0) @ w1.T + b1, 0.0)
+    expected = 1.0 / (1.0 + np.exp(-(hidden @ w2.T + b2)))
+    assert np.allclose(run_pixel_mlp(mlp, feats, views, uv), expected, atol=1e-12)
 
 
 def test_options_load(tmp_path: Path) -> None:

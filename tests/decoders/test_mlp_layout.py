@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codecav.assets.package import PixelMlp
+from codecav.assets.package import PixelMlp, run_pixel_mlp, uv_encoding
+from codecav.assets.synthetic.head import random_mlp
 from codecav.decoders.mlp_layout import MlpShape, gpu_input_order, mlp_shape, pack_mlp
-from codecav.decoders.pixel_mlp_reference import run_pixel_mlp, uv_encoding
-from codecav.decoders.procedural import random_mlp
 
 
 def glsl_emulation(packed: np.ndarray, shape: MlpShape, x_gpu: np.ndarray) -> np.ndarray:

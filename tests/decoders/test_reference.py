@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from codecav.assets.package import uv_encoding
+from codecav.assets.synthetic.head import head_mesh
 from codecav.camera import look_at, perspective
-from codecav.decoders.pixel_mlp_reference import bilinear_sample, uv_encoding
-from codecav.decoders.procedural import ellipsoid
+from codecav.decoders.pixel_mlp_reference import bilinear_sample
 from codecav.decoders.reference_raster import RasterMesh, rasterize
 
 
@@ -35,8 +36,9 @@ def test_rasterizer_square_coverage_and_culling() -> None:
 
 
 def test_rasterizer_perspective_correct_interpolation_recovers_positions() -> None:
-    mesh, geometry = ellipsoid()
-    positions = geometry[mesh.vertex_index].astype(np.float64)
+    head = head_mesh(16, 24)
+    mesh = head.topology
+    positions = head.rest[mesh.vertex_index].astype(np.float64)
     eye = np.array([0.05, 0.1, 0.4])
     vp = perspective(40, 1, 0.05, 10).astype(np.float64) @ look_at(eye, np.zeros(3)).astype(np.float64)
     frags = rasterize([RasterMesh(positions, mesh.faces, np.eye(4))], vp, 48, 48)

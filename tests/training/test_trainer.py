@@ -19,12 +19,12 @@ from codecav.training.studio.head_model import HeadModel
 torch = pytest.importorskip("torch", reason="the trainer needs the train extra (pip install codecav[train])")
 
 from codecav.assets.loader import load_avatar  # noqa: E402
+from codecav.assets.package import run_pixel_mlp  # noqa: E402
 from codecav.assets.verify import verify_avatar  # noqa: E402
 from codecav.assets.writer import write_avatar  # noqa: E402
 from codecav.decoders.base import AvatarDraw  # noqa: E402
 from codecav.decoders.neural import OnnxNeuralDecoder  # noqa: E402
 from codecav.decoders.pica_gl import PicaOptions, PicaRenderer  # noqa: E402
-from codecav.decoders.pixel_mlp_reference import run_pixel_mlp  # noqa: E402
 from codecav.training.errors import CheckpointError  # noqa: E402
 from codecav.training.evaluate import BACKGROUND, camera_centre, camera_view, expression_codes  # noqa: E402
 from codecav.training.export import DecoderGraph, build_package, fit_expression_encoder, pixel_mlp  # noqa: E402

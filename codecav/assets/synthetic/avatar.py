@@ -1,7 +1,7 @@
-"""Random-weight plumbing avatars: a head-sized ellipsoid, an ONNX conv decoder and a pixel MLP with
-seeded random weights, shaped so the shaded head is smooth, coloured and clearly non-uniform (eyes, mouth,
-hair, smooth patches) rather than noise. They are untrained (provenance kind 'synthetic-random') and only
-exercise the pipeline; they do not look like a person."""
+"""Random-weight plumbing avatars: the procedural head of codecav.assets.synthetic.head (a head-sized
+ellipsoid, smooth features, a pixel MLP with seeded random weights calibrated so the shaded head is smooth,
+coloured and clearly non-uniform) plus an ONNX conv decoder and, optionally, an expression encoder. They are
+untrained (provenance kind 'synthetic-random') and only exercise the pipeline; they do not look like a person."""
 
 from __future__ import annotations
 
@@ -11,20 +11,17 @@ from dataclasses import replace
 import numpy as np
 
 from codecav.arkit import ARKIT_52
-from codecav.assets.mlp_eval import hidden_activations, mlp_input, mlp_logits
 from codecav.assets.package import (
     ACTIVATIONS,
     FORMAT_VERSION,
     AvatarManifest,
     AvatarPackage,
-    FeatureMapInfo,
     LatentLayout,
     LatentSegment,
     MeshInfo,
-    PixelMlp,
     PixelMlpInfo,
 )
-from codecav.assets.synthetic.head_mesh import HeadMesh, head_mesh, sphere_direction, uv_direction
+from codecav.assets.synthetic.head import EYES, MOUTH, HeadConfig, HeadMesh, blobs, procedural_head
 from codecav.assets.synthetic.onnx_graph import DecoderWeights, decoder_model, expression_encoder_model
 from codecav.assets.writer import package_member_bytes, sealed_manifest
 
@@ -34,25 +31,12 @@ EXPRESSION_ENCODER_MEMBER = "encoders/expression.onnx"
 """Member of the ARKit-52 -> code expression encoder ("arkit" [N, 52] -> "code" [N, D])."""
 DEFAULT_SEGMENTS = (("face", 32), ("eyes", 8), ("mouth", 16))
 """Latent layout of synthetic avatars: (name, size) in code order."""
-RGB_RANGE = (0.15, 0.9)
-"""The pixel MLP's output is calibrated into this range over the head (zero code, many view directions)."""
 GEOMETRY_OFFSET_M = 0.006
 """Largest per-vertex norm of the latent -> offset columns; codes ~ N(0, 0.5^2) move vertices a few mm."""
 VIEW_OFFSET_M = 0.001
 """Largest view-dependent vertex offset per view-direction axis."""
 DETAIL_GAIN = 0.3
 """Scale of the latent-dependent feature detail relative to the base features (which span [-1, 1])."""
-
-
-
-def _landmark(lat: float, lon: float) -> np.ndarray:
-    return sphere_direction(np.array(lat), np.array(lon))
-
-
-_EYES = (_landmark(0.12, np.pi - 0.36), _landmark(0.12, np.pi + 0.36))
-"""Head directions of the eye centres (left, right as seen from the front)."""
-_MOUTH = _landmark(-0.42, np.pi)
-"""Head direction of the mouth centre."""
 
 
 def build_synthetic_avatar(
@@ -73,12 +57,11 @@ def build_synthetic_avatar(
     encoders/expression.onnx for the drivers; ValueError for impossible arguments."""
     _check_args(seed, feature_channels, feature_size, activation, uv_frequencies, latent_segments)
     rng = np.random.default_rng(seed)
-    mesh = head_mesh(*mesh_resolution)
+    config = HeadConfig(feature_channels, feature_size, hidden, activation, uv_frequencies, mesh_resolution)
+    head = procedural_head(rng, config)
+    mesh, info = head.mesh, head.feature_info
     layout = LatentLayout(tuple(LatentSegment(n, s) for n, s in latent_segments))
-    info = FeatureMapInfo(feature_channels, feature_size, feature_size)
-    base = base_features(rng, info)
-    mlp = _calibrated_mlp(rng, base, hidden, activation, uv_frequencies)
-    weights = _decoder_weights(rng, layout, mesh, base, decoder_channels)
+    weights = _decoder_weights(rng, layout, mesh, head.features, decoder_channels)
     manifest = AvatarManifest(
         format_version=FORMAT_VERSION,
         avatar_id=f"synthetic-{seed}",
@@ -101,7 +84,7 @@ def build_synthetic_avatar(
             "command": f"codecav avatar synth --seed {seed} --out PATH",
         },
     )
-    package = AvatarPackage(manifest=manifest, mesh=mesh.topology, pixel_mlp=mlp,
+    package = AvatarPackage(manifest=manifest, mesh=mesh.topology, pixel_mlp=head.mlp,
                             decoder_onnx=decoder_model(weights, f"synthetic_decoder_{seed}"),
                             encoders_onnx=({EXPRESSION_ENCODER_MEMBER: _expression_encoder(seed, layout)}
                                            if expression_encoder else {}),
@@ -139,87 +122,6 @@ def _check_args(seed: int, channels: int, size: int, activation: str, freqs: int
         raise ValueError(f"uv_frequencies must be in 0..10, got {freqs}")
     if not segments or any(s < 1 for _, s in segments):
         raise ValueError(f"latent_segments needs at least one segment of size >= 1, got {list(segments)}")
-
-
-def texel_directions(info: FeatureMapInfo) -> tuple[np.ndarray, np.ndarray]:
-    """(uv [H*W, 2] texel centres in row-major order, unit head directions [H*W, 3] of those texels)."""
-    v, u = np.meshgrid((np.arange(info.height) + 0.5) / info.height, (np.arange(info.width) + 0.5) / info.width,
-                       indexing="ij")
-    uv = np.stack([u.ravel(), v.ravel()], axis=1)
-    return uv, uv_direction(uv[:, 0], uv[:, 1])
-
-
-def base_features(rng: np.random.Generator, info: FeatureMapInfo) -> np.ndarray:
-    """float32 [C, H, W] in [-1, 1]: smooth functions of the head direction (so no seam and no pole
-    artefacts): 0 eyes, 1 mouth, 2 hair cap, the rest random low-frequency waves."""
-    _, dirs = texel_directions(info)
-    eye_width = rng.uniform(0.08, 0.12)
-    channels = [_blobs(dirs, _EYES, eye_width)]
-    d = dirs - _MOUTH
-    channels.append(np.exp(-(d[:, 0] ** 2) / (2 * rng.uniform(0.12, 0.2) ** 2) - d[:, 1] ** 2 / (2 * 0.05**2)))
-    hair_axis = np.array([0.0, 1.0, -rng.uniform(0.4, 1.0)])
-    hair_axis /= np.linalg.norm(hair_axis)
-    channels.append(1.0 / (1.0 + np.exp(-14.0 * (dirs @ hair_axis - rng.uniform(0.1, 0.4)))))
-    while len(channels) < info.channels:
-        wave = rng.standard_normal(3)
-        wave *= rng.uniform(1.5, 3.5) / np.linalg.norm(wave)
-        channels.append(np.sin(dirs @ wave + rng.uniform(0, 2 * np.pi)))
-    out = np.stack(channels[: info.channels])
-    lo, hi = out.min(axis=1, keepdims=True), out.max(axis=1, keepdims=True)
-    out = 2 * (out - lo) / np.maximum(hi - lo, 1e-6) - 1
-    return out.reshape(info.channels, info.height, info.width).astype(np.float32)
-
-
-def _blobs(dirs: np.ndarray, centres: Sequence[np.ndarray], width: float) -> np.ndarray:
-    """[N] sum of Gaussian bumps of `width` (chord length) around unit `centres`."""
-    out = np.zeros(len(dirs))
-    for centre in centres:
-        out += np.exp(-np.sum((dirs - centre) ** 2, axis=1) / (2 * width**2))
-    return out
-
-
-def _calibrated_mlp(rng: np.random.Generator, base: np.ndarray, hidden: tuple[int, ...], activation: str,
-                    freqs: int) -> PixelMlp:
-    """Random MLP whose last layer is rescaled so each RGB channel spans a seeded sub-range of RGB_RANGE over
-    the head's texels seen from many directions."""
-    channels = base.shape[0]
-    sizes = [channels + 3 + 4 * freqs, *hidden, 3]
-    column_gain = np.concatenate([np.ones(channels), np.full(3, 0.4), np.full(4 * freqs, 0.3)])
-    weights, biases = [], []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        w = rng.standard_normal((n_out, n_in)) * (1.6 / np.sqrt(n_in))
-        if i == 0:
-            w *= column_gain
-        weights.append(w)
-        biases.append(rng.normal(0.1, 0.1, n_out) if i < len(sizes) - 2 else np.zeros(n_out))
-    mlp = PixelMlp(tuple(weights), tuple(biases), activation, freqs)
-    info = FeatureMapInfo(channels, base.shape[1], base.shape[2])
-    uv, dirs = texel_directions(info)
-    views = dirs + rng.uniform(-0.6, 0.6, dirs.shape)
-    views /= np.linalg.norm(views, axis=1, keepdims=True)
-    feats = base.reshape(channels, -1).T
-    x = np.concatenate([mlp_input(feats, views, uv, freqs), mlp_input(feats, np.tile([0.0, 0.0, 1.0], (len(uv), 1)),
-                                                                      uv, freqs)])
-    logits = mlp_logits(mlp, x)
-    lo_z, hi_z = logits.min(axis=0), logits.max(axis=0)
-    mid = rng.uniform(0.38, 0.66, 3)
-    half = rng.uniform(0.2, 0.26, 3)
-    target_lo = _logit(np.maximum(mid - half, RGB_RANGE[0] + 0.01))
-    target_hi = _logit(np.minimum(mid + half, RGB_RANGE[1] - 0.01))
-    flip = rng.random(3) < 0.5
-    target_lo, target_hi = np.where(flip, target_hi, target_lo), np.where(flip, target_lo, target_hi)
-    scale = (target_hi - target_lo) / np.maximum(hi_z - lo_z, 1e-6)
-    last_w = weights[-1] * scale[:, None]
-    last_b = (biases[-1] - lo_z) * scale + target_lo
-    assert hidden_activations(mlp, x[:1]).shape[1] == last_w.shape[1]
-    weights[-1], biases[-1] = last_w, last_b
-    return PixelMlp(tuple(np.asarray(w, np.float32) for w in weights), tuple(np.asarray(b, np.float32) for b in biases),
-                    activation, freqs)
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    out: np.ndarray = np.log(p / (1 - p))
-    return out
 
 
 def _decoder_weights(rng: np.random.Generator, layout: LatentLayout, mesh: HeadMesh, base: np.ndarray,
@@ -262,8 +164,8 @@ def _offset_basis(rng: np.random.Generator, layout: LatentLayout, mesh: HeadMesh
     dirs = mesh.directions.astype(np.float64)
     windows = {
         "face": 0.3 + 0.7 * np.clip(dirs[:, 2], 0, 1),
-        "eyes": _blobs(dirs, _EYES, 0.18),
-        "mouth": _blobs(dirs, (_MOUTH,), 0.2),
+        "eyes": blobs(dirs, EYES, 0.18),
+        "mouth": blobs(dirs, (MOUTH,), 0.2),
     }
     fields = []
     for seg in layout.segments:
