@@ -9,6 +9,7 @@ expiry, file dates). Nothing else reads a clock directly.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -29,6 +30,10 @@ class Clock(ABC):
     @abstractmethod
     def wait_ns(self, event: threading.Event, duration_ns: int) -> bool:
         """Wait up to `duration_ns` for `event`; True if it is set (a stop request), False on time-out."""
+
+    async def sleep_ns_async(self, duration_ns: int) -> None:
+        """Wait `duration_ns` without blocking the event loop (the loop's timer for the real clock)."""
+        await asyncio.sleep(max(0, duration_ns) / 1e9)
 
     def now_us(self) -> int:
         """The current time in microseconds (the unit of LatentFrame.capture_us)."""
@@ -82,6 +87,11 @@ class FakeClock(Clock):
             return True
         self.sleep_ns(duration_ns)
         return event.is_set()
+
+    async def sleep_ns_async(self, duration_ns: int) -> None:
+        """Jump ahead at once and give the event loop one turn, so paced async code runs instantly in tests."""
+        self.sleep_ns(duration_ns)
+        await asyncio.sleep(0)
 
     def advance(self, duration_ns: int) -> None:
         """Advance by `duration_ns`, simulating work."""

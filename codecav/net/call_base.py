@@ -10,11 +10,12 @@ from typing import Generic
 import numpy as np
 
 from codecav.assets.package import AvatarPackage
+from codecav.clock import Clock
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import AvatarCache, ExchangeStats, OwnAvatar
 from codecav.net.call_types import CallConfig, CallStats, FrameTiming, PeerCallStats, RemoteFrame
 from codecav.net.errors import NetError
-from codecav.net.remote_peer import Clock, L, RemotePeer
+from codecav.net.remote_peer import L, RemotePeer
 from codecav.net.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,11 @@ class CallBase(Generic[L]):
     """Remote participants keyed by peer id, each a RemotePeer over a link of type L."""
 
     def __init__(self, config: CallConfig, own_avatar: OwnAvatar, clock: Clock) -> None:
+        """`clock` stamps every send, receive and default render time (FakeClock in tests)."""
         self.config = config
         self.own = own_avatar
         self.clock = clock
+        """The call's time source; its microseconds (now_us) are the clock of capture and render times."""
         self._departed: list[PeerCallStats] = []
         self._cache = AvatarCache(config.cache_dir)
         self._exchange = ExchangeStats()
@@ -91,7 +94,7 @@ class CallBase(Generic[L]):
     def remote_frames(self, render_us: int | None = None) -> list[RemoteFrame]:
         """Every remote avatar's state at `render_us` (default now), peers with verified avatars only.
         Safe from any thread."""
-        at = self.clock() if render_us is None else render_us
+        at = self.clock.now_us() if render_us is None else render_us
         frames = []
         for remote in list(self._remotes.values()):
             frame = remote.sample(at)
@@ -102,7 +105,7 @@ class CallBase(Generic[L]):
     def remote_frame(self, peer: str, render_us: int | None = None) -> RemoteFrame | None:
         """One peer's avatar state at `render_us` (default now); None if unknown or its avatar is not ready."""
         remote = self._remotes.get(peer)
-        return None if remote is None else remote.sample(self.clock() if render_us is None else render_us)
+        return None if remote is None else remote.sample(self.clock.now_us() if render_us is None else render_us)
 
     def ready_peers(self) -> list[tuple[str, str, AvatarPackage]]:
         """(peer id, avatar sha256, verified package) of every peer whose avatar is ready (any thread)."""

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaRelay
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.call_base import CallBase
 from codecav.net.call_types import CallConfig
 from codecav.net.errors import NetError, SignalingError
 from codecav.net.peer import PeerLink
-from codecav.net.remote_peer import Clock, FrameListener, RemotePeer
+from codecav.net.remote_peer import FrameListener, RemotePeer
 from codecav.net.signaling.client import SignalingClient
 from codecav.net.signaling.messages import Answer, Candidate, ErrorReply, Offer, PeerDropped, PeerLeft
 from codecav.net.tasks import cancel_and_wait
@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 
 def monotonic_us() -> int:
-    """This process's monotonic clock in microseconds (the clock of LatentFrame.capture_time_us)."""
-    return time.monotonic_ns() // 1000
+    """MONOTONIC.now_us(): the real clock in microseconds (the default clock of LatentFrame.capture_time_us),
+    for scripts that stamp frames for a call on the default clock."""
+    return MONOTONIC.now_us()
 
 
 class CallSession(CallBase[PeerLink]):
@@ -53,13 +54,14 @@ class CallSession(CallBase[PeerLink]):
         receive_voice: bool = False,
         audio_track: AudioTrackFactory | None = None,
         audio_consumer: AudioConsumer | None = None,
-        clock: Clock = monotonic_us,
+        clock: Clock = MONOTONIC,
         on_frame: FrameListener | None = None,
     ) -> None:
         """Voice, sending: `voice_track` goes to every peer through a MediaRelay, or `audio_track()` makes one
         track per peer. Receiving: with `receive_voice` each peer's voice is kept, aligned with its face, for
         `voice_samples`; or `audio_consumer(peer, track)` consumes it raw (not both). `on_frame` sees every
-        accepted remote frame on the event loop (e.g. to hand it to a decode thread)."""
+        accepted remote frame on the event loop (e.g. to hand it to a decode thread). `clock` stamps receive and
+        render times (capture times of sent frames should come from the same clock); FakeClock in tests."""
         if receive_voice and audio_consumer is not None:
             raise ValueError("give receive_voice or audio_consumer, not both: one track has one reader")
         if voice_track is not None and audio_track is not None:
@@ -132,7 +134,7 @@ class CallSession(CallBase[PeerLink]):
             audio_track=sent_voice,
             on_audio_track=consume if receiving else None,
             receive_audio=receiving,
-            on_audio_packet=(lambda ts, origin: voice.note_packet(ts, self.clock(), origin))
+            on_audio_packet=(lambda ts, origin: voice.note_packet(ts, self.clock.now_us(), origin))
             if voice is not None else None,
         )
         remote = RemotePeer(peer_id, link, self.config, self.own, self._cache, self._exchange, self.clock,

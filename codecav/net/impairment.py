@@ -37,6 +37,8 @@ class ImpairmentStats:
     """Datagrams passed on."""
     dropped: int = 0
     """Datagrams dropped."""
+    in_flight: int = 0
+    """Datagrams delayed and not yet handed to the socket (0 once everything sent has landed or been dropped)."""
 
 
 def impair(link: PeerLink, impairment: Impairment) -> ImpairmentStats:
@@ -57,6 +59,8 @@ def impair(link: PeerLink, impairment: Impairment) -> ImpairmentStats:
             await original_send(data)
         except (ConnectionError, OSError):
             pass  # the connection closed while the datagram was "in flight"
+        finally:
+            stats.in_flight -= 1
 
     async def send(data: bytes) -> None:
         if rng.random() < impairment.loss:
@@ -73,6 +77,7 @@ def impair(link: PeerLink, impairment: Impairment) -> ImpairmentStats:
             pending.add(task)
             task.add_done_callback(pending.discard)
 
+        stats.in_flight += 1
         loop.call_later(delay, later)
 
     ice_transport._send = send

@@ -13,6 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
+from codecav.clock import Clock
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import AvatarCache, AvatarFetch, ExchangeStats, OwnAvatar
 from codecav.net.call_types import CallConfig, FrameTiming, PeerCallStats, RemoteFrame
@@ -42,8 +43,7 @@ CAPABILITIES = ("int8", "fp16", "gaze", "voice-opus")
 AVATAR_SEND_BUFFER_BYTES = 256 * 1024
 """An avatar transfer waits while more than this is queued on the control channel (keeps pings timely)."""
 
-Clock = Callable[[], int]
-"""Monotonic microseconds."""
+
 class ControlLink(Protocol):
     """What a RemotePeer needs of its connection: a PeerLink (mesh) or an SFU feed (codecav.net.sfu.session)."""
 
@@ -83,6 +83,7 @@ class RemotePeer(Generic[L]):
         self.config = config
         self.own = own
         self.clock = clock
+        """The call's clock: every send, receive and render time here is its microseconds (now_us)."""
         self.fetch = AvatarFetch(cache, exchange_stats, max_bytes=config.max_avatar_bytes, peer=peer_id)
         self.sync = ClockSyncEstimator()
         self.control = ControlMessageReceiver()
@@ -114,11 +115,11 @@ class RemotePeer(Generic[L]):
             # every ping until a Pong shows our messages arrive (control is ordered, so the Hello did too).
             if self.sync.estimate() is None:
                 self._send(hello)
-            request = self.fetch.retry_request(self.clock())
+            request = self.fetch.retry_request(self.clock.now_us())
             if request is not None:
                 self._send(request)
             self._ping_sequence = (self._ping_sequence + 1) % 2**32
-            self._send(Ping(self._ping_sequence, self.clock()))
+            self._send(Ping(self._ping_sequence, self.clock.now_us()))
             pings += 1
             await asyncio.sleep(0.05 if pings < 8 else self.config.ping_interval_s)
 
@@ -147,12 +148,12 @@ class RemotePeer(Generic[L]):
 
     def on_control(self, data: bytes | str) -> None:
         """Handle one control-channel message (invalid ones are counted by the receiver)."""
-        t_us = self.clock()
+        t_us = self.clock.now_us()
         msg = self.control.receive(data)
         if msg is None:
             return
         if isinstance(msg, Ping):
-            self._send(Pong(msg.sequence, msg.t0_us, t_us, self.clock()))
+            self._send(Pong(msg.sequence, msg.t0_us, t_us, self.clock.now_us()))
         elif isinstance(msg, Pong):
             self.sync.add_pong(msg, t_us)
         elif isinstance(msg, Hello):
@@ -178,7 +179,7 @@ class RemotePeer(Generic[L]):
         if self.hello is not None and self.hello.avatar_sha256 == hello.avatar_sha256:
             return  # a repeated Hello (see run)
         self.hello = hello
-        request = self.fetch.on_hello(hello, self.clock())
+        request = self.fetch.on_hello(hello, self.clock.now_us())
         if request is None:
             self._avatar_ready()
         else:
@@ -210,7 +211,7 @@ class RemotePeer(Generic[L]):
 
     def on_latent(self, data: bytes | str) -> None:
         """Decode one latent message and push it into the jitter buffer (drops counted by reason)."""
-        receive_us = self.clock()
+        receive_us = self.clock.now_us()
         if self.latent is None or self.jitter is None:
             self._drop("no_avatar")
             return
@@ -226,7 +227,7 @@ class RemotePeer(Generic[L]):
             accepted = self.jitter.push(frame, capture_local, receive_us)
         if accepted and self._on_frame is not None:
             self._on_frame(self.peer_id, frame, capture_local, receive_us)
-        self._timings.append(FrameTiming(self.peer_id, frame.sequence, capture_local, receive_us, self.clock(),
+        self._timings.append(FrameTiming(self.peer_id, frame.sequence, capture_local, receive_us, self.clock.now_us(),
                                          len(data)))
 
     def sample(self, render_us: int) -> RemoteFrame | None:

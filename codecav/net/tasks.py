@@ -1,4 +1,4 @@
-"""Cancelling child tasks without swallowing the caller's own cancellation."""
+"""asyncio helpers: cancelling child tasks without swallowing the caller's own cancellation."""
 
 from __future__ import annotations
 

@@ -13,11 +13,9 @@ the face jitter buffer's playout delay, so voice and face shown together were ca
 
 from __future__ import annotations
 
-import asyncio
 import fractions
 import itertools
 import threading
-import time
 import wave
 from collections import deque
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.errors import CodecavError
 
 SAMPLE_RATE = 48_000
@@ -41,11 +40,6 @@ RECENT_LAG_FRAMES = 250
 
 class VoiceError(CodecavError):
     """A voice file or device cannot be used."""
-
-
-def monotonic_us() -> int:
-    """The monotonic clock in microseconds (the clock of capture times)."""
-    return time.monotonic_ns() // 1000
 
 
 def read_wav_mono_48k(path: Path | str) -> np.ndarray:
@@ -97,18 +91,20 @@ def wav_feed(samples: np.ndarray, loop: bool = True) -> PcmFeed:
 
 
 class VoiceTrack(MediaStreamTrack):
-    """Outgoing voice: 20 ms s16 mono frames from a PcmFeed, paced by the monotonic clock from the first recv."""
+    """Outgoing voice: 20 ms s16 mono frames from a PcmFeed, paced by `clock` from the first recv."""
 
     kind = "audio"
 
-    def __init__(self, feed: PcmFeed) -> None:
+    def __init__(self, feed: PcmFeed, *, clock: Clock = MONOTONIC) -> None:
+        """`clock` paces the frames and stamps capture times (FakeClock in tests)."""
         super().__init__()
         self._feed = feed
+        self._clock = clock
         self._start_us: int | None = None
         self._sent = 0
 
     def capture_us_of(self, pts: int) -> int | None:
-        """Capture time (monotonic µs) of the sample at `pts` (48 kHz), once the track started."""
+        """Capture time (µs on the track's clock) of the sample at `pts` (48 kHz), once the track started."""
         return None if self._start_us is None else self._start_us + pts * 1_000_000 // SAMPLE_RATE
 
     async def recv(self) -> AudioFrame:
@@ -116,11 +112,11 @@ class VoiceTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         if self._start_us is None:
-            self._start_us = monotonic_us()
+            self._start_us = self._clock.now_us()
         due_us = self._start_us + self._sent * 1_000_000 // SAMPLE_RATE
-        wait = (due_us - monotonic_us()) / 1e6
-        if wait > 0:
-            await asyncio.sleep(wait)
+        wait_us = due_us - self._clock.now_us()
+        if wait_us > 0:
+            await self._clock.sleep_ns_async(wait_us * 1000)
         pcm = self._feed(FRAME_SAMPLES)
         if pcm is None:
             self.stop()
@@ -170,7 +166,7 @@ class MicrophoneFeed:
 
 class VoicePlayout:
     """Received voice keyed by estimated capture time (pure apart from a lock): `push` on arrival, `pull` at play
-    time with the face's playout delay. Times are µs on the receiver's monotonic clock."""
+    time with the face's playout delay. Times are µs on the receiver's call clock."""
 
     def __init__(self, seconds_kept: float = 2.0) -> None:
         self._lock = threading.Lock()
@@ -282,9 +278,9 @@ class VoicePlayout:
         return out
 
 
-async def consume_voice(track: MediaStreamTrack, playout: VoicePlayout,
-                        clock: Callable[[], int] = monotonic_us) -> None:
-    """Receive a remote voice track into `playout` until it ends (mono mix of aiortc's decoded frames)."""
+async def consume_voice(track: MediaStreamTrack, playout: VoicePlayout, clock: Clock = MONOTONIC) -> None:
+    """Receive a remote voice track into `playout` until it ends (mono mix of aiortc's decoded frames), each
+    stamped with its arrival on `clock` (the call's clock)."""
     while True:
         try:
             frame = await track.recv()
@@ -292,9 +288,10 @@ async def consume_voice(track: MediaStreamTrack, playout: VoicePlayout,
             return
         if not isinstance(frame, AudioFrame) or frame.pts is None:
             continue
-        arrival = clock()
+        arrival = clock.now_us()
         data = frame.to_ndarray().astype(np.float32) / 32768.0
         channels = len(frame.layout.channels)
         mono = data.reshape(-1, channels).mean(axis=1) if frame.format.is_packed else data.mean(axis=0)
+        # aiortc hands us the frame's time: pts from the RTP timestamp (48 kHz, random origin); kept as given.
         pts = int(frame.pts * SAMPLE_RATE * frame.time_base) if frame.time_base is not None else int(frame.pts)
         playout.push(pts, arrival, mono.astype(np.float32))

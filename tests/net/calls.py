@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from codecav.assets.synthetic.avatar import build_synthetic_avatar
 from codecav.encoders.synthetic_source import SyntheticLatentSource
 from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.call_base import CallBase
-from codecav.net.call_session import CallSession, monotonic_us
+from codecav.net.call_session import CallSession
 from codecav.net.call_types import CallConfig
 from codecav.net.jitter_buffer import JitterConfig
 from codecav.net.peer import PeerConfig
@@ -37,12 +36,18 @@ def session(server: SignalingServer, peer: str, cache: Path, seed: int, **kwargs
 
 
 async def send_frames(call: CallBase[Any], count: int, fps: float = 30.0, seed: int = 0) -> None:
-    """Send `count` synthetic frames at `fps`, stamped with the monotonic clock."""
+    """Send `count` synthetic frames at `fps`, paced and stamped by the call's clock."""
     source = SyntheticLatentSource(call.own.package.manifest.latent, fps=fps, seed=seed)
-    start = monotonic_us()
+    start = call.clock.now_us()
     for seq in range(count):
         due = start + int(seq * 1e6 / fps)
-        delay = (due - monotonic_us()) / 1e6
-        if delay > 0:
-            await asyncio.sleep(delay)
-        call.send(source.frame_at(seq, monotonic_us()))
+        delay_us = due - call.clock.now_us()
+        if delay_us > 0:
+            await call.clock.sleep_ns_async(delay_us * 1000)
+        call.send(source.frame_at(seq, call.clock.now_us()))
+
+
+def latent_received(call: CallBase[Any], peer: str) -> int:
+    """Latent messages `call` has received from `peer` (valid or not), 0 before it is linked."""
+    remote = call._remotes.get(peer)
+    return remote.link.stats.latent_received if remote is not None else 0

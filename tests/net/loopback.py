@@ -1,6 +1,10 @@
-"""Helpers of the WebRTC tests: two PeerLinks connected on loopback (real aiortc, no signaling server)."""
+"""Helpers of the WebRTC tests: two PeerLinks connected on loopback (real aiortc, no signaling server), and
+waiting for a state with a bound."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
 
 from codecav.net.peer import PeerLink
 
@@ -10,3 +14,17 @@ async def connect_pair(a: PeerLink, b: PeerLink) -> None:
     await a.accept_answer(await b.accept_offer(await a.create_offer()))
     await a.wait_open()
     await b.wait_open()
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    """Wait until `condition()` holds, checking every 5 ms; whether it did within `timeout_s` (a bound for a
+    failing test, not a guess: callers wait for the exact state they then check)."""
+    async def holds() -> None:
+        while not condition():
+            await asyncio.sleep(0.005)
+
+    try:
+        await asyncio.wait_for(holds(), timeout_s)
+    except TimeoutError:
+        return False
+    return True

@@ -16,6 +16,7 @@ from typing import Any
 from codecav.net.impairment import Impairment, impair
 from codecav.net.signaling.server import SignalingServer
 from tests.net.calls import SECRET, send_frames, session
+from tests.net.loopback import until
 
 
 async def run(seconds: float, impairment: Impairment | None) -> dict[str, Any]:
@@ -45,7 +46,10 @@ async def run(seconds: float, impairment: Impairment | None) -> dict[str, Any]:
                 shown = asyncio.create_task(display())
                 await send_frames(alice, int(seconds * 30))
                 shown.cancel()  # stop showing with the last frame: the end of the stream is no freeze
-                await asyncio.sleep(0.3)
+                # Let what is in flight land: alice's latent channel drained into the network and every datagram
+                # the user-space impairment delayed handed on (under tc netem the kernel holds them unseen).
+                sending = alice._remotes["bob"].link.latent
+                await until(lambda: sending.bufferedAmount == 0 and all(d.in_flight == 0 for d in dropped), 5)
                 peer = bob.stats().peers[0]
                 return {"longest_freeze_ms": peer.longest_freeze_ms, "frames_accepted": peer.frames_accepted,
                         "frames_lost": peer.frames_lost, "frames_late": peer.frames_late,

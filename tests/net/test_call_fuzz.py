@@ -15,7 +15,8 @@ from codecav.latent import LatentFrame
 from codecav.net.call_session import CallSession
 from codecav.net.signaling.server import SignalingServer
 from codecav.net.wire.frames import encode_latent_frame
-from tests.net.calls import SECRET, send_frames, session
+from tests.net.calls import SECRET, latent_received, send_frames, session
+from tests.net.loopback import until
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:
@@ -78,12 +79,16 @@ def test_garbage_through_the_handlers_and_over_the_wire_never_stops_the_call(tmp
             rng = random.Random(3)
             link = call._remotes["bob"].link
             valid = encode_latent_frame(_frame(call, 10_000), call.own.package.manifest.latent)
+            latent_before = latent_received(live.bob, "alice")
+            control_before = remote.link.stats.control_received
             for _ in range(300):
                 link.latent.send(mutate(valid, rng))
                 link.control.send(rng.randbytes(rng.randint(1, 300)))
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(0.001)  # pacing: a burst would only queue up in SCTP
             await send_frames(call, 30)
-            await asyncio.sleep(0.3)
+            # Every message sent has arrived: 300 mutated + 30 valid latent frames, 300 garbage control messages.
+            assert await until(lambda: latent_received(live.bob, "alice") == latent_before + 330
+                               and remote.link.stats.control_received >= control_before + 300)
 
         before = live.bob.stats().peers[0]
         live.loop.run_until_complete(over_the_wire(live.alice))

@@ -10,11 +10,11 @@ import pytest
 
 from codecav.encoders.synthetic_source import SyntheticLatentSource
 from codecav.net.avatar_exchange import OwnAvatar
-from codecav.net.call_session import monotonic_us
 from codecav.net.errors import SignalingError
 from codecav.net.jitter_buffer import PlayoutState
 from codecav.net.signaling.server import SignalingServer
-from tests.net.calls import ROOM, SECRET, send_frames, session, small_avatar
+from tests.net.calls import ROOM, SECRET, latent_received, send_frames, session, small_avatar
+from tests.net.loopback import until
 
 
 def test_two_party_call_fetches_avatars_syncs_clocks_and_plays_frames(tmp_path: Path) -> None:
@@ -28,7 +28,7 @@ def test_two_party_call_fetches_avatars_syncs_clocks_and_plays_frames(tmp_path: 
                 await alice.wait_for_peers(1)
                 await bob.wait_for_peers(1)
                 await send_frames(alice, 45)
-                await asyncio.sleep(0.2)
+                assert await until(lambda: latent_received(bob, "alice") == 45), "not every frame reached bob"
                 frames = bob.remote_frames()
                 assert [f.peer for f in frames] == ["alice"]
                 remote = frames[0]
@@ -36,7 +36,7 @@ def test_two_party_call_fetches_avatars_syncs_clocks_and_plays_frames(tmp_path: 
                 assert remote.package.manifest.avatar_id == "synthetic-1"
                 # the code shown is the one sent for the shown capture time, within int8 error
                 source = SyntheticLatentSource(remote.package.manifest.latent, seed=0)
-                render = monotonic_us() - 300_000
+                render = bob.clock.now_us() - 300_000
                 smp = bob.remote_frames(render)[0].sample
                 assert smp.state in (PlayoutState.INTERPOLATED, PlayoutState.HELD)
                 sent = source.frame_at(smp.sequence, 0).code
@@ -79,7 +79,8 @@ def test_four_party_mesh_everyone_sees_everyone(tmp_path: Path) -> None:
                 for call in calls:
                     await call.wait_for_peers(3, timeout_s=30)
                 await asyncio.gather(*(send_frames(call, 30, seed=i) for i, call in enumerate(calls)))
-                await asyncio.sleep(0.2)
+                assert await until(lambda: all(latent_received(call, other.config.peer_id) == 30
+                                               for call in calls for other in calls if other is not call))
                 for call in calls:
                     seen = sorted(f.peer for f in call.remote_frames())
                     assert seen == sorted(c.config.peer_id for c in calls if c is not call)
@@ -119,18 +120,15 @@ def test_a_tampered_avatar_is_refused_over_a_live_call_and_the_call_goes_on(tmp_
             await bob.start()
             try:
                 await mallory.wait_for_peers(1)  # mallory verified bob's avatar; bob must refuse mallory's
-                for _ in range(300):
-                    if bob.stats().avatar_refused:
-                        break
-                    await asyncio.sleep(0.01)
+                assert await until(lambda: bool(bob.stats().avatar_refused), 3)
                 stats = bob.stats()
                 assert stats.avatar_refused == {"hash_mismatch": 1} and stats.avatar_fetched == 0
                 assert not any((tmp_path / "bob").rglob("*.cavatar"))  # nothing unverified was cached
                 await send_frames(mallory, 15)
-                await asyncio.sleep(0.2)
+                assert await until(lambda: latent_received(bob, "mallory") == 15)
                 peer = bob.stats().peers[0]
                 assert peer.avatar == "refused" and peer.connected  # the call goes on
-                assert peer.wire_dropped.get("no_avatar", 0) >= 10  # frames for an unverified model: dropped
+                assert peer.wire_dropped.get("no_avatar", 0) == 15  # frames for an unverified model: dropped
                 assert bob.remote_frames() == []  # nothing to run
             finally:
                 await mallory.stop()

@@ -6,7 +6,7 @@ import asyncio
 
 from codecav.net.impairment import Impairment, impair
 from codecav.net.peer import PeerConfig, PeerLink
-from tests.net.loopback import connect_pair
+from tests.net.loopback import connect_pair, until
 
 CONFIG = PeerConfig(loopback_only=True)
 
@@ -26,10 +26,7 @@ def test_channels_open_with_their_options_and_carry_messages() -> None:
                 assert a.send_latent(bytes([i]) * 300)
                 a.send_control(b"c%d" % i)
                 await asyncio.sleep(0.002)  # frames come at a frame rate; a burst would trip latest-wins
-            for _ in range(200):
-                if len(got_latent) == 20 and len(got_control) == 20:
-                    break
-                await asyncio.sleep(0.01)
+            await until(lambda: len(got_latent) == 20 and len(got_control) == 20, 2)
             assert sorted(got_latent) == sorted(bytes([i]) * 300 for i in range(20))
             assert got_control == [b"c%d" % i for i in range(20)]  # reliable and in order
             assert a.stats.latent_sent == 20 and b.stats.latent_received == 20
@@ -56,10 +53,7 @@ def test_a_failing_handler_is_counted_and_the_link_goes_on() -> None:
             await connect_pair(a, b)
             a.send_control(b"boom")
             a.send_control(b"after")
-            for _ in range(200):
-                if got:
-                    break
-                await asyncio.sleep(0.01)
+            await until(lambda: bool(got), 2)
             assert got == [b"after"]
             assert b.stats.errors == ["RuntimeError: handler bug"]
         finally:

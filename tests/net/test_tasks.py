@@ -10,6 +10,7 @@ import pytest
 from codecav.net.signaling.server import SignalingServer
 from codecav.net.tasks import cancel_and_wait
 from tests.net.calls import SECRET, send_frames, session
+from tests.net.loopback import until
 
 
 def test_the_childs_cancellation_is_absorbed() -> None:
@@ -25,10 +26,13 @@ def test_the_childs_cancellation_is_absorbed() -> None:
 
 def test_the_callers_cancellation_propagates() -> None:
     async def main() -> None:
+        winding_down = asyncio.Event()
+
         async def stubborn_child() -> None:
             try:
                 await asyncio.sleep(10)
             except asyncio.CancelledError:
+                winding_down.set()
                 await asyncio.sleep(0.2)  # takes a while to wind down
                 raise
 
@@ -42,7 +46,7 @@ def test_the_callers_cancellation_propagates() -> None:
             await asyncio.sleep(10)
 
         task = asyncio.create_task(parent())
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(winding_down.wait(), 2)  # the parent cancelled its child and waits for it
         task.cancel()  # lands while the parent waits for its child
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, 2)
@@ -61,10 +65,7 @@ def test_stop_after_the_other_peer_left_returns(tmp_path: Path) -> None:
             await bob.wait_for_peers(1)
             await send_frames(alice, 10)
             await alice.stop()
-            for _ in range(200):  # bob's signal loop removes alice (peer_left) and closes her link
-                if not bob.peers:
-                    break
-                await asyncio.sleep(0.005)
+            assert await until(lambda: not bob.peers)  # bob's signal loop removes alice (peer_left), closes her link
             await asyncio.wait_for(bob.stop(), 10)
             assert [p.peer for p in bob.stats().departed] == ["alice"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codecav.net.call_session import monotonic_us
+from codecav.clock import FakeClock
 from codecav.net.signaling.server import SignalingServer
 from codecav.net.voice import (
     FRAME_SAMPLES,
@@ -75,15 +75,16 @@ def test_wav_feed_loops_or_ends() -> None:
 
 def test_voice_track_paces_frames_and_stamps_capture_times() -> None:
     async def main() -> None:
-        track = VoiceTrack(wav_feed(np.zeros(48000, np.float32)))
-        began = monotonic_us()
+        clock = FakeClock(5_000_000_000)
+        track = VoiceTrack(wav_feed(np.zeros(48000, np.float32)), clock=clock)
         frames = [await track.recv() for _ in range(10)]
-        elapsed = monotonic_us() - began
         assert [f.pts for f in frames] == [i * FRAME_SAMPLES for i in range(10)]
         assert frames[0].samples == FRAME_SAMPLES and frames[0].sample_rate == SAMPLE_RATE
-        assert 170_000 < elapsed < 400_000  # 9 frame periods of 20 ms after the first
-        start = track.capture_us_of(0)
-        assert start is not None and track.capture_us_of(48000) == start + 1_000_000
+        assert clock.now_ns() == 5_000_000_000 + 9 * 20_000_000  # 9 frame periods of 20 ms after the first
+        assert track.capture_us_of(0) == 5_000_000 and track.capture_us_of(48000) == 6_000_000
+        clock.advance(100_000_000)  # the reader fell behind: the due frames come at once, no waiting
+        late = clock.now_ns()
+        assert (await track.recv()).pts == 10 * FRAME_SAMPLES and clock.now_ns() == late
 
     asyncio.run(main())
 
@@ -130,7 +131,7 @@ def test_opus_voice_through_a_call_is_heard_and_aligned_with_the_face(tmp_path: 
                 start_us = track.capture_us_of(0)
                 assert start_us is not None
                 errors = []
-                now = monotonic_us()
+                now = bob.clock.now_us()
                 for k in range(1, 12):
                     true_capture = start_us + k * 500_000
                     if not now - 1_500_000 < true_capture < now - 300_000:
@@ -150,7 +151,7 @@ def test_opus_voice_through_a_call_is_heard_and_aligned_with_the_face(tmp_path: 
                 heard_live = []
                 for _ in range(100):  # up to 1 s of display frames (steering the jitter buffer)
                     bob.remote_frame("alice")
-                    heard_live.append(bob.voice_samples(monotonic_us(), 480))
+                    heard_live.append(bob.voice_samples(bob.clock.now_us(), 480))
                     if float(np.max(np.abs(heard_live[-1]))) > 0.2:
                         break
                     await asyncio.sleep(0.01)

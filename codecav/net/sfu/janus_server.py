@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.net.errors import NetError
 
 JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
@@ -116,9 +116,12 @@ class JanusProcess:
     """A Janus started from a written config; `start()` waits for /janus/info, `stop()` terminates it.
     `prefix` runs it through another command (e.g. `ip netns exec NAME`)."""
 
-    def __init__(self, config: JanusConfig, prefix: tuple[str, ...] = ()) -> None:
+    def __init__(self, config: JanusConfig, prefix: tuple[str, ...] = (), *, clock: Clock = MONOTONIC) -> None:
+        """`clock` times the start-up wait and its polls."""
         self.config = config
         self.prefix = prefix
+        self.clock = clock
+        """Time source of start()'s time-out."""
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 15.0) -> dict[str, object]:
@@ -129,14 +132,14 @@ class JanusProcess:
         main = write_config(self.config)
         self.process = subprocess.Popen([*self.prefix, binary, "-F", str(self.config.folder), "-C", str(main)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        deadline_ns = self.clock.now_ns() + int(timeout_s * 1e9)
+        while self.clock.now_ns() < deadline_ns:
             if self.process.poll() is not None:
                 raise JanusError(f"janus exited with {self.process.returncode}: {self.log_tail()}")
             info = self.info()
             if info is not None:
                 return info
-            time.sleep(0.05)
+            self.clock.sleep_ns(50_000_000)
         self.stop()
         raise JanusError(f"janus did not answer on {self.config.url} within {timeout_s:g} s: {self.log_tail()}")
 

@@ -31,14 +31,14 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaRelay
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.call_base import CallBase
-from codecav.net.call_session import monotonic_us
 from codecav.net.call_types import CallConfig
 from codecav.net.errors import NetError
 from codecav.net.peer import PeerLinkStats, close_peer_connection, use_host_addresses, use_loopback_ice, watch_audio_rtp
-from codecav.net.remote_peer import Clock, FrameListener, RemotePeer
+from codecav.net.remote_peer import FrameListener, RemotePeer
 from codecav.net.sfu.janus_client import JanusHandle, JanusSession
 from codecav.net.sfu.janus_server import JanusError
 from codecav.net.tasks import cancel_and_wait
@@ -169,7 +169,7 @@ class SfuCallSession(CallBase[FeedLink]):
     """A participant of a Janus VideoRoom with the CallSession API (start/stop/send/remote_frames/stats ...)."""
 
     def __init__(self, config: CallConfig, own_avatar: OwnAvatar, *, voice_track: MediaStreamTrack | None = None,
-                 receive_voice: bool = False, clock: Clock = monotonic_us,
+                 receive_voice: bool = False, clock: Clock = MONOTONIC,
                  on_frame: FrameListener | None = None, subscribe_to: Collection[str] | None = None) -> None:
         """As CallSession; `subscribe_to` limits the peers this one receives (None: everyone), e.g. for
         send-mostly participants in load tests."""
@@ -297,7 +297,7 @@ class SfuCallSession(CallBase[FeedLink]):
 
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind == "audio" and voice is not None:
-                watch_audio_rtp(pc, track, lambda ts, origin: voice.note_packet(ts, self.clock(), origin),
+                watch_audio_rtp(pc, track, lambda ts, origin: voice.note_packet(ts, self.clock.now_us(), origin),
                                 link.stats.errors)
                 task = asyncio.ensure_future(consume_voice(track, voice, self.clock))
                 self._subscribing.add(task)

@@ -40,7 +40,7 @@ def make_join_token(secret: bytes | str, room: str, peer: str, ttl: float, *, no
     """A token that lets `peer` join `room` for `ttl` seconds from `now` (default: the current Unix time)."""
     if not math.isfinite(ttl) or ttl <= 0:
         raise ValueError(f"join token ttl must be a positive number of seconds, got {ttl}")
-    issued = time.time() if now is None else now
+    issued = time.time() if now is None else now  # wall clock: the expiry is a Unix time by protocol
     expiry = math.ceil(issued + ttl)
     return f"v1.{expiry}.{_signature(secret_key(secret), room, peer, expiry)}"
 
@@ -54,7 +54,7 @@ def verify_join_token(secret: bytes | str, token: str, room: str, peer: str, *, 
     expiry = int(parts[1])
     if not hmac.compare_digest(parts[2].encode("ascii", "replace"), _signature(key, room, peer, expiry).encode()):
         raise JoinTokenError("join token was not issued for this room and peer by this server; ask for a new one")
-    current = time.time() if now is None else now
+    current = time.time() if now is None else now  # wall clock: the expiry is a Unix time by protocol
     if current >= expiry:
         raise JoinTokenError(f"join token expired {math.ceil(current - expiry)} s ago; ask for a new one")
     return expiry

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.net.errors import JoinTokenError, SignalingError
 from codecav.net.signaling.join_token import make_join_token, secret_key, verify_join_token
 from codecav.net.signaling.messages import (
@@ -110,13 +111,16 @@ class SignalingServer:
         secret: bytes | str = b"",
         *,
         config: SignalingConfig | None = None,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] = time.time,  # Unix seconds: join-token expiry is wall time by protocol
+        clock: Clock = MONOTONIC,
     ) -> None:
+        """`wall_clock` checks join-token expiry (Unix seconds); `clock` times the rate limit (FakeClock in tests)."""
         self._secret = secret_key(secret)
         self.host = host
         self.port = port
         self.config = config or SignalingConfig()
         self._wall_clock = wall_clock
+        self._clock = clock
         self._rooms: dict[str, dict[str, _Peer]] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self._runner: web.AppRunner | None = None
@@ -181,7 +185,7 @@ class SignalingServer:
         )
         await ws.prepare(request)
         self._sockets.add(ws)
-        bucket = TokenBucket(cfg.rate_per_s, cfg.burst, asyncio.get_running_loop().time())
+        bucket = TokenBucket(cfg.rate_per_s, cfg.burst, self._clock.now_s())
         peer: _Peer | None = None
         try:
             peer = await self._join(ws, bucket, request.transport)
@@ -206,7 +210,7 @@ class SignalingServer:
             if msg.type == WSMsgType.BINARY:
                 await self._refuse(ws, "bad_message", "signaling messages are JSON text frames", CLOSE_REFUSED)
             return None
-        bucket.take(asyncio.get_running_loop().time())
+        bucket.take(self._clock.now_s())
         text: str = msg.data
         if len(text.encode("utf-8")) > self.config.max_message_bytes:
             await self._refuse(ws, "too_large", self._too_large_message(text), CLOSE_REFUSED)
@@ -249,7 +253,6 @@ class SignalingServer:
         return peer
 
     async def _serve(self, peer: _Peer, bucket: TokenBucket) -> None:
-        loop = asyncio.get_running_loop()
         limited = False
         async for msg in peer.ws:
             if msg.type != WSMsgType.TEXT:
@@ -258,7 +261,7 @@ class SignalingServer:
                     continue
                 break  # ERROR: the connection failed
             await asyncio.sleep(0)  # let the writers run between messages already buffered
-            if not bucket.take(loop.time()):
+            if not bucket.take(self._clock.now_s()):
                 if not limited:  # one reply per burst of dropped messages, so a flood cannot fill the outbox
                     self._send(peer, ErrorReply("rate_limited", f"more than {self.config.rate_per_s:g} messages/s; "
                                                 "messages dropped until the rate falls, slow down"))

@@ -10,19 +10,20 @@ import argparse
 import asyncio
 import json
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from codecav.clock import MONOTONIC
 from codecav.net.call_types import CallConfig
 from codecav.net.jitter_buffer import JitterConfig
 from codecav.net.peer import PeerConfig
 from codecav.net.sfu.janus_server import JanusConfig, JanusProcess
 from codecav.net.sfu.session import SfuCallSession
 from codecav.net.voice import SAMPLE_RATE, VoiceTrack, wav_feed
-from tests.net.calls import send_frames, small_avatar
+from tests.net.calls import latent_received, send_frames, small_avatar
+from tests.net.loopback import until
 
 
 async def run(url: str, peers: int, seconds: float, cache: Path, voice: bool) -> dict[str, Any]:
@@ -37,15 +38,18 @@ async def run(url: str, peers: int, seconds: float, cache: Path, voice: bool) ->
             tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)).astype(np.float32)
             track = VoiceTrack(wav_feed(tone))
         calls.append(SfuCallSession(config, small_avatar(20 + i), voice_track=track, receive_voice=voice))
-    began = time.monotonic()
+    began = MONOTONIC.now_s()
     for call in calls:
         await call.start()
     try:
         for call in calls:
             await call.wait_for_peers(peers - 1, timeout_s=60)
-        joined_s = time.monotonic() - began
-        await asyncio.gather(*(send_frames(call, int(seconds * 30), seed=i) for i, call in enumerate(calls)))
-        await asyncio.sleep(0.3)
+        joined_s = MONOTONIC.now_s() - began
+        sent = int(seconds * 30)
+        await asyncio.gather(*(send_frames(call, sent, seed=i) for i, call in enumerate(calls)))
+        # Until every frame reached every subscriber (the report shows any that never did).
+        await until(lambda: all(latent_received(call, other.config.peer_id) == sent
+                                for call in calls for other in calls if other is not call), 10)
         report: dict[str, Any] = {"joined_s": round(joined_s, 2), "peers": {}}
         for call in calls:
             seen = {}
@@ -75,9 +79,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="codecav-janus-") as tmp:
         janus = JanusProcess(JanusConfig(Path(tmp) / "janus", http_port=args.port))
-        started = time.monotonic()
+        started = MONOTONIC.now_s()
         janus.start()
-        up_s = time.monotonic() - started
+        up_s = MONOTONIC.now_s() - started
         try:
             report = asyncio.run(run(janus.config.url, args.peers, args.seconds, Path(tmp) / "cache", args.voice))
         finally:

@@ -9,17 +9,21 @@ from typing import Any
 
 import pytest
 
+from codecav.clock import MONOTONIC, Clock, FakeClock
 from codecav.net.errors import SignalingError
 from codecav.net.signaling.client import SignalingClient
 from codecav.net.signaling.messages import (
     Answer,
     Candidate,
     ErrorReply,
+    Joined,
     Offer,
     PeerDropped,
     PeerJoined,
     PeerLeft,
     ServerMessage,
+    parse_server_message,
+    server_message_json,
 )
 from codecav.net.signaling.server import SignalingConfig, SignalingServer, make_join_token
 from tests.net.signaling.ws_raw import RawWebSocket
@@ -28,11 +32,13 @@ SECRET = b"test-secret-0123456789abcdef-xyz"
 ROOM = "room-1"
 
 
-def run(body: Callable[[SignalingServer], Awaitable[None]], config: SignalingConfig | None = None) -> None:
-    """Start a server on a free loopback port, run `body`, stop it and check no task is left behind."""
+def run(body: Callable[[SignalingServer], Awaitable[None]], config: SignalingConfig | None = None,
+        clock: Clock = MONOTONIC) -> None:
+    """Start a server on a free loopback port (its rate limit on `clock`), run `body`, stop it and check no task is
+    left behind."""
 
     async def main() -> None:
-        server = SignalingServer("127.0.0.1", 0, SECRET, config=config)
+        server = SignalingServer("127.0.0.1", 0, SECRET, config=config, clock=clock)
         await server.start()
         try:
             await asyncio.wait_for(body(server), 10)
@@ -168,30 +174,63 @@ def test_oversized_and_garbage_refused_without_killing_anything() -> None:
 
 
 def test_rate_limit() -> None:
-    """Beyond the burst, messages are dropped with 'rate_limited'; after a pause the peer may send again."""
+    """Beyond the burst, messages are dropped with one 'rate_limited' reply; once the clock has refilled a token the
+    peer may send again. The server's clock is fake, so the counts are exact whatever the machine's speed."""
+    clock = FakeClock()
 
     async def body(server: SignalingServer) -> None:
-        alice, bob = await join(server, "alice"), await join(server, "bob")
+        alice = await join(server, "alice")
+        bob = await RawWebSocket.connect("127.0.0.1", server.port)
+        await bob.send_json({"type": "join", "room": ROOM, "peer": "bob",
+                             "token": make_join_token(SECRET, ROOM, "bob", 60)})  # takes 1 of the 5 burst tokens
+        assert await next_frame(bob) == (1, server_message_json(Joined(ROOM, "bob", ("alice",))).encode())
         assert await next_msg(alice) == PeerJoined("bob")
         for i in range(10):
-            await bob.send(Offer("alice", f"o{i}"))
-        await asyncio.sleep(0.6)  # refills 1.2 tokens at 2/s
-        await bob.send(Offer("alice", "later"))
+            await bob.send_json({"type": "offer", "to": "alice", "sdp": f"o{i}"})
+        # The server reads a connection's frames in order and answers a ping when it reads it: the pong means all
+        # ten offers have been through the rate limit, at fake time 0.
+        replies = await replies_until_pong(bob, b"after-ten")
+        clock.advance(600_000_000)  # refills 1.2 tokens at 2/s
+        await bob.send_json({"type": "offer", "to": "alice", "sdp": "later"})
         relayed = []
         while (msg := await next_msg(alice)) != Offer("bob", "later"):
             relayed.append(msg)
-        # The join took one of the 5 burst tokens; a slow machine may have refilled one more meanwhile.
-        assert len(relayed) in (4, 5) and relayed == [Offer("bob", f"o{i}") for i in range(len(relayed))]
-        # One reply for the whole run of dropped messages.
-        assert await next_msg(bob) == ErrorReply(
-            "rate_limited", "more than 2 messages/s; messages dropped until the rate falls, slow down"
-        )
-        with pytest.raises(TimeoutError):
-            await bob.receive(timeout=0.1)
+        assert relayed == [Offer("bob", f"o{i}") for i in range(4)]  # the join took one of the 5 burst tokens
+        clock.advance(500_000_000)  # 0.2 + 1.0 tokens: one more message gets through, and its reply
+        await bob.send_json({"type": "offer", "to": "nobody", "sdp": "x"})
+        while not replies or replies[-1].code != "unknown_peer":
+            opcode, payload = await next_frame(bob)
+            if opcode == 1:
+                reply = parse_server_message(payload.decode())
+                assert isinstance(reply, ErrorReply)
+                replies.append(reply)
+        # One reply for the whole run of dropped messages; the outbox is in order, so nothing else came between.
+        assert replies == [
+            ErrorReply("rate_limited", "more than 2 messages/s; messages dropped until the rate falls, slow down"),
+            ErrorReply("unknown_peer", "no other peer 'nobody' in room 'room-1'"),
+        ]
+        bob.abort()
         await alice.close()
-        await bob.close()
 
-    run(body, SignalingConfig(rate_per_s=2, burst=5))
+    run(body, SignalingConfig(rate_per_s=2, burst=5), clock=clock)
+
+
+async def next_frame(raw: RawWebSocket) -> tuple[int, bytes]:
+    """The raw client's next frame, failing the test after 2 s."""
+    return await asyncio.wait_for(raw.recv_frame(), 2)
+
+
+async def replies_until_pong(raw: RawWebSocket, payload: bytes) -> list[ErrorReply]:
+    """Ping with `payload`; the error replies read until its pong."""
+    await raw.send_ping(payload)
+    replies: list[ErrorReply] = []
+    while (frame := await next_frame(raw)) != (10, payload):
+        opcode, data = frame
+        assert opcode == 1, frame
+        reply = parse_server_message(data.decode())
+        assert isinstance(reply, ErrorReply), reply
+        replies.append(reply)
+    return replies
 
 
 def test_leave_close_and_drop_notices() -> None:

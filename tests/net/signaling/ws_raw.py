@@ -31,9 +31,16 @@ class RawWebSocket:
 
     async def send_json(self, obj: object) -> None:
         """Send one masked text frame."""
-        payload = json.dumps(obj).encode()
+        await self.send_frame(0x1, json.dumps(obj).encode())
+
+    async def send_ping(self, payload: bytes = b"") -> None:
+        """Send a ping; the server answers with a pong (opcode 10) carrying the same payload."""
+        await self.send_frame(0x9, payload)
+
+    async def send_frame(self, opcode: int, payload: bytes) -> None:
+        """Send one masked, final frame with `opcode`."""
         mask = os.urandom(4)
-        header = bytes([0x81])
+        header = bytes([0x80 | opcode])
         n = len(payload)
         header += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)
         self.writer.write(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
