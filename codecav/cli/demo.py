@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
+
+PEER_COMMAND = (sys.executable, "-m", "codecav.cli.demo_peer")
+"""How the demo starts each participant process (the channel is described in codecav.cli.demo_peer)."""
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from codecav.runtime.demo import run_demo
 
-    for line in run_demo(Path(args.out), xr=args.xr, window=args.window, seconds=args.seconds):
+    for line in run_demo(Path(args.out), xr=args.xr, window=args.window, seconds=args.seconds,
+                         peer_command=PEER_COMMAND):
         print(line, flush=True)
     return 0
 

@@ -8,13 +8,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from codecav import __version__
-from codecav.cli import avatar, call, demo, encode, profile, render
+from codecav.cli import avatar, call, demo, drivers, encode, profile, render
 from codecav.cli.sources import register_cli_sources
 from codecav.errors import CodecavError
 
 Handler = Callable[[argparse.Namespace], int]
 
-COMMAND_GROUPS = (avatar, render, profile, demo, call, encode)
+COMMAND_GROUPS = (avatar, render, profile, demo, call, encode, drivers)
 """Modules that add subcommands, in help order: each has `register(sub)` and sets `handler` on every parser it
 adds. Their imports stay inside handlers (no torch, GL or aiortc at start-up)."""
 

@@ -84,7 +84,7 @@ class Clip:
 def load_clip(path: Path | str) -> Clip:
     """Read clip.json and the small arrays; ClipError (one line, with the fix) if anything is missing."""
     p = Path(path)
-    fix = "re-record it with `python -m codecav.training.drivers_clips`"
+    fix = "re-record it with `codecav driver record-clip`"
     for name in ("clip.json", "hmc.zip", "audio.wav", "gaze.npy"):
         if not (p / name).is_file():
             raise ClipError(f"clip {p} has no {name}; {fix}")

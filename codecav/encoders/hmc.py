@@ -2,7 +2,7 @@
 onnxruntime, and the source that turns a stream of HMC frames into ExpressionSamples.
 
 The model ("hmc" float32 [N, 3, S, S] in 0..1 -> "arkit" [N, 52]) is trained per identity by
-`python -m codecav.training.drivers_hmc` and ships as codecav/assets/drivers/hmc_<identity>.onnx (or an avatar
+`codecav driver train-hmc --identity N` and ships as codecav/assets/drivers/hmc_<identity>.onnx (or an avatar
 package's encoders/hmc.onnx). Per-region confidence comes from a simple image check of each view: a dark,
 blown-out or flat view (covered, unplugged, slipped off) lowers the confidence of the regions it sees, so fusion
 lets audio drive the mouth when the mouth camera is unreliable."""
@@ -52,7 +52,7 @@ class HmcEncoder:
         """Load `model` (ONNX bytes or path); EncoderModelError if it is missing or has the wrong I/O."""
         what = "HMC encoder " + ("<bytes>" if isinstance(model, bytes) else str(model))
         if not isinstance(model, bytes) and not Path(model).is_file():
-            raise MissingEncoderError(f"{what} does not exist; train it with `python -m codecav.training.drivers_hmc`")
+            raise MissingEncoderError(f"{what} does not exist; train it with `codecav driver train-hmc`")
         self._session = open_session(model if isinstance(model, bytes) else str(model), what, threads)
         check_io(self._session, what, {"hmc": None}, {"arkit": len(ARKIT_52)})
         shape = self._session.get_inputs()[0].shape
@@ -66,7 +66,7 @@ class HmcEncoder:
         if model is None:
             raise MissingEncoderError(f"{package.source or package.manifest.avatar_id}: avatar has no {HMC_MEMBER}; "
                                       "pass an HMC model with --hmc-model or train one with "
-                                      "`python -m codecav.training.drivers_hmc`")
+                                      "`codecav driver train-hmc`")
         return cls(model, threads)
 
     def encode(self, images: np.ndarray) -> np.ndarray:

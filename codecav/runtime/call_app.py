@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 import wave
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from codecav.assets.package import AvatarPackage
-from codecav.clock import FrameClock
+from codecav.clock import MONOTONIC, Clock, FrameClock
 from codecav.encoders.base import LatentSource
 from codecav.encoders.synthetic_source import SyntheticLatentSource
 from codecav.errors import CodecavError
@@ -126,14 +125,16 @@ def open_voice(spec: str | None) -> tuple[VoiceTrack | None, Callable[[], None]]
 class VoiceRecorder:
     """Pulls the mixed, face-aligned remote voice in real time on the render thread, for --out."""
 
-    def __init__(self, session: CallBase[Any]) -> None:
+    def __init__(self, session: CallBase[Any], *, clock: Clock = MONOTONIC) -> None:
+        """Pull from `session`'s voice whatever became due on `clock` since the last poll."""
         self.session = session
+        self._clock = clock
         self.blocks: list[np.ndarray] = []
         self._next_us: float | None = None
 
     def poll(self) -> None:
         """Take the samples due since the last poll."""
-        now = float(time.monotonic_ns() // 1000)
+        now = float(self._clock.now_us())
         if self._next_us is None:
             self._next_us = now
             return
@@ -198,8 +199,9 @@ def _open_target(render: str, width: int, height: int, distance: float) -> Rende
     raise CallRequestError(f"--render {render!r} is not known; use headless or window")
 
 
-def run_call(request: CallRequest) -> Iterator[str]:
-    """Join, send, render; yields progress lines. Writes call_stats.json (and last_frame.png) under --out."""
+def run_call(request: CallRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]:
+    """Join, send, render; yields progress lines. Writes call_stats.json (and last_frame.png) under --out.
+    `clock` paces the render loop and the voice recording."""
     peer_id = request.peer_id or f"peer-{secrets.token_hex(3)}"
     own = OwnAvatar.from_path(request.avatar)
     source = open_source(request.source, own.package, request.fps)
@@ -218,7 +220,7 @@ def run_call(request: CallRequest) -> Iterator[str]:
     target: RenderTarget | None = None
     sender: SenderWorker | None = None
     player: VoicePlayer | None = None
-    recorder = VoiceRecorder(session) if request.out is not None else None
+    recorder = VoiceRecorder(session, clock=clock) if request.out is not None else None
     try:
         net.call(session.start(), timeout=30)
         yield f"joined room {request.room} as {peer_id} with avatar {own.package.manifest.avatar_id} " \
@@ -227,9 +229,9 @@ def run_call(request: CallRequest) -> Iterator[str]:
         target = _open_target(request.render, width, height,
                               framing_distance(5 * HEAD_SPACING_M + 0.25, 35.0, width / height))
         renderer = SceneRenderer(target.ctx)
-        profiler = Profiler()
+        profiler = Profiler(clock=clock)
         # Paced on every target: a window without vsync (Xvfb) would otherwise spin and starve the network thread.
-        engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / request.display_hz)))
+        engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / request.display_hz), clock))
         slots = row_layout(5, HEAD_SPACING_M)
         shown: dict[str, AvatarPackage] = {}
 
@@ -252,9 +254,8 @@ def run_call(request: CallRequest) -> Iterator[str]:
 
         sender = SenderWorker(source, send, profiler)
         sender.start()
-        started = time.monotonic()
         run = engine.run(seconds=request.seconds, should_stop=add_ready_peers)
-        elapsed = time.monotonic() - started
+        elapsed = (run.end_ns - run.start_ns) / 1e9
         stats = session.stats()
         yield f"rendered {run.frames_rendered} frames in {elapsed:.1f} s; sent {stats.frames_sent} frames"
         for peer in (*stats.peers, *stats.departed):

@@ -2,26 +2,30 @@
 built-in signaling server; each is a sample avatar driven by its recorded clip, with voice; each renders the
 other. The demo writes out/demo.mp4 (both views side by side, both voices), out/trace.json (Perfetto),
 out/report.json and out/report.html, and prints a five-line summary.
+
+The participants run the command the caller passes (`codecav demo` passes `python -m codecav.cli.demo_peer`);
+each reports typed events (codecav.runtime.demo_peer) as lines of JSON on its stdout, parsed here; its stderr
+goes to out/peers/NAME/stderr.log.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import secrets
 import subprocess
-import sys
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.errors import CodecavError
-from codecav.runtime.demo_peer import DemoPeerConfig
+from codecav.runtime.demo_peer import DemoChannelError, DemoPeerConfig, DemoPeerEvent, PeerFailed, parse_event
 from codecav.runtime.engine import NetworkThread
 from codecav.runtime.profiler import Profiler, ProfilerOptions, Span
 from codecav.runtime.render_command import shipped_sample_paths
@@ -95,21 +99,64 @@ def _clip_for(avatar: Path, index: int) -> Path | None:
     return clip if (clip / "clip.json").is_file() else None
 
 
-def _pump(proc: subprocess.Popen[str], name: str, lines: list[str], lock: threading.Lock) -> None:
+@dataclass(frozen=True)
+class PeerLine:
+    """One line a participant process wrote on its event channel, parsed."""
+
+    peer: str
+    """Which participant wrote it."""
+    event: DemoPeerEvent | None
+    """The event, or None when the line was not one."""
+    problem: str = ""
+    """Why the line is not an event (empty for an event)."""
+
+    def describe(self) -> str:
+        """One progress line."""
+        if self.event is not None:
+            return f"  {self.peer}: {self.event.describe()}"
+        return f"  {self.peer}: ignored a line that is not a demo event ({self.problem})"
+
+
+def read_peer_lines(peer: str, stream: Iterable[str]) -> Iterator[PeerLine]:
+    """Parse a participant's event channel (see codecav.cli.demo_peer) line by line; blank lines are skipped,
+    a line that is not an event comes back with the problem instead of raising."""
+    for line in stream:
+        if not line.strip():
+            continue
+        try:
+            yield PeerLine(peer, parse_event(line))
+        except DemoChannelError as exc:
+            yield PeerLine(peer, None, str(exc))
+
+
+def _pump(proc: subprocess.Popen[str], peer: str, lines: queue.Queue[PeerLine]) -> None:
     assert proc.stdout is not None
-    for line in proc.stdout:
-        with lock:
-            lines.append(f"  {name}: {line.rstrip()}")
+    for line in read_peer_lines(peer, proc.stdout):
+        lines.put(line)
+
+
+def _failure(peer: str, proc: subprocess.Popen[str], failed: PeerFailed | None, log_path: Path) -> str:
+    """One line on why a participant stopped: its `failed` event, else the last line of its stderr."""
+    if failed is not None:
+        return f"{peer}: {failed.message}"
+    err = log_path.read_text(errors="replace").strip().splitlines() if log_path.is_file() else []
+    return f"{peer}: {err[-1] if err else f'exit status {proc.returncode}'}"
 
 
 WARMUP_S = 3.0
 """Latency and bitrate figures leave out the first seconds of the call: connection set-up delays the first
 frames, and the jitter buffer then takes a few seconds to settle from its first, cautious delay."""
 
+POLL_NS = 200_000_000
+"""How often the demo checks on the participant processes."""
 
-def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_s: float = WARMUP_S) -> Iterator[str]:
+
+def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_s: float = WARMUP_S, *,
+                  peer_command: Sequence[str], clock: Clock = MONOTONIC) -> Iterator[str]:
     """Run the two-process call, yielding progress lines, then the summary; latency figures are taken after
-    `warmup_s` (the report says so), counts cover the whole call."""
+    `warmup_s` (the report says so), counts cover the whole call. Each participant runs as
+    `[*peer_command, CONFIG.json]` (e.g. `python -m codecav.cli.demo_peer`) and reports on its stdout as that
+    module describes; `clock` paces the polling and the time-out."""
     from codecav.net.signaling.join_token import make_join_token
     from codecav.net.signaling.server import SignalingServer
 
@@ -125,10 +172,24 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
     net.call(server.start(), timeout=10)
     room = f"demo-{secrets.token_hex(3)}"
     yield f"codecav demo: signaling on {server.url}, room {room}; starting {' and '.join(PEER_NAMES)}"
-    start_ns = time.monotonic_ns() + 2_000_000_000
+    # The clips' shared origin is on the host's monotonic clock, which the participant processes read too.
+    start_ns = MONOTONIC.now_ns() + 2_000_000_000
     procs: list[subprocess.Popen[str]] = []
-    lines: list[str] = []
-    lock = threading.Lock()
+    logs: list[Path] = []
+    pumps: list[threading.Thread] = []
+    lines: queue.Queue[PeerLine] = queue.Queue()
+    failed: dict[str, PeerFailed] = {}
+
+    def drain() -> Iterator[str]:
+        while True:
+            try:
+                line = lines.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(line.event, PeerFailed):
+                failed[line.peer] = line.event
+            yield line.describe()
+
     try:
         for i, name in enumerate(PEER_NAMES):
             config = DemoPeerConfig(name=name, room=room, signal_url=server.url,
@@ -138,30 +199,30 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
                                     cache_dir=str(work / name / "cache"))
             path = work / f"{name}.json"
             path.write_text(json.dumps(asdict(config)))
+            (work / name).mkdir(exist_ok=True)
+            logs.append(work / name / "stderr.log")
             env = {**os.environ, "OMP_NUM_THREADS": "1"}
-            proc = subprocess.Popen([sys.executable, "-m", "codecav.runtime.demo_peer", str(path)],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            with logs[-1].open("w") as stderr:
+                proc = subprocess.Popen([*peer_command, str(path)], stdout=subprocess.PIPE, stderr=stderr,
+                                        text=True, encoding="utf-8", errors="replace", env=env)
             procs.append(proc)
-            threading.Thread(target=_pump, args=(proc, name, lines, lock), daemon=True).start()
-        deadline = time.monotonic() + seconds + 180
+            pumps.append(threading.Thread(target=_pump, args=(proc, name, lines), daemon=True))
+            pumps[-1].start()
+        deadline_ns = clock.now_ns() + int((seconds + 180) * 1e9)
         while any(p.poll() is None for p in procs):
-            time.sleep(0.2)
+            clock.sleep_ns(POLL_NS)
             if any(p.poll() not in (None, 0) for p in procs):  # one failed: the other would wait for it in vain
                 for p in procs:
                     if p.poll() is None:
                         p.terminate()
-            with lock:
-                pending, lines[:] = list(lines), []
-            yield from pending
-            if time.monotonic() > deadline:
+            yield from drain()
+            if clock.now_ns() > deadline_ns:
                 raise DemoError("the participants did not finish in time; see out/peers/*/ for what they wrote")
-        with lock:
-            yield from lines
-        failures = []
-        for name, proc in zip(PEER_NAMES, procs, strict=True):
-            if proc.returncode != 0:
-                err = proc.stderr.read().strip().splitlines() if proc.stderr else []
-                failures.append(f"{name}: {err[-1] if err else f'exit status {proc.returncode}'}")
+        for pump in pumps:  # the processes have exited: their last lines are read once the pipes close
+            pump.join(timeout=10)
+        yield from drain()
+        failures = [_failure(name, proc, failed.get(name), log_path)
+                    for name, proc, log_path in zip(PEER_NAMES, procs, logs, strict=True) if proc.returncode != 0]
         if failures:
             raise DemoError(f"a participant failed ({'; '.join(failures)}); see out/peers/ for what they wrote")
     finally:

@@ -5,28 +5,29 @@ other; it writes demo.mp4, trace.json, report.json and report.html under the out
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from codecav.assets.package import AvatarPackage
-from codecav.encoders.animated_source import code_animation
 from codecav.runtime.call_demo import run_call_demo
-from codecav.runtime.live_view import run_loop
+from codecav.runtime.engine import AnimatedFeed, Engine
+from codecav.runtime.profiler import Profiler
 from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance, random_codes, sample_avatars
-from codecav.runtime.scene import AvatarInstance, Scene, camera_views, row_layout
+from codecav.runtime.scene import camera_views, row_layout
 from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.xr.select import open_best_target
 
 
 def run_demo(out_dir: Path, xr: bool = False, window: bool = False, live_frames: int = 150,
-             seconds: float = 12.0) -> Iterator[str]:
+             seconds: float = 12.0, *, peer_command: Sequence[str]) -> Iterator[str]:
     """Run the demo, yielding one progress line at a time; the last lines summarise and say where results are.
     With `xr` (or `window`) it first shows the avatars live for `live_frames` frames on the best target
-    available, saying in one line which it chose and why (no OpenXR runtime -> window or headless)."""
+    available, saying in one line which it chose and why (no OpenXR runtime -> window or headless).
+    `peer_command` starts a participant process (see run_call_demo)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if xr or window:
         yield from _live(sample_avatars(), xr, live_frames)
-    yield from run_call_demo(out_dir, seconds=seconds)
+    yield from run_call_demo(out_dir, seconds=seconds, peer_command=peer_command)
 
 
 def _live(packages: list[AvatarPackage], xr: bool, frames: int) -> Iterator[str]:
@@ -38,23 +39,16 @@ def _live(packages: list[AvatarPackage], xr: bool, frames: int) -> Iterator[str]
     yield f"  display: {note}"
     try:
         renderer = SceneRenderer(target.ctx)
-        scene = Scene()
+        # The target paces the loop (xrWaitFrame, a window's swap; headless runs as fast as it can).
+        engine = Engine(target, renderer, Profiler())
         # Under OpenXR the viewer stands at the origin looking along -z: place the heads 1 m ahead.
         depth = -1.0 if type(target).__name__ == "OpenXRTarget" else 0.0
-        animations = []
         for i, (package, transform) in enumerate(zip(packages, row_layout(count, HEAD_SPACING_M, depth), strict=True)):
-            renderer.add_avatar(f"avatar{i}", package)
-            codes = random_codes(package, 4, seed=100 + i)
-            animations.append(code_animation(codes))
-            scene.instances.append(AvatarInstance(f"avatar{i}", transform, codes[0]))
-
-        def update(_index: int, t: float) -> None:
-            for instance, anim in zip(scene.instances, animations, strict=True):
-                instance.code = anim(t)
-
-        stats = run_loop(target, renderer, scene, frames, update=update)
-        yield (f"  live: {stats.rendered}/{stats.frames} frames rendered, "
-               f"p50 {stats.render_ms_p50:.1f} ms, p99 {stats.render_ms_p99:.1f} ms per frame")
+            engine.add_remote(f"avatar{i}", package, transform,
+                              AnimatedFeed(f"avatar{i}", random_codes(package, 4, seed=100 + i)))
+        run = engine.run(frames=frames)
+        yield (f"  live: {run.frames_rendered}/{run.frames} frames rendered, "
+               f"p50 {run.frame_ms_percentile(50):.1f} ms, p99 {run.frame_ms_percentile(99):.1f} ms per frame")
         renderer.release()
     finally:
         target.close()

@@ -1,23 +1,26 @@
-"""One participant of `codecav demo`, run as its own process: `python -m codecav.runtime.demo_peer CONFIG.json`.
+"""One participant of `codecav demo` (library part): joins the room, sends its avatar's codes (from its recorded
+clip, encoded live, or a synthetic source) and its voice, renders the other participant's avatar headless at a
+fixed display rate into view.mp4, and writes what the report needs into records.json and the profiler's spans
+into spans.json.
 
-It joins the room, sends its avatar's codes (from its recorded clip, encoded live, or a synthetic source) and
-its voice, renders the other participant's avatar headless at a fixed display rate into view.mp4, and writes
-what the report needs into records.json (see `DemoPeerRecords`) and the profiler's spans into spans.json.
-Progress goes to stdout one line at a time; errors print one line to stderr and exit 2.
+`run_peer` reports progress through a callback of typed events (`PeerJoined`, `RemoteArrived`) and returns
+`PeerDone`; `PeerFailed` carries a user error. The demo runs each participant as its own process through
+`codecav.cli.demo_peer`, which writes these events as lines of JSON on stdout (`event_json`); the demo
+(`codecav.runtime.call_demo`) reads them back with `parse_event`.
 """
 
 from __future__ import annotations
 
 import json
-import sys
+import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from codecav.clock import FrameClock
+from codecav.clock import MONOTONIC, Clock, FrameClock
 from codecav.encoders.base import LatentSource
 from codecav.encoders.paced_source import PacedLatentSource
 from codecav.errors import CodecavError
@@ -29,6 +32,16 @@ from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.runtime.video import Mp4Writer
 from codecav.runtime.voice import VOICE_RATE, SentVoice, VirtualOutput, clip_feed
 from codecav.xr.headless import HeadlessTarget
+
+log = logging.getLogger(__name__)
+
+
+class DemoPeerError(CodecavError):
+    """A participant cannot start: its configuration file is missing or malformed."""
+
+
+class DemoChannelError(CodecavError):
+    """A line from a participant process is not one of its events; the message names what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,123 @@ class DemoPeerConfig:
     """Avatar cache (None: the default)."""
 
 
+def load_config(path: Path) -> DemoPeerConfig:
+    """Read a participant's configuration (JSON of `DemoPeerConfig`); DemoPeerError naming the problem."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise DemoPeerError(f"cannot read the participant configuration {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise DemoPeerError(f"{path} is not JSON ({exc.msg} at line {exc.lineno}); pass a DemoPeerConfig") from None
+    if not isinstance(data, dict):
+        raise DemoPeerError(f"{path} holds a JSON {type(data).__name__}, not an object of DemoPeerConfig fields")
+    try:
+        return DemoPeerConfig(**data)
+    except TypeError as exc:
+        raise DemoPeerError(f"{path}: {exc}; the fields are those of DemoPeerConfig") from None
+
+
+@dataclass(frozen=True)
+class PeerJoined:
+    """The participant joined the room and drives its avatar."""
+
+    type: ClassVar[str] = "joined"
+    room: str
+    """The room it joined."""
+    avatar_id: str
+    """Its own avatar's id."""
+    source: str
+    """Where its codes come from, e.g. 'clip 0 (HMC + audio + gaze encoded live)'."""
+
+    def describe(self) -> str:
+        """One progress line."""
+        return f"joined {self.room} with avatar {self.avatar_id}; driving it from {self.source}"
+
+
+@dataclass(frozen=True)
+class RemoteArrived:
+    """The other participant is in the room and its avatar package was fetched and verified."""
+
+    type: ClassVar[str] = "remote"
+    remote: str
+    """The other participant's peer id."""
+    avatar_id: str
+    """The other participant's avatar id."""
+
+    def describe(self) -> str:
+        """One progress line."""
+        return f"{self.remote} is here with avatar {self.avatar_id} (verified); rendering it"
+
+
+@dataclass(frozen=True)
+class PeerDone:
+    """The participant finished and wrote its records."""
+
+    type: ClassVar[str] = "done"
+    frames_rendered: int
+    """Frames of the other's avatar it rendered."""
+    frames_sent: int
+    """Latent frames it sent."""
+    frames_lost: int
+    """Latent frames of the other's that never arrived."""
+
+    def describe(self) -> str:
+        """One progress line."""
+        return f"done: {self.frames_rendered} frames rendered, {self.frames_sent} sent, {self.frames_lost} lost"
+
+
+@dataclass(frozen=True)
+class PeerFailed:
+    """The participant stopped on a user error (a CodecavError)."""
+
+    type: ClassVar[str] = "failed"
+    message: str
+    """The error's one-line message."""
+
+    def describe(self) -> str:
+        """One progress line."""
+        return f"failed: {self.message}"
+
+
+DemoPeerEvent = PeerJoined | RemoteArrived | PeerDone | PeerFailed
+"""What a participant reports, in this order: joined, remote, done (or failed at any point)."""
+
+EVENT_TYPES: dict[str, type[DemoPeerEvent]] = {cls.type: cls for cls in (PeerJoined, RemoteArrived, PeerDone,
+                                                                          PeerFailed)}
+"""Event class by its `type` key."""
+
+_JSON_TYPES: dict[str, type] = {"str": str, "int": int}
+
+
+def event_json(event: DemoPeerEvent) -> str:
+    """One line of JSON: an object with the event's `type` and its fields (no newline)."""
+    return json.dumps({"type": event.type, **asdict(event)}, separators=(",", ":"))
+
+
+def parse_event(line: str) -> DemoPeerEvent:
+    """The event one line of JSON holds (see `event_json`); DemoChannelError naming what is wrong otherwise."""
+    shown = line.strip()
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        raise DemoChannelError(f"not JSON: {shown!r}") from None
+    if not isinstance(data, dict):
+        raise DemoChannelError(f"not a JSON object: {shown!r}")
+    kind = data.pop("type", None)
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise DemoChannelError(f"unknown event type {kind!r} (known: {', '.join(EVENT_TYPES)}): {shown!r}")
+    expected = {f.name: f.type for f in fields(cls)}
+    if set(data) != set(expected):
+        raise DemoChannelError(f"{kind} event has fields {sorted(data)}, expected {sorted(expected)}")
+    for name, annotation in expected.items():
+        value = data[name]
+        if isinstance(value, bool) or not isinstance(value, _JSON_TYPES.get(str(annotation), object)):
+            raise DemoChannelError(f"{kind} event field {name!r} is {value!r}, expected {annotation}")
+    return cls(**data)
+
+
 def open_clip_source(clip_dir: Path, package: Any, start_ns: int) -> tuple[Callable[[], LatentSource], np.ndarray]:
     """(a function opening the paced latent source, voice samples at VOICE_RATE trimmed to the clip's length).
     Open the source when sending starts: it catches up with the clip's clock when opened."""
@@ -84,8 +214,11 @@ def open_clip_source(clip_dir: Path, package: Any, start_ns: int) -> tuple[Calla
     return (lambda: PacedLatentSource(open_inner, clip.fps, start_ns)), voice
 
 
-def run_peer(config: DemoPeerConfig) -> None:
-    """The whole participant; raises CodecavError subclasses for the user's mistakes."""
+def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] | None = None, *,
+             clock: Clock = MONOTONIC) -> PeerDone:
+    """The whole participant: reports `PeerJoined` and `RemoteArrived` to `on_event` and returns `PeerDone`;
+    raises CodecavError subclasses for the user's mistakes. `clock` paces the display (the clip's `start_ns`
+    is on the host's monotonic clock, shared with the other participant)."""
     from codecav.encoders.synthetic_source import SyntheticLatentSource
     from codecav.net.avatar_exchange import OwnAvatar
     from codecav.net.call_session import CallSession
@@ -93,6 +226,7 @@ def run_peer(config: DemoPeerConfig) -> None:
     from codecav.net.peer import PeerConfig
     from codecav.runtime.call_app import CallFeed
 
+    report = on_event or (lambda _event: None)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     own = OwnAvatar.from_path(config.avatar)
@@ -124,13 +258,11 @@ def run_peer(config: DemoPeerConfig) -> None:
     video = Mp4Writer(out / "view.mp4", config.width, config.height, fps=int(round(config.fps)))
     try:
         net.call(session.start(), timeout=30)
-        print(f"joined {config.room} with avatar {package.manifest.avatar_id}; driving it from {source_note}",
-              flush=True)
+        report(PeerJoined(config.room, package.manifest.avatar_id, source_note))
         net.call(session.wait_for_peers(1, timeout_s=90), timeout=100)
         (remote, _sha, remote_package), *_ = session.ready_peers()
-        print(f"{remote} is here with avatar {remote_package.manifest.avatar_id} (verified); rendering it",
-              flush=True)
-        engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / config.fps)))
+        report(RemoteArrived(remote, remote_package.manifest.avatar_id))
+        engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / config.fps), clock))
         engine.add_remote(remote, remote_package, np.eye(4, dtype=np.float32), CallFeed(session, remote))
         engine.on_presented = lambda _i: video.write(target.read_rgb())
         output.start()
@@ -177,20 +309,5 @@ def run_peer(config: DemoPeerConfig) -> None:
     (out / "records.json").write_text(json.dumps(records) + "\n")
     (out / "spans.json").write_text(json.dumps([asdict(s) for s in profiler.spans()]) + "\n")
     lost = sum(p.frames_lost for p in (*stats.peers, *stats.departed))
-    print(f"done: {run.frames_rendered} frames rendered, {stats.frames_sent} sent, {lost} lost", flush=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the participant process."""
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        config = DemoPeerConfig(**json.loads(Path(args[0]).read_text()))
-        run_peer(config)
-    except CodecavError as exc:
-        print(f"codecav demo peer: {exc}", file=sys.stderr, flush=True)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    log.info("%s wrote %s", config.name, out)
+    return PeerDone(run.frames_rendered, stats.frames_sent, lost)

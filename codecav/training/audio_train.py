@@ -1,6 +1,6 @@
 """Train the audio driver (log-mel window -> ARKit mouth weights) in torch and export it to ONNX.
 
-    python -m codecav.training.audio_train --out codecav/assets/drivers/audio.onnx
+    codecav driver train-audio --out codecav/assets/drivers/audio.onnx
 
 Data (codecav.training.audio_data): espeak-ng sentences (Asterisk transcripts spoken by varied voices,
 rates, pitches) and the real Asterisk prompts aligned by DTW; the studio's SENTENCES are never trained on and
@@ -8,9 +8,8 @@ give the held-out figure `lipsync_jaw_corr`. Augmentation in the log-mel domain:
 
 from __future__ import annotations
 
-import argparse
 import json
-import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import cast
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.encoders.audio.features import HOP, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE, WINDOW, mel_filterbank
 from codecav.encoders.audio.features import log_mel as log_mel_np
 from codecav.training.audio_data import MOUTH_NAMES, SpeechClip, asterisk_clips, asterisk_transcripts, espeak_clip
@@ -73,8 +73,10 @@ class AudioMouthNet(nn.Module):
         return out
 
 
-def build_dataset(cfg: AudioTrainConfig, cache: Path, log: bool = True) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, log-mel [T, N_MELS], targets [T, K]) per clip; cached as an .npz under `cache`."""
+def build_dataset(cfg: AudioTrainConfig, cache: Path, progress: Callable[[str], None] | None = None, *,
+                  clock: Clock = MONOTONIC) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, log-mel [T, N_MELS], targets [T, K]) per clip; cached as an .npz under `cache`. Progress lines
+    (every 50 clips synthesised or aligned, with the seconds taken on `clock`) go to `progress`."""
     path = cache / f"audio_data_{cfg.espeak_clips}_{cfg.asterisk_max_cost}_{cfg.seed}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as data:
@@ -84,17 +86,17 @@ def build_dataset(cfg: AudioTrainConfig, cache: Path, log: bool = True) -> list[
     rng = np.random.default_rng(cfg.seed)
     texts = [t for t in asterisk_transcripts().values() if not any(t.startswith(s[:20]) for s in SENTENCES)]
     clips: list[SpeechClip] = []
-    start = time.perf_counter()
+    start = clock.now_s()
     for i in range(cfg.espeak_clips):
         from codecav.training.audio_data import VOICES
         clips.append(espeak_clip(texts[int(rng.integers(len(texts)))], VOICES[int(rng.integers(len(VOICES)))],
                                  int(rng.integers(120, 231)), int(rng.integers(25, 81))))
-        if log and i % 50 == 0:
-            print(f"espeak {i}/{cfg.espeak_clips} {time.perf_counter() - start:.0f} s", flush=True)
+        if progress is not None and i % 50 == 0:
+            progress(f"espeak {i}/{cfg.espeak_clips} {clock.now_s() - start:.0f} s")
     for i, clip in enumerate(asterisk_clips(max_cost=cfg.asterisk_max_cost)):
         clips.append(clip)
-        if log and i % 50 == 0:
-            print(f"asterisk {i} {time.perf_counter() - start:.0f} s", flush=True)
+        if progress is not None and i % 50 == 0:
+            progress(f"asterisk {i} {clock.now_s() - start:.0f} s")
     out = [(c.name, log_mel_np(c.audio), c.targets) for c in clips]
     bounds = np.cumsum([0] + [len(m) for _, m, _ in out])
     cache.mkdir(parents=True, exist_ok=True)
@@ -131,13 +133,15 @@ def heldout_espeak() -> list[tuple[str, np.ndarray, np.ndarray]]:
     return [(c.name, log_mel_np(c.audio), c.targets) for c in clips]
 
 
-def train(cfg: AudioTrainConfig, out: Path, cache: Path) -> dict[str, float]:
-    """Train, export ONNX to `out` (with a .json of metrics beside it) and return the metrics."""
+def train(cfg: AudioTrainConfig, out: Path, cache: Path, *, progress: Callable[[str], None] | None = None,
+          clock: Clock = MONOTONIC) -> dict[str, float]:
+    """Train, export ONNX to `out` (with a .json of metrics beside it) and return the metrics. Progress lines
+    (data, then the loss every 500 steps) go to `progress`; `clock` times the run (data_s, wall_s)."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(1)
-    start = time.perf_counter()
-    data = build_dataset(cfg, cache)
-    data_s = time.perf_counter() - start
+    start = clock.now_s()
+    data = build_dataset(cfg, cache, progress, clock=clock)
+    data_s = clock.now_s() - start
     real = [d for d in data if d[0].startswith("asterisk:")]
     synth = [d for d in data if not d[0].startswith("asterisk:")]
     heldout_real = real[::20]
@@ -177,8 +181,8 @@ def train(cfg: AudioTrainConfig, out: Path, cache: Path) -> dict[str, float]:
         loss.backward()
         opt.step()
         sched.step()
-        if step % 500 == 0 or step == cfg.steps - 1:
-            print(f"step {step} loss {loss.item():.5f} {time.perf_counter() - start:.0f} s", flush=True)
+        if progress is not None and (step % 500 == 0 or step == cfg.steps - 1):
+            progress(f"step {step} loss {loss.item():.5f} {clock.now_s() - start:.0f} s")
     model.eval()
     metrics = {
         "lipsync_jaw_corr": jaw_correlation(model, heldout_espeak()),
@@ -188,7 +192,7 @@ def train(cfg: AudioTrainConfig, out: Path, cache: Path) -> dict[str, float]:
         "train_real_minutes": float(sum(len(m) for n, m, _ in train_set if n.startswith("asterisk:")) / 6000),
         "train_espeak_minutes": float(sum(len(m) for n, m, _ in train_set if not n.startswith("asterisk:")) / 6000),
         "data_s": data_s,
-        "wall_s": time.perf_counter() - start,
+        "wall_s": clock.now_s() - start,
     }
     export_onnx(model, out, cfg, metrics)
     return metrics
@@ -210,25 +214,6 @@ def export_onnx(model: nn.Module, out: Path, cfg: AudioTrainConfig, metrics: dic
         entry.key, entry.value = key, value
     proto.doc_string = "codecav audio driver: log-mel window -> ARKit mouth weights (codecav.training.audio_train)"
     onnx.save(proto, str(out))
-    record = {"config": asdict(cfg), "metrics": metrics,
-              "command": "python -m codecav.training.audio_train --out " + str(out)}
+    record = {"config": asdict(cfg), "metrics": metrics, "command": f"codecav driver train-audio --out {out}"}
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: train and export."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="codecav/assets/drivers/audio.onnx")
-    parser.add_argument("--cache", default=str(Path.home() / ".cache" / "codecav" / "audio_driver"))
-    parser.add_argument("--steps", type=int, default=AudioTrainConfig.steps)
-    parser.add_argument("--espeak-clips", type=int, default=AudioTrainConfig.espeak_clips)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    cfg = AudioTrainConfig(steps=args.steps, espeak_clips=args.espeak_clips, seed=args.seed)
-    metrics = train(cfg, Path(args.out), Path(args.cache))
-    print(json.dumps(metrics, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import shlex
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 
 from codecav.assets.writer import write_avatar
+from codecav.clock import MONOTONIC, Clock
 from codecav.training.dataset import CaptureData, load_capture_data
 from codecav.training.evaluate import capture_fingerprint
 from codecav.training.export import build_package, fit_expression_encoder
@@ -86,17 +86,19 @@ def uv_metrics(model: AvatarModel, data: CaptureData, frames: tuple[int, ...], c
 
 
 def build_avatar(request: BuildRequest, progress: Callable[[TrainProgress], None] | None = None,
-                 note: Callable[[str], None] | None = None) -> BuildResult:
-    """Load the capture, train (or resume), fit the expression encoder, export and write the package."""
+                 note: Callable[[str], None] | None = None, *, clock: Clock = MONOTONIC) -> BuildResult:
+    """Load the capture, train (or resume), fit the expression encoder, export and write the package; `clock`
+    times loading and training."""
     if request.model not in MODEL_KINDS:
         raise ValueError(f"model {request.model!r} is not one of {MODEL_KINDS}")
     say = note or (lambda _text: None)
-    start = time.perf_counter()
+    start = clock.now_s()
     data = load_capture_data(request.capture, cameras="all")
-    say(f"loaded {len(data.meshes)} frames x {len(data.loaded_cameras)} cameras in {time.perf_counter() - start:.1f} s")
+    say(f"loaded {len(data.meshes)} frames x {len(data.loaded_cameras)} cameras in {clock.now_s() - start:.1f} s")
     config = request.model_config or ModelConfig(kind=request.model, texture_size=data.texels.size)
     ckpt = checkpoint_path(request.out)
-    result = train(data, config, request.train, checkpoint=ckpt, resume=request.resume, progress=progress)
+    result = train(data, config, request.train, checkpoint=ckpt, resume=request.resume, progress=progress,
+                   clock=clock)
     model = result.model
     fit = fit_expression_encoder(model, data, seed=request.train.seed)
     rng = np.random.default_rng(request.train.seed + 1)

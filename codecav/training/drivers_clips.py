@@ -2,12 +2,11 @@
 visemes plus blinks and a slow gaze sweep as the ARKit ground truth, rendered by the headset cameras of
 codecav.training.studio.hmc with one headset slippage and sensor noise.
 
-    python -m codecav.training.drivers_clips --identity 0 --out codecav/assets/clips/0
+    codecav driver record-clip --identity 0 --out codecav/assets/clips/0
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -51,22 +50,5 @@ def record_clip(identity: int, out: Path, seconds: float | None = 4.0, seed: int
         studio.close()
     gaze = np.stack([np.stack([g.left, g.right]) for g in map(weights_to_gaze, weights)])
     return write_clip(out, identity=identity, fps=FPS, hmc=hmc, audio=audio, gaze=gaze, expressions=weights,
-                      text=text, command=f"python -m codecav.training.drivers_clips --identity {identity} --out {out}")
+                      text=text, command=f"codecav driver record-clip --identity {identity} --out {out}")
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: record one clip."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--identity", type=int, default=0)
-    parser.add_argument("--out", default=None, help="default codecav/assets/clips/<identity>")
-    parser.add_argument("--seconds", type=float, default=4.0)
-    args = parser.parse_args(argv)
-    out = Path(args.out or f"codecav/assets/clips/{args.identity}")
-    path = record_clip(args.identity, out, args.seconds)
-    size = sum(f.stat().st_size for f in path.iterdir())
-    print(f"wrote {path} ({size / 1e6:.2f} MB)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,13 +9,13 @@ ceiling the avatar itself sets (`reference_psnr_db`)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from codecav.assets.loader import load_avatar
+from codecav.clock import MONOTONIC, Clock
 from codecav.decoders.base import AvatarDraw
 from codecav.decoders.neural import OnnxNeuralDecoder
 from codecav.decoders.pica_gl import PicaOptions, PicaRenderer
@@ -67,10 +67,10 @@ def capture_height(avatar: Path, default: int = 512) -> int:
 
 
 def hmc_decode_psnr(avatar: Path, identity: int, hmc_model: Path | bytes, frames: int = 8, height: int | None = None,
-                    seed: int = 7) -> HmcDecodeScore:
+                    seed: int = 7, *, clock: Clock = MONOTONIC) -> HmcDecodeScore:
     """Score `avatar` (trained on studio identity `identity`) driven by `hmc_model` (see module docstring), at the
-    image size of the avatar's own capture unless `height` is given."""
-    start = time.perf_counter()
+    image size of the avatar's own capture unless `height` is given; `clock` times it."""
+    start = clock.now_s()
     height = capture_height(avatar) if height is None else height
     weights, _ = clip_weights(SENTENCES[CLIP_SENTENCE], identity, None)
     pick = np.linspace(0, len(weights) - 1, frames).round().astype(int)
@@ -108,7 +108,7 @@ def hmc_decode_psnr(avatar: Path, identity: int, hmc_model: Path | bytes, frames
             values.append(psnr(image, truth, covered | truth_mask))
         scores[name] = float(np.mean(values))
     return HmcDecodeScore(scores["hmc"], scores["reference"], float(np.abs(pred_w - truth_w).mean()), frames,
-                          time.perf_counter() - start)
+                          clock.now_s() - start)
 
 
 def _render_avatar(package: object, codes: np.ndarray, cam: MultifaceCamera, width: int,

@@ -1,7 +1,7 @@
 """Train the HMC encoder of one studio identity: headset views (left eye, right eye, mouth) -> ARKit-52
 weights, a small conv net in torch exported to ONNX ("hmc" float32 [N, 3, S, S] in 0..1 -> "arkit" [N, 52]).
 
-    python -m codecav.training.drivers_hmc --identity 0 --out codecav/assets/drivers/hmc_0.onnx
+    codecav driver train-hmc --identity 0 --out codecav/assets/drivers/hmc_0.onnx
 
 Data: the studio renders the identity from the headset cameras (codecav.training.studio.hmc) with random sparse
 expressions, gaze, blinks and speech visemes, a fresh headset slippage per frame; exposure and sensor noise are
@@ -9,9 +9,8 @@ drawn anew for every batch. A held-out set (other seed) gives the figures in the
 
 from __future__ import annotations
 
-import argparse
 import json
-import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from codecav.training.studio.expressions import SENTENCES, gaze_weights, speech_sequence
+from codecav.clock import MONOTONIC, Clock
+from codecav.training.studio.expressions import gaze_weights, speech_sequence
 from codecav.training.studio.hmc import HmcConfig, HmcStudio, random_hmc_expression, slippage
 
 
@@ -107,11 +107,14 @@ def evaluate(model: nn.Module, views: np.ndarray, weights: np.ndarray) -> dict[s
             "look_out_left_corr": float(np.corrcoef(pred[:, look], weights[:, look])[0, 1])}
 
 
-def train(cfg: HmcTrainConfig, out: Path, cache: Path) -> dict[str, float]:
-    """Render (cached), train, export ONNX to `out` with a .json of config and metrics; return the metrics."""
+def train(cfg: HmcTrainConfig, out: Path, cache: Path, *, progress: Callable[[str], None] | None = None,
+          clock: Clock = MONOTONIC) -> dict[str, float]:
+    """Render (cached), train, export ONNX to `out` with a .json of config and metrics; return the metrics.
+    Progress lines (data, then the loss every 250 steps) go to `progress`; `clock` times the run."""
+    say = progress or (lambda _text: None)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(1)  # the machine is shared; more threads thrash under load
-    start = time.perf_counter()
+    start = clock.now_s()
     path = cache / f"hmc_{cfg.identity}_{cfg.frames}_{cfg.heldout_frames}_{cfg.seed}.npz"
     if path.is_file():
         with np.load(path) as data:
@@ -125,8 +128,8 @@ def train(cfg: HmcTrainConfig, out: Path, cache: Path) -> dict[str, float]:
             studio.close()
         cache.mkdir(parents=True, exist_ok=True)
         np.savez(path, views=views, weights=weights, hviews=hv, hweights=hw)
-    render_s = time.perf_counter() - start
-    print(f"data {len(views)} + {len(hv)} frames in {render_s:.0f} s", flush=True)
+    render_s = clock.now_s() - start
+    say(f"data {len(views)} + {len(hv)} frames in {render_s:.0f} s")
     model = HmcNet()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps, eta_min=cfg.lr * 0.03)
@@ -142,11 +145,11 @@ def train(cfg: HmcTrainConfig, out: Path, cache: Path) -> dict[str, float]:
         opt.step()
         sched.step()
         if step % 250 == 0 or step == cfg.steps - 1:
-            print(f"step {step} loss {loss.item():.5f} {time.perf_counter() - start:.0f} s", flush=True)
+            say(f"step {step} loss {loss.item():.5f} {clock.now_s() - start:.0f} s")
     model.eval()
     metrics = {f"heldout_{k}": v for k, v in evaluate(model, hv, hw).items()}
     metrics |= {f"train_{k}": v for k, v in evaluate(model, views[:300], weights[:300]).items()}
-    metrics |= {"render_s": render_s, "wall_s": time.perf_counter() - start}
+    metrics |= {"render_s": render_s, "wall_s": clock.now_s() - start}
     export_onnx(model, out, cfg, metrics)
     return metrics
 
@@ -166,26 +169,6 @@ def export_onnx(model: nn.Module, out: Path, cfg: HmcTrainConfig, metrics: dict[
     proto.doc_string = "codecav HMC encoder: headset views -> ARKit-52 (codecav.training.drivers_hmc)"
     onnx.save(proto, str(out))
     record = {"config": asdict(cfg), "hmc": asdict(HmcConfig()), "metrics": metrics,
-              "command": f"python -m codecav.training.drivers_hmc --identity {cfg.identity} --out {out}"}
+              "command": f"codecav driver train-hmc --identity {cfg.identity} --out {out}"}
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: render, train, export."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--identity", type=int, default=0)
-    parser.add_argument("--out", default=None, help="default codecav/assets/drivers/hmc_<identity>.onnx")
-    parser.add_argument("--cache", default=str(Path.home() / ".cache" / "codecav" / "hmc_driver"))
-    parser.add_argument("--frames", type=int, default=HmcTrainConfig.frames)
-    parser.add_argument("--steps", type=int, default=HmcTrainConfig.steps)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    cfg = HmcTrainConfig(identity=args.identity, frames=args.frames, steps=args.steps, seed=args.seed)
-    out = Path(args.out or f"codecav/assets/drivers/hmc_{args.identity}.onnx")
-    print(json.dumps(train(cfg, out, Path(args.cache)), indent=1))
-    return 0
-
-
-assert SENTENCES
-if __name__ == "__main__":
-    raise SystemExit(main())

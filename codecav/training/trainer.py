@@ -5,7 +5,6 @@ a cosine schedule, checkpoints and resume. Reports progress through a callback (
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.training.dataset import ENCODER_TEXTURE_SIZE, CaptureData, fill_from_neighbours, region_vertices
 from codecav.training.errors import CheckpointError, TrainingError
 from codecav.training.model import AvatarModel, ModelConfig
@@ -208,8 +208,9 @@ def save_checkpoint(path: Path, model: AvatarModel, optimizer: torch.optim.Optim
 
 def train(data: CaptureData, model_config: ModelConfig, config: TrainConfig, *, checkpoint: Path | None = None,
           resume: bool = False, progress: Callable[[TrainProgress], None] | None = None,
-          report_every: int = 50) -> TrainResult:
-    """Train (or resume from `checkpoint`) and return the model; checkpoints go to `checkpoint` if given."""
+          report_every: int = 50, clock: Clock = MONOTONIC) -> TrainResult:
+    """Train (or resume from `checkpoint`) and return the model; checkpoints go to `checkpoint` if given.
+    `clock` times the run (wall time in progress reports and checkpoints)."""
     if model_config.texture_size != data.texels.size:
         raise TrainingError(f"model texture size {model_config.texture_size} differs from the capture's "
                             f"{data.texels.size}; build the model for the capture's textures")
@@ -234,7 +235,7 @@ def train(data: CaptureData, model_config: ModelConfig, config: TrainConfig, *, 
         history = [TrainProgress(**h) for h in state["history"]]
     batches = _Batches(data, rng)
     model.train()
-    t0 = time.perf_counter()
+    t0 = clock.now_s()
     sums = np.zeros(4)
     for step in range(start, config.steps):
         for group in optimizer.param_groups:
@@ -249,13 +250,13 @@ def train(data: CaptureData, model_config: ModelConfig, config: TrainConfig, *, 
         if done % report_every == 0 or done == config.steps:
             n = sums[0]
             report = TrainProgress(done, config.steps, sums[1] / n, sums[2] / n, math.sqrt(sums[3] / n) * 10.0,
-                                   wall + time.perf_counter() - t0)
+                                   wall + clock.now_s() - t0)
             history.append(report)
             sums[:] = 0
             if progress is not None:
                 progress(report)
         if checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.steps):
             save_checkpoint(checkpoint, model, optimizer, done, model_config, config, rng,
-                            wall + time.perf_counter() - t0, history)
+                            wall + clock.now_s() - t0, history)
     model.eval()
-    return TrainResult(model, model_config, config, history, wall + time.perf_counter() - t0)
+    return TrainResult(model, model_config, config, history, wall + clock.now_s() - t0)

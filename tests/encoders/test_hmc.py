@@ -101,7 +101,7 @@ def test_dark_mouth_camera_hands_the_mouth_to_audio() -> None:
 
 
 def test_missing_hmc_model_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(MissingEncoderError, match="drivers_hmc") as info:
+    with pytest.raises(MissingEncoderError, match="codecav driver train-hmc") as info:
         HmcEncoder(tmp_path / "none.onnx")
     assert "\n" not in str(info.value)
 

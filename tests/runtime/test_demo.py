@@ -1,6 +1,7 @@
 """`codecav demo`: two participant processes call each other over WebRTC on loopback through the built-in
 signaling server and the demo writes demo.mp4, trace.json, report.json and report.html with a short summary;
-with --xr and no OpenXR runtime it says so in one line and falls back."""
+with --xr and no OpenXR runtime it says so in one line and falls back. The participants report typed events as
+lines of JSON; the demo reads them back and reports a line that is not an event instead of failing on it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from codecav.runtime.call_demo import DemoError, PeerLine, read_peer_lines, run_call_demo
+from codecav.runtime.demo_peer import (
+    EVENT_TYPES,
+    DemoChannelError,
+    DemoPeerEvent,
+    PeerDone,
+    PeerFailed,
+    PeerJoined,
+    RemoteArrived,
+    event_json,
+    parse_event,
+)
 from codecav.runtime.video import probe_video
 
 REPORT_KEYS = ("capture_to_photon_ms", "mouth_to_ear_ms", "frames_rendered", "avatars", "latent_kbps_per_avatar")
@@ -49,3 +62,58 @@ def test_demo_xr_without_runtime_falls_back_then_runs_the_call(tmp_path: Path) -
     frames, width, height, _has_audio = probe_video(tmp_path / "demo.mp4")
     assert frames > 20 and width == 2 * height
     assert "<img" in (tmp_path / "report.html").read_text()
+
+
+EVENTS: list[DemoPeerEvent] = [PeerJoined("demo-1", "ada", "clip 0 (HMC + audio + gaze encoded live)"),
+                               RemoteArrived("bob", "ben"), PeerDone(88, 90, 1), PeerFailed("no such avatar")]
+
+
+def test_every_event_round_trips_as_one_line_of_json_with_a_type() -> None:
+    assert {type(e) for e in EVENTS} == set(EVENT_TYPES.values())
+    for event in EVENTS:
+        line = event_json(event)
+        assert "\n" not in line and json.loads(line)["type"] == event.type
+        assert parse_event(line + "\n") == event
+    assert EVENTS[1].describe() == "bob is here with avatar ben (verified); rendering it"
+    assert EVENTS[2].describe() == "done: 88 frames rendered, 90 sent, 1 lost"
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("Mesa warning: something", "not JSON: 'Mesa warning: something'"),
+    ("[1, 2]", "not a JSON object"),
+    ('{"room": "x"}', "unknown event type None"),
+    ('{"type": "left"}', "unknown event type 'left' (known: joined, remote, done, failed)"),
+    ('{"type": "remote", "remote": "bob"}', "remote event has fields ['remote'], expected ['avatar_id', 'remote']"),
+    ('{"type": "done", "frames_rendered": "88", "frames_sent": 1, "frames_lost": 0}',
+     "done event field 'frames_rendered' is '88', expected int"),
+    ('{"type": "done", "frames_rendered": true, "frames_sent": 1, "frames_lost": 0}',
+     "done event field 'frames_rendered' is True, expected int"),
+])
+def test_a_line_that_is_not_an_event_names_the_problem(line: str, problem: str) -> None:
+    with pytest.raises(DemoChannelError) as info:
+        parse_event(line)
+    assert str(info.value).startswith(problem)
+    assert "\n" not in str(info.value)
+
+
+def test_peer_lines_skip_blank_lines_and_report_garbage_as_one_line() -> None:
+    stream = [event_json(EVENTS[0]) + "\n", "\n", "garbage\n", event_json(EVENTS[2]) + "\n"]
+    lines = list(read_peer_lines("alice", stream))
+    assert [line.event for line in lines] == [EVENTS[0], None, EVENTS[2]]
+    assert lines[1] == PeerLine("alice", None, "not JSON: 'garbage'")
+    assert lines[1].describe() == "  alice: ignored a line that is not a demo event (not JSON: 'garbage')"
+    assert lines[2].describe() == "  alice: done: 88 frames rendered, 90 sent, 1 lost"
+
+
+def test_call_demo_reports_garbage_and_the_failed_event_of_a_participant(tmp_path: Path) -> None:
+    # A stand-in participant: a stray line, then a `failed` event, exit status 2.
+    script = ("import sys; print('hello from a library'); "
+              "print('{\"type\":\"failed\",\"message\":\"cannot open ' + sys.argv[1] + '\"}'); sys.exit(2)")
+    lines: list[str] = []
+    with pytest.raises(DemoError) as info:
+        for line in run_call_demo(tmp_path, seconds=1.0, size=64, peer_command=(sys.executable, "-c", script)):
+            lines.append(line)
+    for name in ("alice", "bob"):
+        assert f"  {name}: ignored a line that is not a demo event (not JSON: 'hello from a library')" in lines
+        assert any(line.startswith(f"  {name}: failed: cannot open ") for line in lines)
+    assert "a participant failed (alice: cannot open " in str(info.value)

@@ -1,7 +1,7 @@
 """Audio driver: 16 kHz speech -> streaming log-mel -> small ONNX model -> ARKit mouth/jaw weights, one
 ExpressionSample per 10 ms hop, with a bounded lookahead; plus the WAV-file source.
 
-The model (`codecav/assets/drivers/audio.onnx`, trained by `python -m codecav.training.audio_train`) takes
+The model (`codecav/assets/drivers/audio.onnx`, trained by `codecav driver train-audio`) takes
 "mel" [N, past + 1 + future, 40] raw log-mel frames and gives "mouth" [N, K] weights for the ARKit names in its
 metadata; the prediction for frame k needs frames up to k + future, so its algorithmic delay is
 future hops + half a window (`algorithmic_delay_ms`)."""
@@ -43,7 +43,7 @@ class AudioDriver:
         path = default_audio_model() if model is None else model
         what = f"audio driver {path if not isinstance(path, bytes) else '<bytes>'}"
         if not isinstance(path, bytes) and not Path(path).is_file():
-            raise EncoderModelError(f"{what} is missing; train it with `python -m codecav.training.audio_train`")
+            raise EncoderModelError(f"{what} is missing; train it with `codecav driver train-audio`")
         self._session = open_session(path if isinstance(path, bytes) else str(path), what, threads)
         meta = self._session.get_modelmeta().custom_metadata_map
         try:
@@ -52,7 +52,7 @@ class AudioDriver:
             self._index = np.array([ARKIT_INDEX[n] for n in names], dtype=np.int64)
         except (KeyError, ValueError) as exc:
             raise EncoderModelError(f"{what} lacks codecav metadata ({one_line(exc)}); re-export it with "
-                                    "codecav.training.audio_train") from None
+                                    "`codecav driver train-audio`") from None
         check_io(self._session, what, {"mel": N_MELS}, {"mouth": len(names)})
         self.names = tuple(names)
         """ARKit names the model drives."""

@@ -4,13 +4,13 @@ the camera dome into a Multiface-layout capture directory."""
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.training.multiface import MultifaceCamera, MultifaceWriter
 from codecav.training.studio.albedo import paint_albedo
 from codecav.training.studio.errors import StudioError
@@ -134,13 +134,15 @@ def capture_identity(
     expression_seed: int | None = None,
     config: CaptureConfig | None = None,
     cache_dir: Path | None = None,
+    clock: Clock = MONOTONIC,
 ) -> CaptureSummary:
     """Render identity `identity` into `out_dir` (Multiface layout plus studio/ extras).
 
     `preset` picks a CaptureConfig ('default', 'quick'), or pass `config`; `cameras`, `size` (image rows)
     and `frames` (EXP_random frames) override it. `seed` makes the identity (with `identity`) and, unless
     `expression_seed` is given, the random expressions and head motion: a fresh `expression_seed` gives new
-    expressions of the same person (held-out test captures). The same arguments give the same capture."""
+    expressions of the same person (held-out test captures). The same arguments give the same capture.
+    `clock` times the capture (`CaptureSummary.seconds`)."""
     if config is None:
         if preset not in PRESETS:
             raise StudioError(f"unknown capture preset {preset!r}; use one of {sorted(PRESETS)}")
@@ -153,7 +155,7 @@ def capture_identity(
     )
     if cfg.cameras < 1 or cfg.height < 64 or cfg.texture_size < 64:
         raise StudioError(f"capture needs >= 1 camera, images >= 64 rows and textures >= 64 texels, got {cfg}")
-    start = time.perf_counter()
+    start = clock.now_s()
     root = Path(out_dir)
     model = load_head_model(cache_dir)
     person = make_identity(identity, seed)
@@ -186,7 +188,7 @@ def capture_identity(
         writer.close()
         renderer.release()
         ctx.release()
-    seconds = time.perf_counter() - start
+    seconds = clock.now_s() - start
     n = len(writer.frames)
     return CaptureSummary(
         out_dir=root,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codecav.arkit import ARKIT_52, ARKIT_INDEX
+from codecav.clock import MONOTONIC, Clock
 from codecav.encoders.hmc import HmcFrame
 from codecav.training.studio.albedo import paint_albedo
 from codecav.training.studio.expressions import gaze_weights, random_expression
@@ -188,9 +189,11 @@ class StudioHmcStream:
     """Live synthetic HMC: HmcFrames at 30 fps in real time of one identity making random expressions (each held
     0.3 s, eased in), one slippage, fresh noise per frame; endless unless `seconds` is given. The studio is built
     when the stream is made (seconds), so the first frame comes without that delay; frames are timed from the
-    first one on the monotonic clock."""
+    first one on `clock` (the real monotonic clock unless a test injects one)."""
 
-    def __init__(self, identity: int, seconds: float | None = None, seed: int = 0) -> None:
+    def __init__(self, identity: int, seconds: float | None = None, seed: int = 0, *,
+                 clock: Clock = MONOTONIC) -> None:
+        self._clock = clock
         self._rng = np.random.default_rng(seed)
         self._studio: HmcStudio | None = HmcStudio(identity)
         self._offset = slippage(self._rng, self._studio.config)
@@ -203,21 +206,17 @@ class StudioHmcStream:
         return self
 
     def __next__(self) -> HmcFrame:
-        import time
-
         if self._studio is None or (self._count is not None and self._i >= self._count):
             self.close()
             raise StopIteration
         if self._start is None:
-            self._start = time.monotonic_ns() // 1000
+            self._start = self._clock.now_us()
         if self._i % 9 == 0:
             self._previous, self._target = self._target, random_hmc_expression(self._rng)
         a = min(1.0, (self._i % 9) / 4.0)
         weights = (1 - a) * self._previous + a * self._target
         due = self._start + int(round(self._i * 1e6 / 30))
-        wait = (due - time.monotonic_ns() // 1000) / 1e6
-        if wait > 0:
-            time.sleep(wait)  # a camera delivers frames in real time, not faster
+        self._clock.sleep_ns((due - self._clock.now_us()) * 1000)  # a camera delivers frames in real time
         self._i += 1
         return HmcFrame(due, self._studio.render(weights, self._offset, self._rng))
 
@@ -228,6 +227,7 @@ class StudioHmcStream:
             self._studio = None
 
 
-def studio_hmc_frames(identity: int, seconds: float | None = None, seed: int = 0) -> StudioHmcStream:
+def studio_hmc_frames(identity: int, seconds: float | None = None, seed: int = 0, *,
+                      clock: Clock = MONOTONIC) -> StudioHmcStream:
     """A StudioHmcStream (see there)."""
-    return StudioHmcStream(identity, seconds, seed)
+    return StudioHmcStream(identity, seconds, seed, clock=clock)

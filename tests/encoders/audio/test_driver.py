@@ -147,7 +147,7 @@ def test_wav_realtime_on_fake_time_delivers_each_sample_once_heard(tmp_path: Pat
 
 
 def test_shipped_model_exists() -> None:
-    assert default_audio_model().is_file(), "train it: python -m codecav.training.audio_train"
+    assert default_audio_model().is_file(), "train it: codecav driver train-audio"
 
 
 def _jack_ports() -> str:
