@@ -13,6 +13,9 @@ CONFIG.json holds the fields of `codecav.runtime.demo_peer.DemoPeerConfig`. The 
 
   in that order; `failed` may come at any point and is the last line. Anything else a library writes to the
   process's standard output (C libraries included) is redirected to stderr, so it cannot break the channel.
+- stdin carries one line from the demo, `start`, once every participant has reported `remote`: each waits for it
+  before it starts sending and rendering, so all talk for the same time and none leaves while another is still
+  fetching its avatar. End of input instead of `start` (the demo went away) fails the participant.
 - stderr carries logging (the `codecav` loggers at INFO, others at WARNING) and, on a user error, one line
   `codecav demo peer: MESSAGE`; the demo keeps it in out/peers/NAME/stderr.log.
 - Exit status 0 after `done`; 2 after `failed` (a CodecavError: bad configuration, unreachable signaling,
@@ -37,14 +40,27 @@ USAGE = "usage: python -m codecav.cli.demo_peer CONFIG.json"
 def run(config_path: Path, channel: TextIO) -> int:
     """Run the participant of `config_path`, writing its events to `channel` as lines of JSON; exit status."""
     from codecav.errors import CodecavError
-    from codecav.runtime.demo_peer import DemoPeerEvent, PeerFailed, event_json, load_config, run_peer
+    from codecav.runtime.demo_peer import (
+        DemoPeerError,
+        DemoPeerEvent,
+        PeerFailed,
+        event_json,
+        load_config,
+        run_peer,
+    )
 
     def write(event: DemoPeerEvent) -> None:
         channel.write(event_json(event) + "\n")
         channel.flush()
 
+    def wait_start() -> None:
+        line = sys.stdin.readline()
+        if line.strip() != "start":
+            raise DemoPeerError(f"the demo sent {line.strip()!r} instead of 'start' on stdin; run it through "
+                                "`codecav demo`")
+
     try:
-        write(run_peer(load_config(config_path), write))
+        write(run_peer(load_config(config_path), write, wait_start=wait_start))
     except CodecavError as exc:
         write(PeerFailed(str(exc)))
         print(f"codecav demo peer: {exc}", file=sys.stderr, flush=True)

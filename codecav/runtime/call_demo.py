@@ -10,6 +10,7 @@ goes to out/peers/NAME/stderr.log.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -25,7 +26,14 @@ import numpy as np
 
 from codecav.clock import MONOTONIC, Clock
 from codecav.errors import CodecavError
-from codecav.runtime.demo_peer import DemoChannelError, DemoPeerConfig, DemoPeerEvent, PeerFailed, parse_event
+from codecav.runtime.demo_peer import (
+    DemoChannelError,
+    DemoPeerConfig,
+    DemoPeerEvent,
+    PeerFailed,
+    RemoteArrived,
+    parse_event,
+)
 from codecav.runtime.engine import NetworkThread
 from codecav.runtime.profiler import Profiler, ProfilerOptions, Span
 from codecav.runtime.render_command import shipped_sample_paths
@@ -135,6 +143,18 @@ def _pump(proc: subprocess.Popen[str], peer: str, lines: queue.Queue[PeerLine]) 
         lines.put(line)
 
 
+def _say_start(procs: Sequence[subprocess.Popen[str]]) -> None:
+    """Tell every participant that all are ready (one `start` line on its stdin, see codecav.cli.demo_peer)."""
+    for proc in procs:
+        if proc.stdin is None or proc.poll() is not None:
+            continue
+        try:
+            proc.stdin.write("start\n")
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it has gone; its exit status and stderr tell why
+
+
 def _failure(peer: str, proc: subprocess.Popen[str], failed: PeerFailed | None, log_path: Path) -> str:
     """One line on why a participant stopped: its `failed` event, else the last line of its stderr."""
     if failed is not None:
@@ -179,6 +199,7 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
     pumps: list[threading.Thread] = []
     lines: queue.Queue[PeerLine] = queue.Queue()
     failed: dict[str, PeerFailed] = {}
+    ready: set[str] = set()
 
     def drain() -> Iterator[str]:
         while True:
@@ -188,6 +209,10 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
                 return
             if isinstance(line.event, PeerFailed):
                 failed[line.peer] = line.event
+            if isinstance(line.event, RemoteArrived):
+                ready.add(line.peer)
+                if ready == set(PEER_NAMES):
+                    _say_start(procs)
             yield line.describe()
 
     try:
@@ -203,8 +228,8 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
             logs.append(work / name / "stderr.log")
             env = {**os.environ, "OMP_NUM_THREADS": "1"}
             with logs[-1].open("w") as stderr:
-                proc = subprocess.Popen([*peer_command, str(path)], stdout=subprocess.PIPE, stderr=stderr,
-                                        text=True, encoding="utf-8", errors="replace", env=env)
+                proc = subprocess.Popen([*peer_command, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=stderr, text=True, encoding="utf-8", errors="replace", env=env)
             procs.append(proc)
             pumps.append(threading.Thread(target=_pump, args=(proc, name, lines), daemon=True))
             pumps[-1].start()
@@ -229,6 +254,9 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
         net.call(server.stop(), timeout=10)
         net.stop()
     yield from _write_results(out_dir, work, len(cast.avatars), size, min(warmup_s, seconds / 2))

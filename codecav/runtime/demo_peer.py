@@ -215,10 +215,12 @@ def open_clip_source(clip_dir: Path, package: Any, start_ns: int) -> tuple[Calla
 
 
 def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] | None = None, *,
-             clock: Clock = MONOTONIC) -> PeerDone:
+             wait_start: Callable[[], None] | None = None, clock: Clock = MONOTONIC) -> PeerDone:
     """The whole participant: reports `PeerJoined` and `RemoteArrived` to `on_event` and returns `PeerDone`;
-    raises CodecavError subclasses for the user's mistakes. `clock` paces the display (the clip's `start_ns`
-    is on the host's monotonic clock, shared with the other participant)."""
+    raises CodecavError subclasses for the user's mistakes. Once the remote is ready, `wait_start` (if given)
+    blocks until every participant is ready, so all talk for the same `config.seconds` and none leaves while
+    another is still fetching its avatar. `clock` paces the display (the clip's `start_ns` is on the host's
+    monotonic clock, shared with the other participant)."""
     from codecav.encoders.synthetic_source import SyntheticLatentSource
     from codecav.net.avatar_exchange import OwnAvatar
     from codecav.net.call_session import CallSession
@@ -262,6 +264,8 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
         net.call(session.wait_for_peers(1, timeout_s=90), timeout=100)
         (remote, _sha, remote_package), *_ = session.ready_peers()
         report(RemoteArrived(remote, remote_package.manifest.avatar_id))
+        if wait_start is not None:
+            wait_start()  # the network thread keeps serving our avatar to the others meanwhile
         engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / config.fps), clock))
         engine.add_remote(remote, remote_package, np.eye(4, dtype=np.float32), CallFeed(session, remote))
         engine.on_presented = lambda _i: video.write(target.read_rgb())
