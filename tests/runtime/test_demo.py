@@ -60,7 +60,9 @@ def test_demo_xr_without_runtime_falls_back_then_runs_the_call(tmp_path: Path) -
     assert names == {"alice", "bob"}
     assert {"decode", "render", "receive", "send"} <= {e["name"] for e in trace["traceEvents"] if e["ph"] == "X"}
     frames, width, height, _has_audio = probe_video(tmp_path / "demo.mp4")
-    assert frames > 20 and width == 2 * height
+    # Every frame both participants presented, side by side (how many depends on how fast this machine renders).
+    view_frames = [probe_video(tmp_path / "peers" / name / "view.mp4")[0] for name in ("alice", "bob")]
+    assert frames == min(view_frames) > 0 and width == 2 * height
     assert "<img" in (tmp_path / "report.html").read_text()
 
 
