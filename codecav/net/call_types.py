@@ -76,6 +76,27 @@ class RemoteFrame:
 
 
 @dataclass(frozen=True)
+class JoinTimeline:
+    """When each step of joining one remote participant happened, in µs on the call's clock (None: not yet).
+    The steps run in this order; the runtime adds the last two (first decode, first photon) in its trace."""
+
+    signaling_us: int | None = None
+    """The offer or answer for this peer was sent through the signaling server."""
+    ice_connected_us: int | None = None
+    """ICE found a working candidate pair."""
+    dtls_connected_us: int | None = None
+    """The DTLS handshake finished (the peer connection is 'connected')."""
+    channels_open_us: int | None = None
+    """Both data channels are open."""
+    avatar_fetched_us: int | None = None
+    """The peer's avatar package is here (from the cache, or its last chunk received)."""
+    avatar_verified_us: int | None = None
+    """The package passed verification and its decoder session is loaded."""
+    avatar_cached: bool = False
+    """The avatar came from the local cache (no transfer)."""
+
+
+@dataclass(frozen=True)
 class PeerCallStats:
     """One remote participant, as this peer sees it."""
 
@@ -119,6 +140,8 @@ class PeerCallStats:
     """Their UDP payload bytes."""
     audio_frames_received: int
     """Voice frames received."""
+    join: JoinTimeline = JoinTimeline()
+    """When each step of joining this peer happened."""
 
 
 @dataclass(frozen=True)
