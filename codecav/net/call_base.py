@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Generic
 
 import numpy as np
@@ -15,10 +16,36 @@ from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import AvatarCache, ExchangeStats, OwnAvatar
 from codecav.net.call_types import CallConfig, CallStats, FrameTiming, PeerCallStats, RemoteFrame
 from codecav.net.errors import NetError
+from codecav.net.lip_sync import LipSync
 from codecav.net.remote_peer import L, RemotePeer
+from codecav.net.rtp_tap import ReceiverTap, VoicePacketHandler
 from codecav.net.tasks import cancel_and_wait
+from codecav.net.voice_baseline import DecodedVoice
+from codecav.net.voice_mix import ChunkSource, VoiceMix
+from codecav.net.voice_playout import VoicePacket
+from codecav.net.voice_receiver import RemoteVoice, VoiceReceiver
 
 log = logging.getLogger(__name__)
+
+
+def new_remote_voice(config: CallConfig) -> RemoteVoice:
+    """A remote voice for config.voice_path: codecav's VoiceReceiver, or aiortc's decoded frames (baseline)."""
+    if config.voice_path == "codecav":
+        return VoiceReceiver(config.voice_playout, sync=LipSync(config.lip_sync))
+    return DecodedVoice()
+
+
+def voice_packet_handler(voice: RemoteVoice, tap: Callable[[], ReceiverTap | None]) -> VoicePacketHandler:
+    """What to do with each voice RTP packet of `voice` as it arrives; `tap()` is the tapped receiver, if any."""
+    if isinstance(voice, VoiceReceiver):
+        return voice.push
+    assert isinstance(voice, DecodedVoice)
+
+    def note(packet: VoicePacket) -> None:
+        tapped = tap()
+        voice.note_packet(packet, tapped.decoded_origin() if tapped is not None else None)
+
+    return note
 
 
 class CallBase(Generic[L]):
@@ -38,6 +65,7 @@ class CallBase(Generic[L]):
         self._timings: deque[FrameTiming] = deque(maxlen=config.timings_kept)
         self._frames_sent = 0
         self._layout = own_avatar.package.manifest.latent
+        self._voice_mix = VoiceMix(self._voice_sources)
 
     async def start(self) -> None:
         """Join the call."""
@@ -116,15 +144,14 @@ class CallBase(Generic[L]):
                 out.append((remote.peer_id, remote.hello.avatar_sha256, package))
         return out
 
+    def _voice_sources(self) -> list[ChunkSource]:
+        return [remote.voice_chunk for remote in list(self._remotes.values())]
+
     def voice_samples(self, play_us: float, n: int) -> np.ndarray:
-        """`n` samples (48 kHz mono float32) of every remote voice mixed, to play from `play_us`, each aligned
-        with its face: audio captured at C plays at C + that face's playout delay. Any thread."""
-        mix = np.zeros(n, np.float32)
-        for remote in list(self._remotes.values()):
-            samples = remote.voice_samples(play_us, n)
-            if samples is not None:
-                mix += samples
-        return np.clip(mix, -1.0, 1.0)
+        """`n` samples (48 kHz mono float32) of every remote voice mixed, to be heard from `play_us` (call clock),
+        each in sync with its face. Pulled 10 ms at a time on one playout clock (codecav.net.voice_mix): give
+        `n` a multiple of 480 and consecutive play times. Any thread."""
+        return self._voice_mix.samples(play_us, n)
 
     def frame_timings(self) -> list[FrameTiming]:
         """Per-frame timing records since the last call (drained), for the profiler."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaRelay
@@ -17,7 +16,7 @@ from aiortc.contrib.media import MediaRelay
 from codecav.clock import MONOTONIC, Clock
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import OwnAvatar
-from codecav.net.call_base import CallBase
+from codecav.net.call_base import CallBase, new_remote_voice, voice_packet_handler
 from codecav.net.call_types import CallConfig
 from codecav.net.errors import NetError, SignalingError
 from codecav.net.peer import PeerLink
@@ -25,13 +24,8 @@ from codecav.net.remote_peer import FrameListener, RemotePeer
 from codecav.net.signaling.client import SignalingClient
 from codecav.net.signaling.messages import Answer, Candidate, ErrorReply, Offer, PeerDropped, PeerLeft
 from codecav.net.tasks import cancel_and_wait
-from codecav.net.voice import VoicePlayout, consume_voice
+from codecav.net.voice_baseline import DecodedVoice, consume_voice
 from codecav.net.wire.frames import encode_latent_frame
-
-AudioTrackFactory = Callable[[], MediaStreamTrack]
-"""Makes the voice track sent to one peer (each link needs its own track object)."""
-AudioConsumer = Callable[[str, MediaStreamTrack], Awaitable[None]]
-"""Coroutine function consuming one peer's remote voice track: (peer id, track)."""
 
 log = logging.getLogger(__name__)
 
@@ -52,26 +46,18 @@ class CallSession(CallBase[PeerLink]):
         *,
         voice_track: MediaStreamTrack | None = None,
         receive_voice: bool = False,
-        audio_track: AudioTrackFactory | None = None,
-        audio_consumer: AudioConsumer | None = None,
         clock: Clock = MONOTONIC,
         on_frame: FrameListener | None = None,
     ) -> None:
-        """Voice, sending: `voice_track` goes to every peer through a MediaRelay, or `audio_track()` makes one
-        track per peer. Receiving: with `receive_voice` each peer's voice is kept, aligned with its face, for
-        `voice_samples`; or `audio_consumer(peer, track)` consumes it raw (not both). `on_frame` sees every
-        accepted remote frame on the event loop (e.g. to hand it to a decode thread). `clock` stamps receive and
-        render times (capture times of sent frames should come from the same clock); FakeClock in tests."""
-        if receive_voice and audio_consumer is not None:
-            raise ValueError("give receive_voice or audio_consumer, not both: one track has one reader")
-        if voice_track is not None and audio_track is not None:
-            raise ValueError("give voice_track or audio_track, not both")
+        """Voice: `voice_track` (a VoiceTrack) goes to every peer through a MediaRelay; with `receive_voice` each
+        peer's voice is played, in sync with its face, by `voice_samples` (config.voice_path says how).
+        `on_frame` sees every accepted remote frame on the event loop (e.g. to hand it to a decode thread).
+        `clock` stamps receive and render times (capture times of sent frames should come from the same clock);
+        FakeClock in tests."""
         super().__init__(config, own_avatar, clock)
         self._voice_track = voice_track
         self._relay = MediaRelay() if voice_track is not None else None
         self._receive_voice = receive_voice
-        self._audio_track = audio_track
-        self._audio_consumer = audio_consumer
         self._on_frame = on_frame
         self._signaling: SignalingClient | None = None
         self._signal_task: asyncio.Task[None] | None = None
@@ -96,6 +82,7 @@ class CallSession(CallBase[PeerLink]):
         for other in joined.peers:
             remote = self._add_remote(other)
             await client.send(Offer(other, await remote.link.create_offer()))
+            remote.signaling_us = self.clock.now_us()
         self._signal_task = asyncio.create_task(self._signal_loop(client), name=f"call-signaling-{cfg.peer_id}")
 
     async def stop(self) -> None:
@@ -112,31 +99,28 @@ class CallSession(CallBase[PeerLink]):
 
     def _add_remote(self, peer_id: str) -> RemotePeer[PeerLink]:
         holder: list[RemotePeer[PeerLink]] = []
-        voice = VoicePlayout() if self._receive_voice else None
-
-        consumer = self._audio_consumer
+        voice = new_remote_voice(self.config) if self._receive_voice else None
+        links: list[PeerLink] = []
+        sent_voice = self._relay.subscribe(self._voice_track) \
+            if self._relay is not None and self._voice_track is not None else None  # one source read for all links
 
         async def consume(track: MediaStreamTrack) -> None:
-            if consumer is not None:
-                await consumer(peer_id, track)
-            elif voice is not None:
-                await consume_voice(track, voice, self.clock)
+            if isinstance(voice, DecodedVoice):
+                await consume_voice(track, voice.playout, self.clock)
 
-        sent_voice = self._audio_track() if self._audio_track is not None else None
-        if self._relay is not None and self._voice_track is not None:
-            sent_voice = self._relay.subscribe(self._voice_track)  # one consumer per link, one source read
-        receiving = voice is not None or consumer is not None
         link = PeerLink(
             peer_id,
             self.config.peer,
             on_latent=lambda data: holder[0].on_latent(data),
             on_control=lambda data: holder[0].on_control(data),
             audio_track=sent_voice,
-            on_audio_track=consume if receiving else None,
-            receive_audio=receiving,
-            on_audio_packet=(lambda ts, origin: voice.note_packet(ts, self.clock.now_us(), origin))
-            if voice is not None else None,
+            on_audio_track=consume if isinstance(voice, DecodedVoice) else None,
+            receive_audio=voice is not None,
+            on_audio_packet=voice_packet_handler(voice, lambda: links[0].audio_tap) if voice is not None else None,
+            decode_audio=isinstance(voice, DecodedVoice),
+            clock=self.clock,
         )
+        links.append(link)
         remote = RemotePeer(peer_id, link, self.config, self.own, self._cache, self._exchange, self.clock,
                             self._timings, self._on_frame, voice)
         holder.append(remote)
@@ -154,6 +138,7 @@ class CallSession(CallBase[PeerLink]):
                         continue
                     remote = self._add_remote(msg.peer)
                     await client.send(Answer(msg.peer, await remote.link.accept_offer(msg.sdp)))
+                    remote.signaling_us = self.clock.now_us()
                 elif isinstance(msg, Answer) and msg.peer in self._remotes:
                     await self._remotes[msg.peer].link.accept_answer(msg.sdp)
                 elif isinstance(msg, Candidate) and msg.peer in self._remotes:

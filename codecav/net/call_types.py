@@ -7,10 +7,14 @@ from pathlib import Path
 
 from codecav.assets.package import AvatarPackage
 from codecav.net.jitter_buffer import JitterConfig, PlayoutSample
+from codecav.net.lip_sync import LipSyncConfig
 from codecav.net.peer import PeerConfig
+from codecav.net.voice_playout import VoicePlayoutConfig
 
 MAX_MESH_PEERS = 6
 """Largest full-mesh call (each peer holds one connection per other peer)."""
+VOICE_PATHS = ("codecav", "aiortc")
+"""Receive paths of a call's voice (CallConfig.voice_path)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,19 @@ class CallConfig:
     """Most participants including this one; offers beyond it are ignored (use an SFU room beyond 6)."""
     timings_kept: int = 4096
     """Per-frame timing records kept for the profiler (oldest dropped)."""
+    voice_path: str = "codecav"
+    """How received voice is played: 'codecav' (RTP packets taken before aiortc's jitter buffer, played by
+    codecav's adaptive buffer with concealment, FEC and time-stretching) or 'aiortc' (aiortc's decoded frames,
+    ~80-300 ms behind their packets: the baseline benchmarks compare against)."""
+    voice_playout: VoicePlayoutConfig = field(default_factory=VoicePlayoutConfig)
+    """Tuning of each remote voice's playout buffer (voice_path 'codecav')."""
+    lip_sync: LipSyncConfig = field(default_factory=LipSyncConfig)
+    """The window face and voice are kept within (voice_path 'codecav')."""
+
+    def __post_init__(self) -> None:
+        """Reject an unknown voice path, naming the known ones."""
+        if self.voice_path not in VOICE_PATHS:
+            raise ValueError(f"unknown voice_path {self.voice_path!r}; choose one of {', '.join(VOICE_PATHS)}")
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,36 @@ class JoinTimeline:
 
 
 @dataclass(frozen=True)
+class VoiceReceiveStats:
+    """One remote voice as this peer plays it."""
+
+    path: str
+    """The receive path: 'codecav' or 'aiortc' (CallConfig.voice_path)."""
+    packets_received: int
+    """Voice packets (20 ms frames) received; on the 'aiortc' path, decoded frames."""
+    delay_ms: float | None
+    """Capture-to-ear delay of the voice played last (capture time on this clock); None before any played."""
+    target_delay_ms: float | None
+    """The playout buffer's current target (beyond the fastest transit); None on the 'aiortc' path."""
+    played_ms: float
+    """Voice played (pulled by the output), concealment included."""
+    concealed_ms: float
+    """Concealment played: lost and late packets and DTX pauses (comfort noise)."""
+    loss_concealed_ms: float
+    """The part of concealed_ms that stood in for lost packets."""
+    lost: int
+    """Frames missing when their turn came."""
+    fec_recovered: int
+    """Lost frames recovered from the next packet's in-band FEC."""
+    late: int
+    """Packets that arrived after their slot had been played (dropped)."""
+    accelerated_ms: float
+    """Audio removed to bring the delay down to the target."""
+    slowed_ms: float
+    """Audio repeated to bring the delay up to the target."""
+
+
+@dataclass(frozen=True)
 class PeerCallStats:
     """One remote participant, as this peer sees it."""
 
@@ -142,6 +189,12 @@ class PeerCallStats:
     """Voice frames received."""
     join: JoinTimeline = JoinTimeline()
     """When each step of joining this peer happened."""
+    voice: VoiceReceiveStats | None = None
+    """This peer's voice as played here, when the call receives voice."""
+    av_offset_ms: tuple[float, ...] = ()
+    """Measured lip-sync offsets (one per 100 ms of voice played while the face was shown, oldest first):
+    face capture time shown minus voice capture time heard at the same instant. Positive: the face is ahead
+    of the voice (sound late); negative: the voice is ahead. Kept within -30..+60 ms (codecav.net.lip_sync)."""
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ class JitterConfig:
     """How fast the delay grows towards its target, in ms per ms of render time (playback slows to half)."""
     lower_rate: float = 0.02
     """How fast it shrinks (playback 2% fast: unnoticeable)."""
+    floor_lower_rate: float = 0.1
+    """How fast it shrinks once a floor that held it above its own need has gone down (the voice it waited for
+    caught up): playback 10% fast, in step with the voice speeding up, so the two do not hold each other up."""
     hold_ms: float = 120.0
     """After the newest frame runs out, hold it this long (covers a few lost frames)."""
     decay_ms: float = 300.0
@@ -137,6 +140,7 @@ class JitterBuffer:
         self._delay_us = self.config.min_delay_ms * 1000.0
         self.floor_us = 0.0
         """A lower bound on the delay set from outside: the voice path's delay, so face and voice stay in sync."""
+        self._floor_held = False
         self._last_render_us: float | None = None
         self._played_until_us = -np.inf
         self._stall_start_us: float | None = None
@@ -153,15 +157,20 @@ class JitterBuffer:
         """Smallest recent transit (arrival - capture): the path's delay without queueing (for lip-sync)."""
         return min(self._transits) if self._transits else None
 
-    def target_delay_us(self) -> float:
-        """The delay the recent transit times ask for (the current one moves towards it)."""
+    def needed_delay_us(self) -> float:
+        """The delay the recent transit times ask for, without the floor (0 before any frame)."""
         cfg = self.config
         if not self._transits:
-            return float(np.clip(self.floor_us, cfg.min_delay_ms * 1000.0, cfg.max_delay_ms * 1000.0))
+            return 0.0
         transit = float(np.quantile(np.fromiter(self._transits, float), cfg.transit_quantile))
         interval = (float(np.median(np.fromiter(self._intervals, float))) if self._intervals
                     else cfg.assumed_interval_ms * 1000.0)
-        target = max(transit + interval + cfg.margin_ms * 1000.0, self.floor_us)
+        return transit + interval + cfg.margin_ms * 1000.0
+
+    def target_delay_us(self) -> float:
+        """The delay the recent transit times ask for, raised to the floor (the current one moves towards it)."""
+        cfg = self.config
+        target = max(self.needed_delay_us(), self.floor_us)
         return float(np.clip(target, cfg.min_delay_ms * 1000.0, cfg.max_delay_ms * 1000.0))
 
     def push(self, frame: LatentFrame, capture_local_us: float, arrival_us: int) -> bool:
@@ -196,15 +205,21 @@ class JitterBuffer:
         return True
 
     def _advance_delay(self, render_us: float) -> None:
+        needed = self.needed_delay_us()
         target = self.target_delay_us()
+        if self.floor_us > needed and self.floor_us >= self._delay_us:
+            self._floor_held = True  # the floor, not the frames' own transits, sets the delay
         if self._last_render_us is not None and self.stats.samples.get(PlayoutState.INTERPOLATED.value):
             step = max(0.0, render_us - self._last_render_us)
             if target > self._delay_us:
                 self._delay_us = min(target, self._delay_us + step * self.config.raise_rate)
             else:
-                self._delay_us = max(target, self._delay_us - step * self.config.lower_rate)
+                rate = self.config.floor_lower_rate if self._floor_held else self.config.lower_rate
+                self._delay_us = max(target, self._delay_us - step * rate)
         else:
             self._delay_us = target
+        if self._delay_us <= needed or self._delay_us <= target and self.floor_us <= needed:
+            self._floor_held = False
         self._last_render_us = render_us
 
     def sample(self, render_us: float) -> PlayoutSample:

@@ -1,8 +1,9 @@
 """libopus for codecav's own voice receive path: decode, packet-loss concealment (PLC) and in-band FEC.
 
-This is the codec under `codecav.net.voice_playout`, the adaptive playout buffer meant to replace aiortc's
-audio jitter buffer (issue 12). It is not wired into calls yet: aiortc's receiver still decodes and buffers
-the voice of a call.
+This is the codec of a call's voice on both sides: `codecav.net.voice.VoiceTrack` sends the packets of an
+`OpusVoiceEncoder` (aiortc only packs them into RTP), and `codecav.net.voice_receiver.VoiceReceiver` decodes,
+conceals and recovers them under `codecav.net.voice_playout`, the adaptive playout buffer that replaces aiortc's
+audio jitter buffer (issue 12).
 
 Why `opuslib-next` (a ctypes binding over Debian's `libopus0`) and not PyAV: PyAV's Opus decoder decodes the
 packets it is given but cannot be asked to conceal a missing packet (libopus decode with no data) or to

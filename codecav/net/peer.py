@@ -26,7 +26,9 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcsctptransport import USERDATA_MAX_LENGTH
 from aiortc.sdp import candidate_from_sdp
 
+from codecav.clock import MONOTONIC, Clock
 from codecav.net.errors import NetError
+from codecav.net.rtp_tap import ReceiverTap, VoicePacketHandler, negotiate_opus_voice, tap_audio_track
 from codecav.net.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -74,32 +76,28 @@ async def close_peer_connection(pc: RTCPeerConnection, remote_id: str) -> None:
         log.warning("closing the connection to %s took over %g s; abandoned", remote_id, CLOSE_TIMEOUT_S)
 
 
-RtpHandler = Callable[[int, int | None], None]
-"""Called with the RTP timestamp of every voice packet as it arrives, before aiortc's audio jitter buffer, and
-the RTP timestamp aiortc counts decoded pts from (None until its first frame was released)."""
+@dataclass
+class LinkTimes:
+    """When a connection's ICE and DTLS came up, in µs on the call's clock (None: not yet; mutable)."""
+
+    ice_connected_us: int | None = None
+    """ICE found a working candidate pair (iceConnectionState 'completed' in aiortc)."""
+    dtls_connected_us: int | None = None
+    """The DTLS handshake finished (connectionState 'connected')."""
 
 
-def watch_audio_rtp(pc: RTCPeerConnection, track: MediaStreamTrack, on_packet: RtpHandler, errors: list[str]) -> None:
-    """Call `on_packet(rtp timestamp, decoded origin)` for each packet of `track` as it arrives: aiortc's audio
-    jitter buffer holds frames back (it prefetches 4 packets), so decoded-frame times would make voice look
-    later than it is.
-    Handler errors are appended to `errors`, never raised into aiortc."""
-    for transceiver in pc.getTransceivers():
-        receiver: Any = transceiver.receiver
-        if receiver.track is not track:
-            continue
-        handle = receiver._handle_rtp_packet  # looked up per packet by the DTLS transport's RTP router
+def watch_connection(pc: RTCPeerConnection, times: LinkTimes, clock: Clock) -> None:
+    """Note in `times` when `pc`'s ICE and DTLS come up (first time only)."""
+    def ice() -> None:
+        if pc.iceConnectionState in ("connected", "completed") and times.ice_connected_us is None:
+            times.ice_connected_us = clock.now_us()
 
-        async def watched(packet: Any, arrival_time_ms: int, handle: Any = handle, receiver: Any = receiver) -> None:
-            try:
-                mapper: Any = getattr(receiver, "_RTCRtpReceiver__timestamp_mapper", None)  # decoded pts origin
-                origin = getattr(mapper, "_origin", None)
-                on_packet(int(packet.timestamp), None if origin is None else int(origin))
-            except Exception as exc:  # a handler bug must not stop the voice
-                errors.append(f"{type(exc).__name__}: {exc}")
-            await handle(packet, arrival_time_ms=arrival_time_ms)
+    def connection() -> None:
+        if pc.connectionState == "connected" and times.dtls_connected_us is None:
+            times.dtls_connected_us = clock.now_us()
 
-        receiver._handle_rtp_packet = watched
+    pc.on("iceconnectionstatechange", ice)
+    pc.on("connectionstatechange", connection)
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,7 @@ class PeerLinkStats:
     control_received: int = 0
     """Control messages received."""
     audio_frames_received: int = 0
-    """Decoded audio frames received on the voice track."""
+    """Decoded audio frames read from the voice track (the aiortc path's drain; 0 when codecav takes the packets)."""
     datagrams_sent: int = 0
     """UDP datagrams sent since the channels opened (DTLS records: SCTP data, SACKs, SRTP voice)."""
     datagram_bytes_sent: int = 0
@@ -170,9 +168,14 @@ class PeerLink:
         audio_track: MediaStreamTrack | None = None,
         on_audio_track: TrackHandler | None = None,
         receive_audio: bool = False,
-        on_audio_packet: RtpHandler | None = None,
+        on_audio_packet: VoicePacketHandler | None = None,
+        decode_audio: bool = True,
+        clock: Clock = MONOTONIC,
     ) -> None:
-        """`audio_track` is sent as voice; `on_audio_track` consumes the remote voice (with `receive_audio`)."""
+        """`audio_track` is sent as voice. With `receive_audio`, each remote voice packet goes to `on_audio_packet`
+        as it arrives (codecav.net.rtp_tap) and `on_audio_track` consumes the track aiortc decodes into, unless
+        `decode_audio` is False: then aiortc decodes nothing. `clock` stamps arrivals and LinkTimes."""
+        negotiate_opus_voice()
         if config.host_addresses:
             use_host_addresses(config.host_addresses)
         elif config.loopback_only:
@@ -189,6 +192,13 @@ class PeerLink:
         self._on_control = on_control
         self._on_audio_track = on_audio_track
         self._on_audio_packet = on_audio_packet
+        self._decode_audio = decode_audio
+        self._clock = clock
+        self.audio_tap: ReceiverTap | None = None
+        """The tapped receiver of the remote voice, once its track arrived."""
+        self.times = LinkTimes()
+        """When ICE and DTLS came up."""
+        watch_connection(self.pc, self.times, clock)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._counting = False
@@ -221,10 +231,11 @@ class PeerLink:
     def _track(self, track: MediaStreamTrack) -> None:
         if track.kind != "audio":
             return
-        handler = self._on_audio_track or self._drain
         if self._on_audio_packet is not None:
-            watch_audio_rtp(self.pc, track, self._on_audio_packet, self.stats.errors)
-        self._spawn(handler(track))
+            self.audio_tap = tap_audio_track(self.pc, track, self._on_audio_packet, self.stats.errors,
+                                             clock=self._clock, stop_decoding=not self._decode_audio)
+        if self._decode_audio:
+            self._spawn((self._on_audio_track or self._drain)(track))
 
     async def _drain(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):

@@ -16,14 +16,14 @@ import numpy as np
 from codecav.clock import Clock
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import AvatarCache, AvatarFetch, ExchangeStats, OwnAvatar
-from codecav.net.call_types import CallConfig, FrameTiming, PeerCallStats, RemoteFrame
+from codecav.net.call_types import CallConfig, FrameTiming, JoinTimeline, PeerCallStats, RemoteFrame
 from codecav.net.clock_sync import ClockSyncEstimator
 from codecav.net.errors import NetError
-from codecav.net.jitter_buffer import JitterBuffer
-from codecav.net.peer import PeerLinkStats
+from codecav.net.jitter_buffer import JitterBuffer, PlayoutState
+from codecav.net.peer import LinkTimes, PeerLinkStats
 from codecav.net.receiver import ControlMessageReceiver, LatentFrameReceiver
 from codecav.net.tasks import cancel_and_wait
-from codecav.net.voice import VoicePlayout
+from codecav.net.voice_receiver import FaceDelay, RemoteVoice
 from codecav.net.wire.control import (
     AvatarChunk,
     AvatarDone,
@@ -48,6 +48,7 @@ class ControlLink(Protocol):
     """What a RemotePeer needs of its connection: a PeerLink (mesh) or an SFU feed (codecav.net.sfu.session)."""
 
     stats: PeerLinkStats
+    times: LinkTimes
 
     @property
     def is_open(self) -> bool:
@@ -77,7 +78,8 @@ class RemotePeer(Generic[L]):
 
     def __init__(self, peer_id: str, link: L, config: CallConfig, own: OwnAvatar, cache: AvatarCache,
                  exchange_stats: ExchangeStats, clock: Clock, timings: deque[FrameTiming],
-                 on_frame: FrameListener | None = None, voice: VoicePlayout | None = None) -> None:
+                 on_frame: FrameListener | None = None, voice: RemoteVoice | None = None) -> None:
+        """One remote participant over `link`; `voice` plays its voice (None when the call receives none)."""
         self.peer_id = peer_id
         self.link = link
         self.config = config
@@ -101,12 +103,19 @@ class RemotePeer(Generic[L]):
         self._ping_sequence = 0
         self._open = asyncio.Event()
         self._sending_avatar = False
+        self.signaling_us: int | None = None
+        """When the offer or answer for this peer went out (JoinTimeline.signaling_us)."""
+        self._channels_open_us: int | None = None
+        self._avatar_fetched_us: int | None = None
+        self._avatar_verified_us: int | None = None
+        self._avatar_cached = False
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Wait for the link, say hello, then keep the clock synced until cancelled."""
         await self.link.wait_open()
+        self._channels_open_us = self.clock.now_us()
         self._open.set()
         hello = Hello(self.config.peer_id, self.own.package.manifest.avatar_id, self.own.sha256, CAPABILITIES)
         pings = 0
@@ -166,6 +175,7 @@ class RemotePeer(Generic[L]):
         elif isinstance(msg, AvatarChunk):
             self.fetch.on_chunk(msg)
         elif isinstance(msg, AvatarDone):
+            self._avatar_fetched_us = t_us
             if self.fetch.on_done(msg) is not None:
                 self._avatar_ready()
         elif isinstance(msg, Bye):
@@ -181,6 +191,7 @@ class RemotePeer(Generic[L]):
         self.hello = hello
         request = self.fetch.on_hello(hello, self.clock.now_us())
         if request is None:
+            self._avatar_fetched_us, self._avatar_cached = self.clock.now_us(), True
             self._avatar_ready()
         else:
             self._send(request)
@@ -192,6 +203,7 @@ class RemotePeer(Generic[L]):
         with self._lock:
             self.latent = LatentFrameReceiver(layout)
             self.jitter = JitterBuffer(layout.dim, self.config.jitter)
+        self._avatar_verified_us = self.clock.now_us()
 
     async def _send_avatar(self) -> None:
         if self._sending_avatar:
@@ -230,36 +242,44 @@ class RemotePeer(Generic[L]):
         self._timings.append(FrameTiming(self.peer_id, frame.sequence, capture_local, receive_us, self.clock.now_us(),
                                          len(data)))
 
+    def _face_delay(self) -> FaceDelay | None:
+        """The face jitter buffer's delay and fastest transit, once frames came (any thread)."""
+        with self._lock:
+            jitter = self.jitter
+            if jitter is None or jitter.min_transit_us is None:
+                return None
+            return FaceDelay(jitter.playout_delay_us, jitter.min_transit_us)
+
     def sample(self, render_us: int) -> RemoteFrame | None:
-        """The avatar state to show at `render_us`, or None before the avatar is verified (any thread)."""
-        needed = self.voice.needed_delay_us() if self.voice is not None else None
+        """The avatar state to show at `render_us`, or None before the avatar is verified (any thread).
+        With voice, the face's delay is held within the lip-sync window of the voice's (codecav.net.lip_sync)."""
+        voice = self.voice
+        face = self._face_delay() if voice is not None else None
+        floor = voice.face_floor_us(render_us, face) if voice is not None and face is not None else 0.0
         with self._lock:
             jitter = self.jitter
             package = self.fetch.package
             if jitter is None or package is None:
                 return None
-            if needed is not None and jitter.min_transit_us is not None:
-                jitter.floor_us = needed + jitter.min_transit_us  # the face waits for the voice (lip-sync)
+            jitter.floor_us = floor
             sample = jitter.sample(float(render_us))
+        if voice is not None and sample.state is not PlayoutState.EMPTY:
+            voice.sync.face_shown(render_us, sample.playout_delay_us)
         return RemoteFrame(self.peer_id, self.hello.avatar_sha256 if self.hello else "", package, sample)
 
-    def voice_samples(self, play_us: float, n: int) -> np.ndarray | None:
-        """`n` voice samples to play from `play_us`, aligned with the face's playout (any thread); None if no
-        voice or no face timing yet."""
-        with self._lock:
-            jitter = self.jitter
-            if self.voice is None or jitter is None:
-                return None
-            transit = jitter.min_transit_us
-            delay = jitter.playout_delay_us
-        if transit is None:
-            return None
-        # Never ask for voice sooner than it can have been decoded: the face's delay is raised to this floor on
-        # its next sample, but until then (or if the face is not being rendered) the voice would be silence.
-        needed = self.voice.needed_delay_us()
-        if needed is not None:
-            delay = max(delay, needed + transit)
-        return self.voice.pull(play_us, n, delay, transit)
+    def voice_chunk(self, play_ns: int) -> np.ndarray | None:
+        """The 10 ms of this peer's voice heard from `play_ns` (call clock), in sync with its face; None without
+        voice (voice output thread; CallBase.voice_samples mixes these)."""
+        voice = self.voice
+        return None if voice is None else voice.chunk(play_ns, self._face_delay())
+
+    def join_timeline(self) -> JoinTimeline:
+        """When each step of joining this peer happened so far."""
+        times = self.link.times
+        return JoinTimeline(signaling_us=self.signaling_us, ice_connected_us=times.ice_connected_us,
+                            dtls_connected_us=times.dtls_connected_us, channels_open_us=self._channels_open_us,
+                            avatar_fetched_us=self._avatar_fetched_us, avatar_verified_us=self._avatar_verified_us,
+                            avatar_cached=self._avatar_cached)
 
     # -- stats ----------------------------------------------------------------------------------------------------
 
@@ -299,4 +319,7 @@ class RemotePeer(Generic[L]):
             datagrams_sent=link.datagrams_sent,
             datagram_bytes_sent=link.datagram_bytes_sent,
             audio_frames_received=self.voice.frames if self.voice is not None else link.audio_frames_received,
+            join=self.join_timeline(),
+            voice=self.voice.stats() if self.voice is not None else None,
+            av_offset_ms=self.voice.sync.offsets() if self.voice is not None else (),
         )

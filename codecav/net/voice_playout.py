@@ -1,14 +1,16 @@
 """Adaptive voice playout (pure: no I/O, no threads, time given by the caller): 10 ms of PCM per pull.
 
-Meant to replace aiortc's audio `JitterBuffer(capacity=16, prefetch=4)` on the receive side (issue 12), in the
-spirit of libwebrtc's NetEQ; not wired into calls yet: aiortc's receiver still plays a call's voice.
+It replaces aiortc's audio `JitterBuffer(capacity=16, prefetch=4)` on the receive side of a call (issue 12), in
+the spirit of libwebrtc's NetEQ: `codecav.net.voice_receiver.VoiceReceiver` feeds it the RTP packets taken before
+aiortc's buffer (`codecav.net.rtp_tap`) and pulls it from the voice output thread under a lock.
 
 Delay. A packet's transit is its arrival time minus its RTP time; its relative delay is that transit minus the
 smallest transit in a sliding window (a few seconds). The playout delay D of the sample about to be played is
 `now - (its RTP time + smallest transit)`: how long after its earliest possible arrival it is heard. A packet
 is in time when its relative delay is below D, so the target delay is a high quantile (95th) of the recent
 relative delays plus a margin, never below one packet (20 ms); it starts cautious (80 ms) until enough
-packets have been seen. D only changes when the buffer itself acts:
+packets have been seen. A caller may raise the target with `floor_ms` (lip-sync: the voice waits for its
+face). D only changes when the buffer itself acts:
 - a missing packet whose successors have arrived is lost: its frame is recovered from the next packet's
   in-band FEC when that packet is here, otherwise concealed by the decoder's PLC; its slot is then played, so
   the packet, should it come after all, is dropped as late;
@@ -208,12 +210,14 @@ class VoicePlayoutStats:
     """Lost frames recovered from in-band FEC."""
     concealed_samples: int = 0
     """Samples made by concealment (loss, late arrivals, DTX gaps)."""
+    loss_concealed_samples: int = 0
+    """Samples concealed in the slots of lost packets (not DTX pauses, not FEC-recovered ones)."""
     accelerated_samples: int = 0
     """Samples removed to lower the delay."""
     slowed_samples: int = 0
     """Samples repeated to raise the delay."""
     skips: int = 0
-    """Times the delay exceeded max_delay_ms and playout skipped ahead."""
+    """Times playout skipped ahead: the delay exceeded max_delay_ms, or older packets waited at a (re)start."""
     restarts: int = 0
     """Times the stream stopped (long concealment) or jumped and playout started again."""
     decisions: dict[str, int] = field(default_factory=dict)
@@ -278,6 +282,8 @@ class VoicePlayout:
         """Samples concealed since the last packet while nothing after the decode point had arrived."""
         self._voiced_budget = 0.0
         """Samples that voiced-sound stretching may still remove or repeat (max_voiced_stretch)."""
+        self.floor_ms = 0.0
+        """A lower bound on the target set from outside (the face's delay, for lip-sync); 0 for none."""
 
     # ---- arrivals -----------------------------------------------------------------------------------------
 
@@ -326,6 +332,11 @@ class VoicePlayout:
         while self._arrivals and self._arrivals[0][0] < oldest_ns:
             self._arrivals.popleft()
 
+    def forget_arrivals(self) -> None:
+        """Start the jitter estimate afresh (cautious start), e.g. when the listener starts; held packets stay."""
+        self._arrivals.clear()
+        self._arrivals_seen = 0
+
     def _reset_stream(self) -> None:
         """Forget everything about the stream but the counters (its timestamps jumped)."""
         self.stats.restarts += 1
@@ -349,8 +360,8 @@ class VoicePlayout:
     def _min_transit_ms(self) -> float:
         return min(transit for _, transit in self._arrivals)
 
-    def target_delay_ms(self) -> float:
-        """The delay the buffer moves towards: the jitter quantile plus margin, within the configured bounds."""
+    def needed_delay_ms(self) -> float:
+        """The delay the arrivals ask for: the jitter quantile plus margin, within the configured bounds."""
         cfg = self.config
         floor = max(cfg.min_delay_ms, self._frame_samples / _SAMPLES_PER_MS)
         if not self._arrivals:
@@ -360,6 +371,10 @@ class VoicePlayout:
         if self._arrivals_seen < cfg.warmup_packets:
             target = max(target, cfg.initial_delay_ms)
         return min(max(target, floor), cfg.max_delay_ms)
+
+    def target_delay_ms(self) -> float:
+        """The delay the buffer moves towards: what the arrivals need, raised to `floor_ms`, at most max_delay_ms."""
+        return min(max(self.needed_delay_ms(), self.floor_ms), self.config.max_delay_ms)
 
     def _delay_ms(self, now_ns: int, play_ts: int) -> float:
         return now_ns / _NS_PER_MS - (play_ts / _SAMPLES_PER_MS + self._min_transit_ms())
@@ -386,7 +401,14 @@ class VoicePlayout:
             delay = self._delay_ms(now_ns, first)
             if delay < target:
                 return self._silence(target, delay)
-            self._playing, self._decode_ts, self._expanded = True, first, 0
+            # Start with the newest packet that has waited its target: older ones queued while nothing pulled
+            # (the output started late, or a burst after an outage) would only add delay.
+            start = max(t for t in self._packets if self._delay_ms(now_ns, t) >= target)
+            if start != first:
+                self.stats.skips += 1
+                for timestamp in [t for t in self._packets if t < start]:
+                    del self._packets[timestamp]
+            self._playing, self._decode_ts, self._expanded = True, start, 0
         if self._delay_ms(now_ns, self._play_ts()) > self.config.max_delay_ms and not self._skip_ahead(now_ns, target):
             return self._silence(target, math.nan)
         decision = PlayoutDecision.NORMAL
@@ -507,18 +529,20 @@ class VoicePlayout:
             if len(pcm) == unit:
                 self._append(pcm)
                 self.stats.fec_recovered += 1
-                self._mark_played(slot, unit, lost=True)
+                self._mark_played(slot, unit, lost=True, concealed=False)
                 return PlayoutDecision.FEC
         self._conceal(unit)
         self._mark_played(slot, unit, lost=not paused)
         return PlayoutDecision.CONCEAL
 
-    def _mark_played(self, slot: int, samples: int, lost: bool) -> None:
+    def _mark_played(self, slot: int, samples: int, lost: bool, concealed: bool = True) -> None:
         """The slot [slot, slot + samples) was played without its packet: a packet for it is now late."""
         assert self._decode_ts is not None
         self._late_slots.extend(range(slot, slot + samples, self._frame_samples))
         if lost:
             self.stats.lost += max(1, round(samples / self._frame_samples))
+            if concealed:
+                self.stats.loss_concealed_samples += samples
         self._decode_ts = max(self._decode_ts, slot + samples)
 
     # ---- time-stretching ----------------------------------------------------------------------------------

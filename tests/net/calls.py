@@ -26,12 +26,13 @@ def small_avatar(seed: int) -> OwnAvatar:
     return OwnAvatar.from_package(build_synthetic_avatar(seed=seed, feature_size=16, mesh_resolution=(8, 12)))
 
 
-def session(server: SignalingServer, peer: str, cache: Path, seed: int, **kwargs: object) -> CallSession:
+def session(server: SignalingServer, peer: str, cache: Path, seed: int, *, voice_path: str = "codecav",
+            **kwargs: object) -> CallSession:
     """A session for `peer` in ROOM with its own avatar cache, on loopback ICE."""
     config = CallConfig(room=ROOM, peer_id=peer, signal_url=server.url,
                         token=make_join_token(SECRET, ROOM, peer, 60),
                         peer=PeerConfig(loopback_only=True), cache_dir=cache / peer,
-                        jitter=JitterConfig(min_delay_ms=10))
+                        jitter=JitterConfig(min_delay_ms=10), voice_path=voice_path)
     return CallSession(config, small_avatar(seed), **kwargs)  # type: ignore[arg-type]
 
 

@@ -1,5 +1,6 @@
 """Mouth-to-ear measurement: stream alignment on known delays, and voice over a real aiortc connection on
-loopback (codecav.net.voice: VoiceTrack from a clip-aligned feed -> VoicePlayout, pulled by a virtual output)."""
+loopback (VoiceTrack from a clip-aligned feed -> RTP packets tapped before aiortc's jitter buffer -> codecav's
+VoiceReceiver, mixed on a playout clock and pulled by a virtual output)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 
 from codecav.clock import MONOTONIC, FakeClock
 from codecav.net.peer import use_loopback_ice
-from codecav.net.voice import VoicePlayout, VoiceTrack, consume_voice
+from codecav.net.rtp_tap import tap_audio_track
+from codecav.net.voice import VoiceTrack
+from codecav.net.voice_mix import VoiceMix
+from codecav.net.voice_receiver import VoiceReceiver
 from codecav.runtime.voice import (
     FRAME_SAMPLES,
     VOICE_RATE,
@@ -62,15 +66,15 @@ def test_clip_feed_joins_the_clip_where_its_clock_is() -> None:
 
 def test_voice_over_webrtc_loopback_measures_mouth_to_ear() -> None:
     use_loopback_ice()
-    playout = VoicePlayout()
+    receiver = VoiceReceiver()
     sent = SentVoice()
+    errors: list[str] = []
 
     async def body() -> None:
         a = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         b = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         a.addTrack(VoiceTrack(clip_feed(_bursts(2.0), MONOTONIC.now_ns(), sent)))
-        tasks: list[asyncio.Task[None]] = []
-        b.on("track", lambda t: tasks.append(asyncio.ensure_future(consume_voice(t, playout))))
+        b.on("track", lambda t: tap_audio_track(b, t, receiver.push, errors))
         await a.setLocalDescription(await a.createOffer())
         await b.setRemoteDescription(a.localDescription)
         await b.setLocalDescription(await b.createAnswer())
@@ -78,19 +82,21 @@ def test_voice_over_webrtc_loopback_measures_mouth_to_ear() -> None:
         await asyncio.sleep(3.0)
         await a.close()
         await b.close()
-        for task in tasks:
-            task.cancel()
 
-    # Play what was captured 80 ms ago, as the call does with the face's playout delay.
-    output = VirtualOutput(lambda play_us, n: playout.pull(play_us, n, 80_000.0, 0.0))
+    # The call's output path: 10 ms chunks of the receiver on one playout clock (no face here to wait for).
+    mix = VoiceMix(lambda: [lambda play_ns: receiver.chunk(play_ns, None)])
+    output = VirtualOutput(mix.samples)
     output.start()
     asyncio.run(body())
     output.stop()
+    assert not errors
     m2e = mouth_to_ear_ns(output.taken, sent, clock_offset_ns=0.0)
     assert m2e.correlation > 0.7, "the output should play what was sent"
     assert m2e.delay_ns.size > 15
     p50 = float(np.median(m2e.delay_ns)) / 1e6
-    # The playout asked for 80 ms after capture; its anchor here comes from decoded-frame arrivals (no packet
-    # notes in this test), which aiortc's own receive buffering makes later: never less than the 80 ms.
-    assert 75.0 <= p50 < 300.0, p50
-    assert float(np.percentile(m2e.delay_ns, 90) - np.percentile(m2e.delay_ns, 10)) / 1e6 < 40.0, "steady delay"
+    # The playout waits at least one 20 ms packet after the fastest arrival, and far less than aiortc's buffer did.
+    assert 20.0 <= p50 < 150.0, p50
+    # After the playout's cautious start (80 ms until 25 packets have been seen) the delay holds steady.
+    settled = m2e.delay_ns[m2e.handoff_ns >= m2e.handoff_ns[0] + 1_000_000_000]
+    assert settled.size > 5
+    assert float(np.percentile(settled, 90) - np.percentile(settled, 10)) / 1e6 < 40.0, "steady delay"

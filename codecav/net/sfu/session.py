@@ -34,15 +34,23 @@ from aiortc.contrib.media import MediaRelay
 from codecav.clock import MONOTONIC, Clock
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import OwnAvatar
-from codecav.net.call_base import CallBase
+from codecav.net.call_base import CallBase, new_remote_voice, voice_packet_handler
 from codecav.net.call_types import CallConfig
 from codecav.net.errors import NetError
-from codecav.net.peer import PeerLinkStats, close_peer_connection, use_host_addresses, use_loopback_ice, watch_audio_rtp
+from codecav.net.peer import (
+    LinkTimes,
+    PeerLinkStats,
+    close_peer_connection,
+    use_host_addresses,
+    use_loopback_ice,
+    watch_connection,
+)
 from codecav.net.remote_peer import FrameListener, RemotePeer
+from codecav.net.rtp_tap import ReceiverTap, negotiate_opus_voice, tap_audio_track
 from codecav.net.sfu.janus_client import JanusHandle, JanusSession
 from codecav.net.sfu.janus_server import JanusError
 from codecav.net.tasks import cancel_and_wait
-from codecav.net.voice import VoicePlayout, consume_voice
+from codecav.net.voice_baseline import DecodedVoice, consume_voice
 from codecav.net.wire.frames import encode_latent_frame
 
 log = logging.getLogger(__name__)
@@ -75,6 +83,7 @@ def open_envelope(data: bytes | str, me: str) -> tuple[str, bytes] | None:
 
 
 def _rtc_config(config: CallConfig) -> RTCConfiguration:
+    negotiate_opus_voice()
     if config.peer.host_addresses:
         use_host_addresses(config.peer.host_addresses)
     elif config.peer.loopback_only:
@@ -126,6 +135,10 @@ class FeedLink:
         self.handle = handle
         self.channels: list[RTCDataChannel] = []
         self.stats = PeerLinkStats()
+        self.times = LinkTimes()
+        """When the subscription's ICE and DTLS came up."""
+        self.audio_tap: ReceiverTap | None = None
+        """The tapped receiver of the feed's voice, once its track arrived."""
 
     @property
     def is_open(self) -> bool:
@@ -269,7 +282,8 @@ class SfuCallSession(CallBase[FeedLink]):
             raise JanusError(f"could not subscribe to {display}: Janus kept answering 428 (no media yet)")
         pc = RTCPeerConnection(_rtc_config(self.config))
         link = FeedLink(display, self._publisher, pc, handle)
-        voice = VoicePlayout() if self._receive_voice else None
+        watch_connection(pc, link.times, self.clock)
+        voice = new_remote_voice(self.config) if self._receive_voice else None
         holder: list[RemotePeer[FeedLink]] = []
         me = self.config.peer_id
 
@@ -296,10 +310,13 @@ class SfuCallSession(CallBase[FeedLink]):
         pc.on("datachannel", add_channel)
 
         def on_track(track: MediaStreamTrack) -> None:
-            if track.kind == "audio" and voice is not None:
-                watch_audio_rtp(pc, track, lambda ts, origin: voice.note_packet(ts, self.clock.now_us(), origin),
-                                link.stats.errors)
-                task = asyncio.ensure_future(consume_voice(track, voice, self.clock))
+            if track.kind != "audio" or voice is None:
+                return
+            decoded = isinstance(voice, DecodedVoice)
+            link.audio_tap = tap_audio_track(pc, track, voice_packet_handler(voice, lambda: link.audio_tap),
+                                             link.stats.errors, clock=self.clock, stop_decoding=not decoded)
+            if isinstance(voice, DecodedVoice):
+                task = asyncio.ensure_future(consume_voice(track, voice.playout, self.clock))
                 self._subscribing.add(task)
                 task.add_done_callback(self._subscribing.discard)
 
@@ -310,6 +327,7 @@ class SfuCallSession(CallBase[FeedLink]):
         await handle.message({"request": "start"}, {"type": "answer", "sdp": pc.localDescription.sdp})
         remote = RemotePeer(display, link, self.config, self.own, self._cache, self._exchange, self.clock,
                             self._timings, self._on_frame, voice)
+        remote.signaling_us = self.clock.now_us()
         holder.append(remote)
         self._remotes[display] = remote
         self._runners[display] = asyncio.create_task(self._run_remote(remote), name=f"sfu-peer-{display}")

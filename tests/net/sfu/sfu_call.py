@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,9 @@ async def run(url: str, peers: int, seconds: float, cache: Path, voice: bool) ->
                 seen[peer.peer] = {"frames": peer.frames_accepted, "lost": peer.frames_lost,
                                    "voice_frames": peer.audio_frames_received, "avatar": peer.avatar,
                                    "playout_delay_ms": round(peer.playout_delay_ms, 1),
-                                   "clock_offset_us": peer.clock_offset_us}
+                                   "clock_offset_us": peer.clock_offset_us,
+                                   "join_steps": [name for name, at in asdict(peer.join).items()
+                                                  if name.endswith("_us") and at is not None]}
             timings = call.frame_timings()
             transit = [t.receive_us - t.capture_local_us for t in timings]
             report["peers"][call.config.peer_id] = {
