@@ -2,7 +2,8 @@
 
 Threads as the Engine lays them out: the CallSession on a NetworkThread (asyncio), the source on a SenderWorker,
 decoding and drawing on the caller's thread (which owns the GL context). `CallFeed` adapts the session's jitter
-buffer to the Engine's RemoteFeed.
+buffer to the Engine's RemoteFeed. Everything is ready before media flows: the source runs (models loaded) before
+joining, and each remote is added and warmed up (`Engine.prepare`) before its first frame is pulled.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from codecav.assets.package import AvatarPackage
+from codecav.camera import View
 from codecav.clock import MONOTONIC, Clock, FrameClock
 from codecav.encoders.base import LatentSource
 from codecav.encoders.synthetic_source import SyntheticLatentSource
@@ -26,7 +28,7 @@ from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.call_base import CallBase
 from codecav.net.call_session import CallSession
-from codecav.net.call_types import CallConfig
+from codecav.net.call_types import CallConfig, FrameTiming
 from codecav.net.peer import PeerConfig
 from codecav.net.sfu.session import SfuCallSession
 from codecav.net.signaling.join_token import make_join_token
@@ -35,12 +37,16 @@ from codecav.net.voice_player import VoicePlayer
 from codecav.runtime.engine import Engine, NetworkThread, ReceivedFrame, SenderWorker
 from codecav.runtime.profiler import Profiler
 from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance
+from codecav.runtime.report import JoinTimes, PeerJoin
 from codecav.runtime.scene import camera_views, row_layout
 from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.xr.base import RenderTarget
 
 TOKEN_TTL_S = 12 * 3600
 """Lifetime of a token made from --secret-file."""
+
+SOURCE_READY_S = 30.0
+"""How long the source may take to deliver its first frame (models loading, a camera starting)."""
 
 
 class CallRequestError(CodecavError):
@@ -169,25 +175,61 @@ def resolve_token(request: CallRequest, peer_id: str) -> str:
         raise CallRequestError(f"--secret-file {request.secret_file}: {exc}") from None
 
 
+class FrameTimingLog:
+    """The session's per-frame timing records (which `frame_timings()` hands out once), kept for the feeds and
+    the profiler: the newest `keep`, looked up by (peer, sequence). One per session, used on one thread."""
+
+    def __init__(self, session: CallBase[Any], keep: int = 4096) -> None:
+        self.session = session
+        self.keep = keep
+        """Most records kept (the oldest go first)."""
+        self._by_frame: dict[tuple[str, int], FrameTiming] = {}
+
+    def get(self, peer: str, sequence: int) -> FrameTiming | None:
+        """The record of `peer`'s frame `sequence`, if it arrived (and is among the newest `keep`)."""
+        key = (peer, sequence)
+        if key not in self._by_frame:
+            self._drain()
+        return self._by_frame.get(key)
+
+    def all(self) -> list[FrameTiming]:
+        """Every record kept, oldest first."""
+        self._drain()
+        return list(self._by_frame.values())
+
+    def _drain(self) -> None:
+        for timing in self.session.frame_timings():
+            self._by_frame[(timing.peer, timing.sequence)] = timing
+        while len(self._by_frame) > self.keep:
+            del self._by_frame[next(iter(self._by_frame))]
+
+
 class CallFeed:
     """The Engine's RemoteFeed for one peer of a CallSession: the jitter buffer's sample at display time."""
 
-    def __init__(self, session: CallBase[Any], peer: str) -> None:
+    def __init__(self, session: CallBase[Any], peer: str, timings: FrameTimingLog | None = None) -> None:
+        """`timings` (shared by the session's feeds) tells when the newest frame of each sample was captured and
+        entered the buffer, for the 'hold' stage; without it a frame's hold counts from its arrival."""
         self.session = session
         self.peer = peer
+        self.timings = timings
 
     def frame_for_display(self, display_ns: int) -> ReceivedFrame | None:
-        """The interpolated (or held/decaying) frame for `display_ns`; None before the avatar is ready."""
+        """The interpolated (or held/decaying) frame for `display_ns`; None before the avatar is ready or before
+        its first frame arrived (the engine keeps the neutral code)."""
         remote = self.session.remote_frame(self.peer, display_ns // 1000)
-        if remote is None:
+        if remote is None or remote.sample.sequence < 0:
             return None
         s = remote.sample
-        frame = LatentFrame(max(s.sequence, 0), max(int(s.capture_time_us), 0), s.code, s.head_pose, s.gaze, s.flags)
-        return ReceivedFrame(self.peer, frame, int(s.capture_time_us * 1000), s.arrival_us * 1000)
+        frame = LatentFrame(s.sequence, max(int(s.capture_time_us), 0), s.code, s.head_pose, s.gaze, s.flags)
+        timing = None if self.timings is None else self.timings.get(self.peer, s.sequence)
+        if timing is None:
+            return ReceivedFrame(self.peer, frame, int(s.capture_time_us * 1000), s.arrival_us * 1000)
+        return ReceivedFrame(self.peer, frame, int(s.capture_time_us * 1000), timing.wire_decoded_us * 1000,
+                             frame_capture_ns=int(timing.capture_local_us * 1000))
 
 
-def _open_target(render: str, width: int, height: int, distance: float) -> RenderTarget:
-    views = camera_views(width, height, eye=(0.0, 0.0, distance), fovy_deg=35.0)
+def _open_target(render: str, views: list[View]) -> RenderTarget:
     if render == "window":
         from codecav.xr.window import WindowTarget
 
@@ -221,19 +263,35 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]
     sender: SenderWorker | None = None
     player: VoicePlayer | None = None
     recorder = VoiceRecorder(session, clock=clock) if request.out is not None else None
+    width, height = request.size
+    views = camera_views(width, height, eye=(0.0, 0.0, framing_distance(5 * HEAD_SPACING_M + 0.25, 35.0,
+                                                                          width / height)), fovy_deg=35.0)
     try:
-        net.call(session.start(), timeout=30)
-        yield f"joined room {request.room} as {peer_id} with avatar {own.package.manifest.avatar_id} " \
-              f"({own.sha256[:12]}); peers already there: {', '.join(session.peers) or 'none'}"
-        width, height = request.size
-        target = _open_target(request.render, width, height,
-                              framing_distance(5 * HEAD_SPACING_M + 0.25, 35.0, width / height))
+        # Ready before media flows: the display and the source (its models loaded and run once) before joining;
+        # each remote is added and warmed up before its first frame is pulled (add_ready_peers).
+        target = _open_target(request.render, views)
         renderer = SceneRenderer(target.ctx)
         profiler = Profiler(clock=clock)
         # Paced on every target: a window without vsync (Xvfb) would otherwise spin and starve the network thread.
         engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / request.display_hz), clock))
+        loop = net.loop
+
+        def send(frame: LatentFrame) -> None:
+            loop.call_soon_threadsafe(session.send, frame)
+
+        sender = SenderWorker(source, send, profiler)
+        sender.start(sending=False)
+        if not sender.wait_first_frame(SOURCE_READY_S):  # `sender.stop()` below re-raises what stopped it, if anything
+            raise CallRequestError(f"--source {request.source!r} delivered no frame in {SOURCE_READY_S:g} s; "
+                                   "check the device or file it reads")
+        join_start_ns = session.clock.now_ns()
+        net.call(session.start(), timeout=30)
+        sender.start_sending()
+        yield f"joined room {request.room} as {peer_id} with avatar {own.package.manifest.avatar_id} " \
+              f"({own.sha256[:12]}); peers already there: {', '.join(session.peers) or 'none'}"
         slots = row_layout(5, HEAD_SPACING_M)
         shown: dict[str, AvatarPackage] = {}
+        timings = FrameTimingLog(session)
 
         if request.play_voice:
             player = VoicePlayer(session.voice_samples)
@@ -243,26 +301,29 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]
                 recorder.poll()
             for peer, _sha, package in session.ready_peers():
                 if peer not in shown and len(shown) < len(slots):
-                    engine.add_remote(peer, package, slots[len(shown)], CallFeed(session, peer))
+                    engine.add_remote(peer, package, slots[len(shown)], CallFeed(session, peer, timings))
+                    engine.prepare(views)
                     shown[peer] = package
             return False
 
-        loop = net.loop
-
-        def send(frame: LatentFrame) -> None:
-            loop.call_soon_threadsafe(session.send, frame)
-
-        sender = SenderWorker(source, send, profiler)
-        sender.start()
         run = engine.run(seconds=request.seconds, should_stop=add_ready_peers)
         elapsed = (run.end_ns - run.start_ns) / 1e9
-        stats = session.stats()
+        stats = net.call_in_loop(session.stats, timeout=10)
         yield f"rendered {run.frames_rendered} frames in {elapsed:.1f} s; sent {stats.frames_sent} frames"
         for peer in (*stats.peers, *stats.departed):
+            first = ""
+            if peer.peer in shown:
+                marks = engine.milestones(peer.peer)
+                join = PeerJoin.of(JoinTimes.from_timeline(
+                    peer.peer, join_start_ns, peer.join, prepare_ns=marks.prepared_ns,
+                    first_decode_ns=marks.first_decode_ns, first_photon_ns=marks.first_photon_ns))
+                if join.first_photon_s is not None:
+                    first = f", first frame {join.first_photon_s:.2f} s after joining"
             yield (f"  {peer.peer}: avatar {peer.avatar}, {peer.frames_accepted} frames received, "
                    f"{peer.audio_frames_received} voice frames, "
                    f"{peer.frames_lost} lost, playout delay {peer.playout_delay_ms:.0f} ms, clock offset "
-                   f"{(peer.clock_offset_us or 0) / 1000:.2f} ms (+- {(peer.clock_error_bound_us or 0) / 1000:.2f})")
+                   f"{(peer.clock_offset_us or 0) / 1000:.2f} ms (+- {(peer.clock_error_bound_us or 0) / 1000:.2f})"
+                   f"{first}")
         if request.out is not None:
             request.out.mkdir(parents=True, exist_ok=True)
             path = request.out / "call_stats.json"
@@ -284,6 +345,8 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]
             player.close()
         if sender is not None:
             sender.stop()
+        else:
+            source.close()
         release_voice()
         try:
             net.call(session.stop(), timeout=10)

@@ -41,8 +41,11 @@ from codecav.runtime.report import (
     DATA_CHANNEL_OVERHEAD_BYTES,
     AudioPlayed,
     FramePresented,
+    FrameStages,
+    JoinTimes,
     PacketSent,
     build_report,
+    frame_stages,
     write_report_json,
 )
 from codecav.runtime.report_html import write_report_html
@@ -269,13 +272,40 @@ def _output_voice(peer_dir: Path, handoff_ns: list[int]) -> ReceivedVoice:
                          list(handoff_ns))
 
 
+def _receiver_spans(remote: str, own: list[Span], sender: list[Span], offset_ns: float) -> list[Span]:
+    """One receiver's spans, with its remote's frames followed from their capture: the sender's 'encode' and
+    'send' spans mapped onto the receiver's clock (local = remote - offset) and tagged with the sender's name,
+    and each 'receive' span begun at the sender's hand-off (the network leg; clock sync places it), so the
+    stages of a displayed frame run back to back from its capture to its photon."""
+    handed_off: dict[int, int] = {}
+    out = []
+    for span in sender:
+        if span.name in ("encode", "send") and span.peer == "local" and span.frame is not None:
+            mapped = Span(span.name, int(span.start_ns - offset_ns), int(span.end_ns - offset_ns), span.thread,
+                          span.frame, remote)
+            out.append(mapped)
+            if span.name == "send":
+                handed_off[span.frame] = mapped.end_ns
+    for span in own:
+        follows = span.name == "receive" and span.peer == remote
+        left_ns = handed_off.get(span.frame) if follows and span.frame is not None else None
+        if left_ns is not None and span.start_ns - 1_000_000_000 < left_ns <= span.start_ns:
+            span = Span(span.name, left_ns, span.end_ns, span.thread, span.frame, span.peer)
+        out.append(span)
+    return out
+
+
 def _write_results(out_dir: Path, work: Path, avatars: int, size: int, warmup_s: float) -> Iterator[str]:
     records = {name: json.loads((work / name / "records.json").read_text()) for name in PEER_NAMES}
+    own_spans = {name: [Span(**s) for s in json.loads((work / name / "spans.json").read_text())]
+                 for name in PEER_NAMES}
     frames: list[FramePresented] = []
     packets: list[PacketSent] = []
     audio: list[AudioPlayed] = []
     voice_mix: list[np.ndarray] = []
     spans: list[Span] = []
+    stages_of_frames: list[FrameStages] = []
+    joins: list[JoinTimes] = []
     correlations: dict[str, float] = {}
     windows: list[tuple[int, int]] = []
     for name, rec in records.items():
@@ -283,17 +313,24 @@ def _write_results(out_dir: Path, work: Path, avatars: int, size: int, warmup_s:
         # Each receiver's own settled window: from warmup_s after it began rendering to its end.
         lo, hi = rec["start_ns"] + int(warmup_s * 1e9), rec["end_ns"]
         windows.append((lo, hi))
-        frames += [f for f in (FramePresented(**p) for p in rec["presented"]) if lo <= f.present_ns <= hi]
+        mine = [f for f in (FramePresented(**p) for p in rec["presented"]) if lo <= f.present_ns <= hi]
+        frames += mine
         packets += [PacketSent(p["peer"], p["time_ns"], p["payload_bytes"], p["payload_bytes"]
                                + DATA_CHANNEL_OVERHEAD_BYTES) for p in rec["packets"] if lo <= p["time_ns"] <= hi]
-        spans += [Span(**{**s, "peer": name}) for s in json.loads((work / name / "spans.json").read_text())]
+        offset_ns = (rec["clock_offset_us"].get(remote) or 0.0) * 1000.0
+        followed = _receiver_spans(remote, own_spans[name], own_spans[remote], offset_ns)
+        stages_of_frames += frame_stages(followed, mine)
+        # The trace: one process per participant, each span where it ran (the receive spans with their network leg).
+        spans += [Span(s.name, s.start_ns, s.end_ns, s.thread, s.frame, name) for s in followed
+                  if not (s.name in ("encode", "send") and s.peer == remote)]
+        if rec.get("join"):
+            joins.append(JoinTimes(**rec["join"]))
         sender = records[remote]
         handoff = rec["voice_output_handoff_ns"]
         if handoff and sender["voice_sent_start_ns"] is not None:
             received = _output_voice(work / name, handoff)
             sent = SentVoice([np.load(work / remote / "voice_sent.npy")], sender["voice_sent_start_ns"])
-            offset_us = rec["clock_offset_us"].get(remote) or 0.0
-            voice_delay = mouth_to_ear_ns(received, sent, offset_us * 1000.0)
+            voice_delay = mouth_to_ear_ns(received, sent, offset_ns)
             correlations[f"{remote}->{name}"] = round(voice_delay.correlation, 3)
             audio += [AudioPlayed(remote, int(h - d), int(h)) for h, d in
                       zip(voice_delay.handoff_ns.tolist(), voice_delay.delay_ns.tolist(), strict=True)
@@ -306,11 +343,16 @@ def _write_results(out_dir: Path, work: Path, avatars: int, size: int, warmup_s:
     report = build_report(spans=spans, frames=frames, audio=audio, packets=packets, start_ns=start_ns,
                           end_ns=end_ns, avatars=avatars,
                           frames_rendered=sum(r["frames_rendered"] for r in records.values()),
+                          joins=joins, stages_of_frames=stages_of_frames,
                           extra={"frames_lost": lost, "warmup_s": warmup_s,
                                  "latency_window": "latencies and bitrates from warmup_s after each receiver began "
                                                    "rendering to its end; counts cover the call",
                                  "voice_match_correlation": correlations,
                                  "clock_offset_us": {n: r["clock_offset_us"] for n, r in records.items()},
+                                 "rendered_fps": {n: round(r["frames_rendered"] / max((r["end_ns"] - r["start_ns"])
+                                                                                     / 1e9, 1e-9), 2)
+                                                  for n, r in records.items()},
+                                 "video": {n: r.get("video") for n, r in records.items()},
                                  "mouth_to_ear_note": "to the hand-off of decoded voice to the output; "
                                                       "a sound device adds its own buffer on top"})
     profiler = Profiler(ProfilerOptions(enabled=True))
@@ -321,7 +363,10 @@ def _write_results(out_dir: Path, work: Path, avatars: int, size: int, warmup_s:
     write_report_html(report, frames, out_dir / "report.html", title="codecav demo: two-party call")
     video = _side_by_side(out_dir / "demo.mp4", [work / n / "view.mp4" for n in PEER_NAMES], voice_mix, size)
     c2p, m2e = report.capture_to_photon_ms, report.mouth_to_ear_ms
-    yield f"call: {' and '.join(PEER_NAMES)}, {report.frames_rendered} frames rendered, {lost} latent frames lost"
+    first = (f"first remote frame after {report.time_to_first_frame_s:.2f} s"
+             if report.time_to_first_frame_s is not None else "no remote frame shown")
+    yield (f"call: {' and '.join(PEER_NAMES)}, {report.frames_rendered} frames rendered, {lost} latent frames lost, "
+           f"{first}")
     yield f"capture-to-photon: p50 {c2p.p50:.1f} ms, p99 {c2p.p99:.1f} ms"
     yield (f"mouth-to-ear: p50 {m2e.p50:.1f} ms, p99 {m2e.p99:.1f} ms" if m2e.count
            else "mouth-to-ear: not measured (" + ("no voice: the participants have no recorded clips)"
@@ -332,17 +377,23 @@ def _write_results(out_dir: Path, work: Path, avatars: int, size: int, warmup_s:
 
 
 def _side_by_side(path: Path, views: list[Path], voices: list[np.ndarray], size: int) -> Path:
-    """Both participants' views next to each other, with both received voices mixed."""
+    """Both participants' views next to each other, with both received voices mixed. Each view is real time at a
+    constant rate (VideoRecorder puts every frame at its present time), so frame i of each is the same moment."""
     decoded = []
+    rates = []
     for view in views:
         with av.open(str(view)) as container:
-            decoded.append([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-    count = min(len(d) for d in decoded)
-    with Mp4Writer(path, size * len(views), size, fps=30, audio_rate=VOICE_RATE) as writer:
+            stream = container.streams.video[0]
+            rates.append(int(round(float(stream.average_rate or 30))))
+            decoded.append([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
+    if len(set(rates)) > 1:
+        raise DemoError(f"the participants' videos have different frame rates ({rates}); they cannot be joined")
+    count, fps = min(len(d) for d in decoded), rates[0]
+    with Mp4Writer(path, size * len(views), size, fps=fps, audio_rate=VOICE_RATE) as writer:
         for i in range(count):
             writer.write(np.concatenate([d[i] for d in decoded], axis=1))
         if voices:
-            length = min(max(v.size for v in voices), int(count / 30 * VOICE_RATE))
+            length = min(max(v.size for v in voices), int(count / fps * VOICE_RATE))
             mix = np.zeros(length, np.float32)
             for v in voices:
                 mix[: min(length, v.size)] += v[:length]

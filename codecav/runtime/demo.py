@@ -46,6 +46,7 @@ def _live(packages: list[AvatarPackage], xr: bool, frames: int) -> Iterator[str]
         for i, (package, transform) in enumerate(zip(packages, row_layout(count, HEAD_SPACING_M, depth), strict=True)):
             engine.add_remote(f"avatar{i}", package, transform,
                               AnimatedFeed(f"avatar{i}", random_codes(package, 4, seed=100 + i)))
+        engine.prepare(views)
         run = engine.run(frames=frames)
         yield (f"  live: {run.frames_rendered}/{run.frames} frames rendered, "
                f"p50 {run.frame_ms_percentile(50):.1f} ms, p99 {run.frame_ms_percentile(99):.1f} ms per frame")

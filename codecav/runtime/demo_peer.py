@@ -27,13 +27,17 @@ from codecav.errors import CodecavError
 from codecav.latent import LatentFrame
 from codecav.runtime.engine import Engine, NetworkThread, SenderWorker
 from codecav.runtime.profiler import Profiler, ProfilerOptions
+from codecav.runtime.report import JoinTimes, join_spans
 from codecav.runtime.scene import camera_views
 from codecav.runtime.scene_renderer import SceneRenderer
-from codecav.runtime.video import Mp4Writer
+from codecav.runtime.video import Mp4Writer, VideoRecorder
 from codecav.runtime.voice import VOICE_RATE, SentVoice, VirtualOutput, clip_feed
 from codecav.xr.headless import HeadlessTarget
 
 log = logging.getLogger(__name__)
+
+SOURCE_READY_S = 60.0
+"""How long the driving source may take to deliver its first frame (its models loading on a busy machine)."""
 
 
 class DemoPeerError(CodecavError):
@@ -217,16 +221,18 @@ def open_clip_source(clip_dir: Path, package: Any, start_ns: int) -> tuple[Calla
 def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] | None = None, *,
              wait_start: Callable[[], None] | None = None, clock: Clock = MONOTONIC) -> PeerDone:
     """The whole participant: reports `PeerJoined` and `RemoteArrived` to `on_event` and returns `PeerDone`;
-    raises CodecavError subclasses for the user's mistakes. Once the remote is ready, `wait_start` (if given)
-    blocks until every participant is ready, so all talk for the same `config.seconds` and none leaves while
-    another is still fetching its avatar. `clock` paces the display (the clip's `start_ns` is on the host's
-    monotonic clock, shared with the other participant)."""
+    raises CodecavError subclasses for the user's mistakes. Everything is ready before media flows: the source
+    runs (its models loaded, frames read and dropped) from before joining, and the remote's avatar is added and
+    warmed up (decoder session, GL programs, one offscreen decode and draw) before `RemoteArrived`. Then
+    `wait_start` (if given) blocks until every participant is ready, so all talk for the same `config.seconds`
+    and none leaves while another is still fetching its avatar. `clock` paces the display and times the
+    profiler (the clip's `start_ns` is on the host's monotonic clock, shared with the other participant)."""
     from codecav.encoders.synthetic_source import SyntheticLatentSource
     from codecav.net.avatar_exchange import OwnAvatar
     from codecav.net.call_session import CallSession
-    from codecav.net.call_types import CallConfig
+    from codecav.net.call_types import CallConfig, JoinTimeline
     from codecav.net.peer import PeerConfig
-    from codecav.runtime.call_app import CallFeed
+    from codecav.runtime.call_app import CallFeed, FrameTimingLog
 
     report = on_event or (lambda _event: None)
     out = Path(config.out)
@@ -252,34 +258,51 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
                    cache_dir=Path(config.cache_dir) if config.cache_dir else None),
         own, voice_track=track, receive_voice=True)
     output = VirtualOutput(session.voice_samples)
-    profiler = Profiler(ProfilerOptions(enabled=True))
+    profiler = Profiler(ProfilerOptions(enabled=True), clock=clock)
     net = NetworkThread()
-    target = HeadlessTarget(camera_views(config.width, config.height, eye=(0.0, 0.0, 0.62), fovy_deg=30.0))
+    views = camera_views(config.width, config.height, eye=(0.0, 0.0, 0.62), fovy_deg=30.0)
+    target = HeadlessTarget(views)
     renderer = SceneRenderer(target.ctx)
+    engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / config.fps), clock))
+    timings = FrameTimingLog(session)
     sender: SenderWorker | None = None
-    video = Mp4Writer(out / "view.mp4", config.width, config.height, fps=int(round(config.fps)))
+    recorder = VideoRecorder(Mp4Writer(out / "view.mp4", config.width, config.height, fps=int(round(config.fps)),
+                                       preset="ultrafast", threads=1))
+    loop = net.loop
+    end_ns: int | None = None
+
+    def send(frame: LatentFrame) -> None:
+        loop.call_soon_threadsafe(session.send, frame)
+
     try:
+        # The source runs from now on, sending nothing until `start`: its models load and run while the call is
+        # set up, and the clip's clock is kept, so sending starts with neither a stall nor a catch-up burst.
+        sender = SenderWorker(open_latent(), send, profiler)
+        sender.start(sending=False)
+        join_start_ns = session.clock.now_ns()
         net.call(session.start(), timeout=30)
         report(PeerJoined(config.room, package.manifest.avatar_id, source_note))
         net.call(session.wait_for_peers(1, timeout_s=90), timeout=100)
         (remote, _sha, remote_package), *_ = session.ready_peers()
+        engine.add_remote(remote, remote_package, np.eye(4, dtype=np.float32), CallFeed(session, remote, timings))
+        engine.prepare(views)
+        if not sender.wait_first_frame(SOURCE_READY_S):
+            raise DemoPeerError(f"the driving source ({source_note}) delivered no frame in {SOURCE_READY_S:g} s")
         report(RemoteArrived(remote, remote_package.manifest.avatar_id))
         if wait_start is not None:
             wait_start()  # the network thread keeps serving our avatar to the others meanwhile
-        engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / config.fps), clock))
-        engine.add_remote(remote, remote_package, np.eye(4, dtype=np.float32), CallFeed(session, remote))
-        engine.on_presented = lambda _i: video.write(target.read_rgb())
+
+        def record(_index: int) -> None:
+            # Only the read-back stays on the render thread; the recorder's worker flips, converts and encodes.
+            recorder.grab(lambda: engine.eyes[0].framebuffer.read(components=3, alignment=1), engine.presented_ns)
+
+        engine.on_presented = record
         output.start()
-        loop = net.loop
-
-        def send(frame: LatentFrame) -> None:
-            loop.call_soon_threadsafe(session.send, frame)
-
-        sender = SenderWorker(open_latent(), send, profiler)
-        sender.start()
+        sender.start_sending()
+        recorder.begin(engine.time_source.now_ns())
         run = engine.run(seconds=config.seconds)
-        stats = session.stats()
-        timings = session.frame_timings()
+        end_ns = run.end_ns
+        stats = net.call_in_loop(session.stats, timeout=10)
     finally:
         output.stop()
         if sender is not None:
@@ -288,11 +311,21 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
             net.call(session.stop(), timeout=10)
         finally:
             net.stop()
-            video.close()
+            video = recorder.close(end_ns)
             renderer.release()
             target.close()
-    for t in timings:
-        profiler.add("receive", t.receive_us * 1000, t.wire_decoded_us * 1000, frame=t.sequence, thread="network")
+    received = timings.all()
+    for t in received:
+        profiler.add("receive", t.receive_us * 1000, t.wire_decoded_us * 1000, frame=t.sequence, peer=t.peer,
+                     thread="network")
+    remote_stats = {p.peer: p for p in (*stats.peers, *stats.departed)}
+    marks = engine.milestones(remote)
+    join = JoinTimes.from_timeline(remote, join_start_ns, remote_stats[remote].join if remote in remote_stats
+                                   else JoinTimeline(), prepare_ns=marks.prepared_ns,
+                                   first_decode_ns=marks.first_decode_ns, first_photon_ns=marks.first_photon_ns,
+                                   viewer=config.name)
+    for span in join_spans(join):
+        profiler.add(span.name, span.start_ns, span.end_ns, peer=span.peer, thread=span.thread)
     offsets = {p.peer: p.clock_offset_us for p in (*stats.peers, *stats.departed)}
     records = {
         "name": config.name,
@@ -302,10 +335,13 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
         "end_ns": run.end_ns,
         "presented": [asdict(p) for p in run.presented],
         "packets": [{"peer": t.peer, "time_ns": t.receive_us * 1000, "payload_bytes": t.wire_bytes,
-                     "capture_local_us": t.capture_local_us} for t in timings],
+                     "capture_local_us": t.capture_local_us} for t in received],
         "clock_offset_us": offsets,
         "voice_sent_start_ns": sent_voice.start_ns,
         "voice_output_handoff_ns": output.taken.handoff_ns,
+        "join": asdict(join),
+        "video": asdict(video),
+        "frames_skipped_before_start": sender.frames_skipped if sender is not None else 0,
         "stats": asdict(stats),
     }
     np.save(out / "voice_sent.npy", sent_voice.stream())

@@ -8,6 +8,9 @@
 - Encoders run in worker threads (`SenderWorker`): source -> LatentFrame -> `send` callback.
 Back-pressure: every hand-over is a one-slot mailbox (`LatestSlot`) whose newer value replaces an unread
 older one, counted as dropped; nothing queues without bound.
+Ready before media flows: `Engine.prepare` loads and warms every remote (decoder session, GL programs, one
+offscreen decode and draw) before the loop pulls its first frame; `SenderWorker.start(sending=False)` runs the
+source (models loaded, frames read and dropped) until `start_sending`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import numpy as np
 
 from codecav.assets.package import AvatarPackage
-from codecav.camera import pose_matrix
+from codecav.camera import View, pose_matrix
 from codecav.clock import MONOTONIC, Clock, FrameClock
 from codecav.encoders.animated_source import code_animation
 from codecav.encoders.base import LatentSource
@@ -31,7 +34,7 @@ from codecav.runtime.profiler import Profiler
 from codecav.runtime.report import FramePresented
 from codecav.runtime.scene import AvatarInstance, Scene
 from codecav.runtime.scene_renderer import SceneRenderer
-from codecav.xr.base import RenderTarget
+from codecav.xr.base import EyeView, RenderTarget
 
 T = TypeVar("T")
 
@@ -68,9 +71,17 @@ class ReceivedFrame:
     frame: LatentFrame
     """The decoded frame (code, pose, gaze, flags)."""
     capture_ns: int
-    """The sender's capture time mapped onto the local monotonic clock (clock sync)."""
+    """The sender's capture time of the state shown, mapped onto the local monotonic clock (clock sync)."""
     received_ns: int
-    """When it arrived, local monotonic clock."""
+    """When the newest frame it uses was in the local buffer (parsed), local monotonic clock."""
+    frame_capture_ns: int | None = None
+    """Capture time of that newest frame (mapped), when it differs from `capture_ns` (a jitter buffer
+    interpolating between frames shows an earlier instant); None: `capture_ns`."""
+
+    @property
+    def transit_ns(self) -> int:
+        """How long the newest frame took from its capture to the local buffer."""
+        return self.received_ns - (self.capture_ns if self.frame_capture_ns is None else self.frame_capture_ns)
 
 
 class RemoteFeed(Protocol):
@@ -136,6 +147,14 @@ class NetworkThread:
         """Run `coro` on the loop and wait for its result."""
         return self.submit(coro).result(timeout)
 
+    def call_in_loop(self, fn: Callable[[], T], timeout: float | None = None) -> T:
+        """Run `fn()` on the loop's thread and wait for its result: to read state the loop changes (a call's
+        statistics while a peer leaves) without racing it."""
+        async def run() -> T:
+            return fn()
+
+        return self.call(run(), timeout)
+
     def stop(self) -> None:
         """Cancel what is left on the loop, stop it and join the thread."""
         async def _cancel_all() -> None:
@@ -153,22 +172,47 @@ class NetworkThread:
 
 class SenderWorker:
     """Reads a LatentSource on a worker thread and hands each frame to `send` ('encode' and 'send' spans, timed
-    on the profiler's clock)."""
+    on the profiler's clock and tagged with the frame and `peer`). `send` may return when the frame left (ns on
+    the profiler's clock; a loopback that carries it further itself), else the 'send' span ends when it returns."""
 
-    def __init__(self, source: LatentSource, send: Callable[[LatentFrame], None], profiler: Profiler,
-                 name: str = "codecav-encoder") -> None:
+    def __init__(self, source: LatentSource, send: Callable[[LatentFrame], int | None], profiler: Profiler,
+                 name: str = "codecav-encoder", *, peer: str = "local") -> None:
         self.source = source
         self._send = send
         self._profiler = profiler
+        self._peer = peer
         self._stop = threading.Event()
+        self._sending = threading.Event()
+        self._first_frame = threading.Event()
         self.frames_sent = 0
+        """Frames handed to `send`."""
+        self.frames_skipped = 0
+        """Frames read before `start_sending` (the source runs, nothing is sent)."""
         self.error: BaseException | None = None
         """What stopped the worker early, if anything (re-raised by `stop`)."""
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def start(self) -> None:
-        """Start reading."""
+    def start(self, *, sending: bool = True) -> None:
+        """Start reading; with `sending=False` frames are read and dropped until `start_sending` (the models are
+        loaded and warm and a paced source keeps its clock, so sending later starts without a stall or burst)."""
+        if sending:
+            self._sending.set()
         self._thread.start()
+
+    def start_sending(self) -> None:
+        """Send every frame read from now on."""
+        self._sending.set()
+
+    def wait_first_frame(self, timeout_s: float) -> bool:
+        """Wait until the source delivered its first frame (its models loaded and ran once); False on time-out
+        or if the worker stopped (`stop` re-raises why)."""
+        clock = self._profiler.clock
+        deadline = clock.now_ns() + int(timeout_s * 1e9)
+        while not self._first_frame.is_set():
+            if not self._thread.is_alive() or clock.now_ns() >= deadline:
+                return self._first_frame.is_set()
+            clock.wait_ns(self._first_frame, min(50_000_000, max(0, deadline - clock.now_ns())))
+        return True
 
     def _run(self) -> None:
         try:
@@ -178,12 +222,18 @@ class SenderWorker:
                     if self._stop.is_set():
                         break
                     continue
+                self._first_frame.set()
+                if not self._sending.is_set():
+                    self.frames_skipped += 1
+                    continue
                 ready_ns = self._profiler.clock.now_ns()
                 # The source stamps capture time when the sensor data was taken; what happened between then and
                 # now is capture + encode.
-                self._profiler.add("encode", frame.capture_time_us * 1000, ready_ns, frame=frame.sequence)
-                with self._profiler.span("send", frame.sequence):
-                    self._send(frame)
+                self._profiler.add("encode", frame.capture_time_us * 1000, ready_ns, frame=frame.sequence,
+                                   peer=self._peer)
+                left_ns = self._send(frame)
+                self._profiler.add("send", ready_ns, self._profiler.clock.now_ns() if left_ns is None else left_ns,
+                                   frame=frame.sequence, peer=self._peer)
                 self.frames_sent += 1
         except BaseException as exc:  # surfaced by stop(); a worker must not die silently
             self.error = exc
@@ -198,12 +248,27 @@ class SenderWorker:
 
 
 @dataclass
+class RemoteMilestones:
+    """When the engine got one remote ready and first showed it, on the engine's clock (None: not yet)."""
+
+    prepared_ns: int | None = None
+    """`prepare` loaded and warmed it up (decoder session, GL programs, one offscreen decode and draw)."""
+    first_frame: int | None = None
+    """Sequence of the first remote frame shown."""
+    first_decode_ns: int | None = None
+    """When that frame's decode finished."""
+    first_photon_ns: int | None = None
+    """When the display frame showing it was presented."""
+
+
+@dataclass
 class _Remote:
     peer: str
     feed: RemoteFeed
     instance: AvatarInstance
     base_transform: np.ndarray
     shown: ReceivedFrame | None = None
+    milestones: RemoteMilestones = field(default_factory=RemoteMilestones)
 
 
 @dataclass
@@ -247,7 +312,12 @@ class Engine:
         self.scene = Scene(background=background)
         self._remotes: dict[str, _Remote] = {}
         self.on_presented: Callable[[int], None] | None = None
-        """Called after each present with the frame index (e.g. to grab the image for a video)."""
+        """Called after each present with the frame index (e.g. to grab the image for a video); the frame's
+        views are in `eyes` and its present time in `presented_ns`."""
+        self.eyes: list[EyeView] = []
+        """The views (with their framebuffers) of the frame being drawn or just presented."""
+        self.presented_ns = 0
+        """When the last frame was presented, on the engine's clock."""
 
     def add_remote(self, peer: str, package: AvatarPackage, transform: np.ndarray, feed: RemoteFeed) -> None:
         """Show `peer`'s avatar at `transform` (head -> world), fed by `feed`; neutral (zero) code until a frame.
@@ -257,6 +327,22 @@ class Engine:
         instance = AvatarInstance(key, transform, np.zeros(package.manifest.latent.dim, np.float32), peer=peer)
         self.scene.instances.append(instance)
         self._remotes[peer] = _Remote(peer, feed, instance, transform.astype(np.float32))
+
+    def prepare(self, views: list[View]) -> None:
+        """Get every remote not yet prepared ready to show: its decoder session is loaded (`add_remote`), and one
+        decode and draw at the sizes of `views`, offscreen, builds its GL programs, buffers and render targets,
+        so the first frame pulled from its feed meets no set-up stall."""
+        fresh = [r for r in self._remotes.values() if r.milestones.prepared_ns is None]
+        if not fresh:
+            return
+        self.renderer.warm_up(self.scene, views, [self.scene.instances.index(r.instance) for r in fresh])
+        done_ns = self.time_source.now_ns()
+        for remote in fresh:
+            remote.milestones.prepared_ns = done_ns
+
+    def milestones(self, peer: str) -> RemoteMilestones:
+        """When `peer` was prepared and first shown (KeyError for a peer never added)."""
+        return self._remotes[peer].milestones
 
     def run(self, *, seconds: float | None = None, frames: int | None = None,
             should_stop: Callable[[], bool] | None = None) -> EngineRun:
@@ -278,11 +364,15 @@ class Engine:
             else:
                 display_ns = now()
             eyes = self.target.begin_frame()
+            self.eyes = eyes
             began_ns = now()
+            fresh: list[tuple[_Remote, ReceivedFrame, int]] = []  # frames shown for the first time, when taken
             with self.profiler.span("jitter_buffer"):
                 for remote in self._remotes.values():
                     received = remote.feed.frame_for_display(display_ns)
                     if received is not None:
+                        if remote.shown is None or remote.shown.frame.sequence != received.frame.sequence:
+                            fresh.append((remote, received, self.profiler.clock.now_ns()))
                         remote.shown = received
                         remote.instance.code = received.frame.code
                         remote.instance.frame = received.frame.sequence
@@ -290,11 +380,14 @@ class Engine:
                         # position in the sender's room means nothing here.
                         turn = pose_matrix(np.zeros(3, np.float32), received.frame.head_pose.orientation)
                         remote.instance.transform = remote.base_transform @ turn
-            if eyes:
-                self.renderer.render(self.scene, eyes, self.profiler)
+            decoded = self.renderer.render(self.scene, eyes, self.profiler) if eyes else []
+            for remote, received, taken_ns in fresh:
+                index = self.scene.instances.index(remote.instance)
+                self._record_hold(remote.peer, received, decoded[index][0] if decoded else taken_ns)
             with self.profiler.span("present"):
                 self.target.present()
             present_ns = now()
+            self.presented_ns = present_ns
             if eyes:
                 run.frames_rendered += 1
                 run.frame_ms.append((present_ns - began_ns) / 1e6)
@@ -302,8 +395,27 @@ class Engine:
                     if remote.shown is not None:
                         run.presented.append(FramePresented(remote.peer, remote.shown.frame.sequence,
                                                             remote.shown.capture_ns, present_ns))
+                        self._note_first_frame(remote, decoded, present_ns)
             if self.on_presented is not None:
                 self.on_presented(run.frames)
             run.frames += 1
         run.end_ns = now()
         return run
+
+    def _record_hold(self, peer: str, received: ReceivedFrame, until_ns: int) -> None:
+        """A 'hold' span for a frame shown for the first time, ending when its decode began (`until_ns`, profiler
+        clock): from the capture instant shown to then, less the newest frame's own trip to the buffer, the frame
+        waited (the jitter buffer's playout delay, and the render loop until it got to the frame). So encode +
+        send + receive + hold reach the decode exactly."""
+        hold_ns = (until_ns - received.capture_ns) - received.transit_ns
+        self.profiler.add("hold", until_ns - hold_ns, until_ns, frame=received.frame.sequence, peer=peer,
+                          thread=f"hold {peer}")
+
+    def _note_first_frame(self, remote: _Remote, decoded: list[tuple[int, int]], present_ns: int) -> None:
+        marks = remote.milestones
+        if marks.first_photon_ns is not None or remote.shown is None:
+            return
+        index = self.scene.instances.index(remote.instance)
+        marks.first_frame = remote.shown.frame.sequence
+        marks.first_decode_ns = decoded[index][1] if index < len(decoded) else present_ns
+        marks.first_photon_ns = present_ns

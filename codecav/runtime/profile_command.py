@@ -8,7 +8,7 @@ measures the client pipeline without a network; `codecav demo` measures a two-pr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +19,16 @@ from codecav.errors import CodecavError
 from codecav.latent import LatentFrame
 from codecav.net.receiver import LatentFrameReceiver
 from codecav.net.wire.frames import encode_latent_frame
-from codecav.runtime.engine import Engine, LatestFeed, ReceivedFrame, SenderWorker
-from codecav.runtime.profiler import Profiler, ProfilerOptions
+from codecav.runtime.engine import Engine, EngineRun, LatestFeed, ReceivedFrame, SenderWorker
+from codecav.runtime.profiler import Profiler, ProfilerOptions, Span
 from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance, random_codes, sample_avatars
-from codecav.runtime.report import DATA_CHANNEL_OVERHEAD_BYTES, PacketSent, build_report, write_report_json
+from codecav.runtime.report import (
+    DATA_CHANNEL_OVERHEAD_BYTES,
+    LatencyReport,
+    PacketSent,
+    build_report,
+    write_report_json,
+)
 from codecav.runtime.report_html import write_report_html
 from codecav.runtime.scene import camera_views, row_layout
 from codecav.runtime.scene_renderer import SceneRenderer
@@ -30,6 +36,7 @@ from codecav.xr.headless import HeadlessTarget
 
 SCENARIOS = ("local",)
 """Scenario names `codecav profile` accepts."""
+
 
 class ProfileError(CodecavError):
     """A profile run cannot be carried out as asked."""
@@ -58,27 +65,42 @@ class ProfileRequest:
 
 
 def _loopback_send(peer: str, package: AvatarPackage, feed: LatestFeed, profiler: Profiler,
-                   packets: list[PacketSent], clock: Clock) -> Callable[[LatentFrame], None]:
+                   packets: list[PacketSent], clock: Clock) -> Callable[[LatentFrame], int]:
     """A send function that takes a frame through the wire format into `feed`, as a network would, stamping
-    send and arrival times on `clock`."""
+    send and arrival times on `clock`. The frame leaves the sender once serialized (returned, ending the 'send'
+    span); 'receive' runs from then until it is parsed and in the feed."""
     layout = package.manifest.latent
     receiver = LatentFrameReceiver(layout)
 
-    def send(frame: LatentFrame) -> None:
+    def send(frame: LatentFrame) -> int:
         data = encode_latent_frame(frame, layout)
-        now = clock.now_ns()
-        packets.append(PacketSent(peer, now, len(data), len(data) + DATA_CHANNEL_OVERHEAD_BYTES))
-        with profiler.span("receive", frame.sequence, peer):
-            decoded = receiver.receive(data)
+        left_ns = clock.now_ns()
+        packets.append(PacketSent(peer, left_ns, len(data), len(data) + DATA_CHANNEL_OVERHEAD_BYTES))
+        decoded = receiver.receive(data)
+        arrived_ns = clock.now_ns()
+        profiler.add("receive", left_ns, arrived_ns, frame=frame.sequence, peer=peer)
         if decoded is not None:
-            feed.push(ReceivedFrame(peer, decoded, decoded.capture_time_us * 1000, clock.now_ns()))
+            feed.push(ReceivedFrame(peer, decoded, decoded.capture_time_us * 1000, arrived_ns))
+        return left_ns
 
     return send
 
 
-def run_profile(request: ProfileRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]:
-    """Run the scenario, yielding progress lines; the last ones name the files written. `clock` paces and
-    times everything (sources, wire, render loop, profiler)."""
+@dataclass(frozen=True)
+class ProfileResult:
+    """What a profile run measured (the generator's return value), beside the files it wrote."""
+
+    report: LatencyReport
+    """The report written to report.json."""
+    run: EngineRun
+    """The render loop's records (frames presented)."""
+    spans: list[Span]
+    """Every profiler span."""
+
+
+def run_profile(request: ProfileRequest, *, clock: Clock = MONOTONIC) -> Generator[str, None, ProfileResult]:
+    """Run the scenario, yielding progress lines; the last ones name the files written; returns what it
+    measured. `clock` paces and times everything (sources, wire, render loop, profiler)."""
     if request.scenario not in SCENARIOS:
         raise ProfileError(f"unknown scenario {request.scenario!r}; choose one of {', '.join(SCENARIOS)}")
     if not 1 <= request.avatars <= 16:
@@ -87,7 +109,8 @@ def run_profile(request: ProfileRequest, *, clock: Clock = MONOTONIC) -> Iterato
     profiler = Profiler(ProfilerOptions(enabled=True), clock=clock)
     distance = framing_distance((request.avatars - 1) * HEAD_SPACING_M + 0.25, 35.0,
                                 request.width / request.height)
-    target = HeadlessTarget(camera_views(request.width, request.height, eye=(0.0, 0.0, distance), fovy_deg=35.0))
+    views = camera_views(request.width, request.height, eye=(0.0, 0.0, distance), fovy_deg=35.0)
+    target = HeadlessTarget(views)
     renderer = SceneRenderer(target.ctx)
     engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / request.display_hz), clock))
     packets: list[PacketSent] = []
@@ -98,7 +121,8 @@ def run_profile(request: ProfileRequest, *, clock: Clock = MONOTONIC) -> Iterato
         engine.add_remote(peer, package, transform, feed)
         source = AnimatedCodeSource(random_codes(package, 4, seed=200 + i), fps=request.fps, clock=clock)
         workers.append(SenderWorker(source, _loopback_send(peer, package, feed, profiler, packets, clock), profiler,
-                                    name=f"encoder-{peer}"))
+                                    name=f"encoder-{peer}", peer=peer))
+    engine.prepare(views)  # decoder sessions, GL programs and one decode + draw before the first frame
     yield (f"codecav profile {request.scenario}: {request.avatars} avatar(s) at {request.fps:g} fps, "
            f"{request.width}x{request.height}, {request.seconds:g} s on {target.ctx.info['GL_RENDERER']}")
     for worker in workers:
@@ -127,3 +151,4 @@ def run_profile(request: ProfileRequest, *, clock: Clock = MONOTONIC) -> Iterato
            f"capture-to-photon p50 {c2p.p50:.1f} ms, p99 {c2p.p99:.1f} ms; "
            f"latent {report.latent_kbps_per_avatar:.1f} kbit/s per avatar")
     yield f"wrote {trace}, {out / 'report.json'}, {out / 'report.html'}"
+    return ProfileResult(report, run, profiler.spans())

@@ -18,8 +18,13 @@ import numpy as np
 
 from codecav.clock import MONOTONIC, Clock
 
-STAGES = ("capture", "encode", "send", "receive", "jitter_buffer", "decode", "render", "present")
-"""The pipeline stages every frame passes through, in order."""
+STAGES = ("capture", "encode", "send", "receive", "hold", "jitter_buffer", "decode", "render", "present")
+"""The pipeline stages every frame passes through, in order (`jitter_buffer`: the render loop taking each
+remote's sample from its feed; `hold`: how long the frame waited there for its display time)."""
+
+OVERLAPPING_STAGES = ("hold",)
+"""Stages whose spans of consecutive frames overlap (several frames wait in a jitter buffer at once): the trace
+writes them as async slices, which Perfetto stacks, instead of complete events that must nest."""
 
 _NULL_SPAN: AbstractContextManager[None] = nullcontext()
 
@@ -140,7 +145,8 @@ class Profiler:
         return out
 
     def chrome_trace(self) -> dict[str, object]:
-        """The spans as a Chrome trace (complete 'X' events, µs), one track per peer and thread."""
+        """The spans as a Chrome trace (µs), one process per peer and one track per thread: complete 'X' events,
+        properly nested on each track, and async begin/end pairs for OVERLAPPING_STAGES."""
         spans = sorted(self.spans(), key=lambda s: (s.start_ns, -(s.end_ns - s.start_ns)))
         origin = spans[0].start_ns if spans else 0
         pids: dict[str, int] = {}
@@ -149,13 +155,15 @@ class Profiler:
         for span in spans:
             pid = pids.setdefault(span.peer, len(pids) + 1)
             tid = tids.setdefault((span.peer, span.thread), len(tids) + 1)
-            event: dict[str, object] = {
-                "name": span.name, "ph": "X", "pid": pid, "tid": tid,
-                "ts": (span.start_ns - origin) / 1e3, "dur": max(0.0, (span.end_ns - span.start_ns) / 1e3),
-            }
-            if span.frame is not None:
-                event["args"] = {"frame": span.frame}
-            events.append(event)
+            ts, end = _trace_us(span.start_ns - origin), _trace_us(span.end_ns - origin)
+            args = {"args": {"frame": span.frame}} if span.frame is not None else {}
+            if span.name in OVERLAPPING_STAGES:
+                key = {"cat": span.name, "id": f"{span.peer}:{span.thread}:{span.frame}:{span.start_ns}"}
+                events.append({"name": span.name, "ph": "b", "pid": pid, "tid": tid, "ts": ts, **key, **args})
+                events.append({"name": span.name, "ph": "e", "pid": pid, "tid": tid, "ts": max(ts, end), **key})
+                continue
+            events.append({"name": span.name, "ph": "X", "pid": pid, "tid": tid, "ts": ts, "dur": max(0.0, end - ts),
+                           **args})
         for peer, pid in pids.items():
             events.append({"name": "process_name", "ph": "M", "pid": pid, "args": {"name": peer}})
         for (peer, thread), tid in tids.items():
@@ -167,3 +175,9 @@ class Profiler:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.chrome_trace()))
         return path
+
+
+def _trace_us(ns: int) -> float:
+    """Nanoseconds as trace microseconds in steps of 1/1024 µs: sums of such values are exact in a float, so a
+    slice that ends where the next begins (ts + dur) meets it exactly and nesting stays clear."""
+    return round(ns * 1024 / 1000) / 1024

@@ -1,4 +1,6 @@
-"""The latency report: per-stage percentiles, capture-to-photon and mouth-to-ear per remote peer, bitrate.
+"""The latency report: per-stage percentiles, capture-to-photon and mouth-to-ear per remote peer, where each
+displayed frame's time went (its stages, which add up to its capture-to-photon), how joining each remote went,
+bitrate.
 
 Pure functions over records the engine collects; every time is nanoseconds on the receiver's monotonic
 clock (remote capture times are mapped through clock sync before they get here).
@@ -6,14 +8,19 @@ clock (remote capture times are mapped through clock sync before they get here).
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from codecav.runtime.profiler import Span
+
+if TYPE_CHECKING:
+    from codecav.net.call_types import JoinTimeline
 
 DATA_CHANNEL_OVERHEAD_BYTES = 81
 """Estimated bytes a WebRTC data-channel message adds on the wire over IPv4 (IP 20 + UDP 8 + DTLS 1.2 record
@@ -94,6 +101,126 @@ class PeerLatency:
     """Median face latency minus median voice latency: positive means the face lags the voice."""
 
 
+FRAME_STAGES = ("encode", "send", "receive", "hold", "decode", "render", "present")
+"""The stages of one displayed frame, back to back from its capture to its photon: capture and encode (the
+capture stamp to the code ready), send (handing it to the network), receive (from the sender's hand-off, through
+the network, to parsed and in the jitter buffer), hold (waiting there for its display time), decode, render and
+present (the display frame that first showed it)."""
+
+JOIN_TRACK = "join "
+"""Thread-name prefix of the join slices in a trace (`join_spans`); the stage table leaves them out."""
+
+
+@dataclass(frozen=True)
+class FrameStages:
+    """Where one displayed frame's capture-to-photon went."""
+
+    peer: str
+    """Whose frame (remote peer id)."""
+    frame: int
+    """Its LatentFrame sequence."""
+    capture_to_photon_ms: float
+    """Capture time of the state shown to the present of the first display frame showing it."""
+    stages_ms: dict[str, float]
+    """Duration of each of FRAME_STAGES, in that order."""
+
+    @property
+    def unaccounted_ms(self) -> float:
+        """Capture-to-photon minus the sum of the stages: the gaps between them (other avatars' decodes in a
+        scene of several, scheduling); about zero for one remote avatar."""
+        return self.capture_to_photon_ms - sum(self.stages_ms.values())
+
+
+@dataclass(frozen=True)
+class JoinTimes:
+    """When each step of joining one remote happened, ns on the receiver's clock (None: unknown or not yet)."""
+
+    peer: str
+    """The remote peer id."""
+    start_ns: int
+    """When this participant began joining (its call session started)."""
+    signaling_ns: int | None = None
+    """The offer or answer for this peer went through the signaling server."""
+    ice_ns: int | None = None
+    """ICE found a working candidate pair."""
+    dtls_ns: int | None = None
+    """The DTLS handshake finished."""
+    channels_ns: int | None = None
+    """Both data channels are open."""
+    avatar_fetch_ns: int | None = None
+    """The peer's avatar package is here (from the cache, or its last chunk received)."""
+    verify_ns: int | None = None
+    """The package passed verification and its decoder session is loaded."""
+    prepare_ns: int | None = None
+    """The runtime added the avatar to its scene and warmed it up (decoder session, GL programs, one offscreen
+    decode and draw)."""
+    first_decode_ns: int | None = None
+    """The remote's first frame was decoded (after it arrived and waited in the jitter buffer)."""
+    first_photon_ns: int | None = None
+    """The display frame showing it was presented."""
+    avatar_cached: bool = False
+    """The avatar came from the local cache (no transfer)."""
+    viewer: str = "local"
+    """Who joined (the receiving participant)."""
+
+    @staticmethod
+    def from_timeline(peer: str, start_ns: int, timeline: JoinTimeline, *, offset_ns: int = 0,
+                      prepare_ns: int | None = None, first_decode_ns: int | None = None,
+                      first_photon_ns: int | None = None, viewer: str = "local") -> JoinTimes:
+        """The network's JoinTimeline (µs on the call's clock, `offset_ns` added to reach this clock) with the
+        runtime's own steps."""
+        def ns(us: int | None) -> int | None:
+            return None if us is None else us * 1000 + offset_ns
+
+        return JoinTimes(peer, start_ns, ns(timeline.signaling_us), ns(timeline.ice_connected_us),
+                         ns(timeline.dtls_connected_us), ns(timeline.channels_open_us),
+                         ns(timeline.avatar_fetched_us), ns(timeline.avatar_verified_us), prepare_ns,
+                         first_decode_ns, first_photon_ns, timeline.avatar_cached, viewer)
+
+    def steps(self) -> list[tuple[str, int | None]]:
+        """(step, time) in order: the JOIN_STEPS."""
+        return [(name, getattr(self, f"{name}_ns")) for name in JOIN_STEPS]
+
+
+JOIN_STEPS = ("signaling", "ice", "dtls", "channels", "avatar_fetch", "verify", "prepare", "first_decode",
+              "first_photon")
+"""The steps of joining one remote, in order (the fields of JoinTimes)."""
+
+
+@dataclass(frozen=True)
+class PeerJoin:
+    """How joining one remote went: seconds from the start of joining to each step (None: unknown)."""
+
+    viewer: str
+    """Who joined (the receiving participant)."""
+    avatar_cached: bool
+    """The remote's avatar came from the local cache."""
+    signaling_s: float | None
+    """Offer/answer through the signaling server."""
+    ice_s: float | None
+    """ICE connected."""
+    dtls_s: float | None
+    """DTLS connected."""
+    channels_s: float | None
+    """Data channels open."""
+    avatar_fetch_s: float | None
+    """Avatar package here."""
+    verify_s: float | None
+    """Avatar verified, decoder session loaded."""
+    prepare_s: float | None
+    """Avatar in the scene and warmed up."""
+    first_decode_s: float | None
+    """First remote frame decoded."""
+    first_photon_s: float | None
+    """First remote frame on the display: the time to first frame."""
+
+    @staticmethod
+    def of(times: JoinTimes) -> PeerJoin:
+        """Seconds from `times.start_ns` to each step."""
+        seconds = {f"{name}_s": None if t is None else (t - times.start_ns) / 1e9 for name, t in times.steps()}
+        return PeerJoin(times.viewer, times.avatar_cached, **seconds)
+
+
 @dataclass(frozen=True)
 class LatencyReport:
     """Everything report.json holds."""
@@ -120,6 +247,13 @@ class LatencyReport:
     """Per 'peer/kind': (seconds since start, kbps) per one-second bin."""
     extra: dict[str, object] = field(default_factory=dict)
     """Scenario-specific figures (frames lost, clock offset, devices...)."""
+    unaccounted_ms: Percentiles = field(default_factory=lambda: percentiles([]))
+    """Per displayed frame whose stages were all recorded: capture-to-photon minus the sum of its FRAME_STAGES
+    (near zero when the stage table explains the latency)."""
+    join: dict[str, PeerJoin] = field(default_factory=dict)
+    """Per remote peer: how joining it went."""
+    time_to_first_frame_s: float | None = None
+    """From the start of joining to the first photon showing a remote; the worst over `join`."""
 
 
 def percentiles(values_ms: Iterable[float]) -> Percentiles:
@@ -133,9 +267,11 @@ def percentiles(values_ms: Iterable[float]) -> Percentiles:
 
 
 def stage_percentiles(spans: Iterable[Span]) -> dict[str, Percentiles]:
-    """Per span name, the durations' percentiles in ms, names in first-seen order."""
+    """Per span name, the durations' percentiles in ms, names in first-seen order (join slices left out)."""
     by_name: dict[str, list[float]] = {}
     for span in spans:
+        if span.thread.startswith(JOIN_TRACK):
+            continue
         by_name.setdefault(span.name, []).append((span.end_ns - span.start_ns) / 1e6)
     return {name: percentiles(values) for name, values in by_name.items()}
 
@@ -148,6 +284,54 @@ def first_presents(frames: Iterable[FramePresented]) -> list[FramePresented]:
         if key not in seen or f.present_ns < seen[key].present_ns:
             seen[key] = f
     return sorted(seen.values(), key=lambda f: (f.peer, f.frame))
+
+
+def frame_stages(spans: Sequence[Span], frames: Iterable[FramePresented]) -> list[FrameStages]:
+    """Per displayed frame (first present) whose stages were all recorded: its FRAME_STAGES. encode, send,
+    receive, hold and decode are the spans tagged with the frame's peer and id (the decode of the display frame
+    that showed it first); render and present are that display frame's (untagged) spans."""
+    tagged: dict[tuple[str, str, int], list[Span]] = {}
+    display: dict[str, list[Span]] = {"render": [], "present": []}
+    for span in spans:
+        if span.frame is not None:
+            tagged.setdefault((span.name, span.peer, span.frame), []).append(span)
+        elif span.name in display:
+            display[span.name].append(span)
+    for name in display:
+        display[name].sort(key=lambda sp: sp.end_ns)
+    ends = {name: [sp.end_ns for sp in display[name]] for name in display}
+
+    def last_before(name: str, t_ns: int) -> Span | None:
+        index = bisect.bisect_right(ends[name], t_ns)
+        return display[name][index - 1] if index else None
+
+    out = []
+    for f in first_presents(frames):
+        present = last_before("present", f.present_ns)
+        render = None if present is None else last_before("render", present.start_ns)
+        decodes = [] if render is None else [sp for sp in tagged.get(("decode", f.peer, f.frame), [])
+                                             if sp.end_ns <= render.start_ns]
+        found = {name: tagged.get((name, f.peer, f.frame)) for name in ("encode", "send", "receive", "hold")}
+        if present is None or render is None or not decodes or not all(found.values()):
+            continue
+        chosen = {name: found_spans[0] for name, found_spans in found.items() if found_spans}
+        chosen.update(decode=max(decodes, key=lambda sp: sp.end_ns), render=render, present=present)
+        out.append(FrameStages(f.peer, f.frame, (f.present_ns - f.capture_ns) / 1e6,
+                               {name: (chosen[name].end_ns - chosen[name].start_ns) / 1e6 for name in FRAME_STAGES}))
+    return out
+
+
+def join_spans(times: JoinTimes, peer: str = "local") -> list[Span]:
+    """The join of one remote as slices on its own track ('join REMOTE'): each step's slice runs from the
+    previous known step (or the start) to it; unknown steps have none."""
+    spans = []
+    last = times.start_ns
+    for name, t in times.steps():
+        if t is None:
+            continue
+        spans.append(Span(name, min(last, t), t, f"{JOIN_TRACK}{times.peer}", None, peer))
+        last = max(last, t)
+    return spans
 
 
 def bitrate_series(packets: Sequence[PacketSent], start_ns: int, bin_s: float = 1.0,
@@ -189,8 +373,12 @@ def build_report(
     avatars: int,
     frames_rendered: int,
     extra: dict[str, object] | None = None,
+    joins: Sequence[JoinTimes] = (),
+    stages_of_frames: Sequence[FrameStages] | None = None,
 ) -> LatencyReport:
-    """Summarise one run; `packets` are the latent/voice messages received from the remote peers."""
+    """Summarise one run; `packets` are the latent/voice messages received from the remote peers. `joins`: how
+    joining each remote went; `stages_of_frames`: each displayed frame's stages (default: `frame_stages` of
+    `spans` and `frames`, right where they come from one process)."""
     duration_s = max((end_ns - start_ns) / 1e9, 1e-9)
     presented = first_presents(frames)
     peers = sorted({f.peer for f in presented} | {a.peer for a in audio})
@@ -212,7 +400,17 @@ def build_report(
         peers=per_peer,
         bitrate_kbps=bitrate_series(packets, start_ns),
         extra=dict(extra or {}),
+        unaccounted_ms=percentiles(f.unaccounted_ms for f in (
+            frame_stages(spans, presented) if stages_of_frames is None else stages_of_frames)),
+        join={t.peer: PeerJoin.of(t) for t in joins},
+        time_to_first_frame_s=time_to_first_frame_s(joins),
     )
+
+
+def time_to_first_frame_s(joins: Iterable[JoinTimes]) -> float | None:
+    """The worst time from the start of joining to the first photon of a remote; None when none was shown."""
+    times = [(t.first_photon_ns - t.start_ns) / 1e9 for t in joins if t.first_photon_ns is not None]
+    return max(times) if times else None
 
 
 def report_to_json(report: LatencyReport) -> str:

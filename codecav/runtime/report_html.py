@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from codecav.runtime.profiler import STAGES
-from codecav.runtime.report import FramePresented, LatencyReport, Percentiles, first_presents
+from codecav.runtime.report import JOIN_STEPS, FramePresented, LatencyReport, Percentiles, first_presents
 
 
 def _png(fig: object) -> str:
@@ -26,6 +26,24 @@ def _fmt(value: float) -> str:
 def _row(name: str, p: Percentiles) -> str:
     return (f"<tr><td>{html.escape(name)}</td><td>{p.count}</td><td>{_fmt(p.p50)}</td><td>{_fmt(p.p95)}</td>"
             f"<td>{_fmt(p.p99)}</td><td>{_fmt(p.mean)}</td></tr>")
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _join_table(report: LatencyReport) -> str:
+    """One row per remote: seconds from the start of joining to each step."""
+    if not report.join:
+        return ""
+    head = "".join(f"<th>{html.escape(step.replace('_', ' '))}</th>" for step in JOIN_STEPS)
+    rows = "".join(
+        f"<tr><td>{html.escape(j.viewer)} sees {html.escape(peer)}{' (cached)' if j.avatar_cached else ''}</td>"
+        + "".join(f"<td>{_seconds(getattr(j, f'{step}_s'))}</td>" for step in JOIN_STEPS) + "</tr>"
+        for peer, j in report.join.items())
+    first = _seconds(report.time_to_first_frame_s)
+    return (f"<h2>Join</h2><p>Time to first remote frame: {first} s (the slowest remote; seconds from the start "
+            f"of joining, each step in order).</p><table><tr><th>remote</th>{head}</tr>{rows}</table>")
 
 
 def _ordered_stages(report: LatencyReport) -> list[str]:
@@ -102,7 +120,11 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}td:first-child{{t
 latent {report.latent_kbps_per_avatar:.2f} kbit/s per avatar ({report.latent_wire_kbps_per_avatar:.2f} on the wire).</p>
 <h2>End to end</h2><table>{head}{_row("capture-to-photon", report.capture_to_photon_ms)}
 {_row("mouth-to-ear", report.mouth_to_ear_ms)}{peer_rows}</table>
-<h2>Stages</h2><table>{head}{stage_rows}</table>
+<h2>Stages</h2><p>A displayed frame's stages run back to back from its capture to its photon (encode, send,
+receive, hold in the jitter buffer, decode, render, present); what they leave out of its capture-to-photon:</p>
+<table>{head}{_row("unaccounted", report.unaccounted_ms)}</table>
+<table>{head}{stage_rows}</table>
+{_join_table(report)}
 <h2>Run</h2><table>{extra_rows}</table>
 {figures}
 <p>Open trace.json in <a href="https://ui.perfetto.dev">Perfetto</a> for every span.</p>

@@ -8,6 +8,8 @@ import moderngl
 import numpy as np
 
 from codecav.assets.package import AvatarPackage
+from codecav.camera import View
+from codecav.clock import Clock
 from codecav.decoders import get_renderer
 from codecav.decoders.base import AvatarDraw, AvatarHandle
 from codecav.decoders.neural import OnnxNeuralDecoder
@@ -67,21 +69,58 @@ class SceneRenderer:
         self._gl.release()
         self._handles = []
 
-    def render(self, scene: Scene, eyes: list[EyeView], profiler: Profiler | None = None) -> None:
+    def render(self, scene: Scene, eyes: list[EyeView], profiler: Profiler | None = None, *,
+               clock: Clock | None = None) -> list[tuple[int, int]]:
         """Decode every instance for the mean eye position, then draw all of them into every eye; with a
-        profiler, each decode is a 'decode' span (tagged with the instance's peer and frame), drawing 'render'."""
+        profiler, each decode is a 'decode' span (tagged with the instance's peer and frame), drawing 'render'.
+        Returns when each instance's decode began and ended, on `clock` (default: the profiler's)."""
         spans = profiler if profiler is not None else _NO_PROFILER
+        now = (clock or spans.clock).now_ns
         eye_mid = np.mean([ev.view.eye_position for ev in eyes], axis=0)
         draws = []
-        for index, instance in enumerate(scene.instances):
-            if instance.avatar_key not in self._avatars:
-                raise ValueError(f"scene instance {index} uses unknown avatar {instance.avatar_key!r}")
-            loaded = self._avatars[instance.avatar_key]
-            with spans.span("decode", instance.frame, instance.peer):
-                frame = loaded.decoder.decode(instance.code, head_space_view_dir(instance.transform, eye_mid))
-                handle = self._handle_for(index, instance.avatar_key)
-                self._gl.update(handle, frame)
-            draws.append(AvatarDraw(handle, instance.transform))
+        decoded = []
+        for index in range(len(scene.instances)):
+            began_ns = now()
+            draws.append(self._decode(scene, index, eye_mid, spans))
+            decoded.append((began_ns, now()))
         with spans.span("render"):
             for eye in eyes:
                 self._gl.render(eye, draws, background=scene.background)
+        return decoded
+
+    def _decode(self, scene: Scene, index: int, eye_mid: np.ndarray, spans: Profiler) -> AvatarDraw:
+        """Decode instance `index` into its GPU handle (a 'decode' span); the draw that shows it."""
+        instance = scene.instances[index]
+        if instance.avatar_key not in self._avatars:
+            raise ValueError(f"scene instance {index} uses unknown avatar {instance.avatar_key!r}")
+        loaded = self._avatars[instance.avatar_key]
+        with spans.span("decode", instance.frame, instance.peer):
+            frame = loaded.decoder.decode(instance.code, head_space_view_dir(instance.transform, eye_mid))
+            handle = self._handle_for(index, instance.avatar_key)
+            self._gl.update(handle, frame)
+        return AvatarDraw(handle, instance.transform)
+
+    def warm_up(self, scene: Scene, views: list[View], indices: list[int] | None = None) -> None:
+        """Decode the instances `indices` (default: all) once and draw them into throw-away framebuffers the
+        size of `views`: decoder sessions run once, GL programs, buffers and per-size render targets are built
+        and the driver has compiled what it defers to the first draw. Nothing is profiled or shown."""
+        chosen = range(len(scene.instances)) if indices is None else indices
+        if not views or not chosen:
+            return
+        eye_mid = np.mean([v.eye_position for v in views], axis=0)
+        draws = [self._decode(scene, index, eye_mid, _NO_PROFILER) for index in chosen]
+        made = []
+        try:
+            for view in views:
+                size = (view.width, view.height)
+                fb = self.ctx.framebuffer(color_attachments=[self.ctx.texture(size, 4)],
+                                          depth_attachment=self.ctx.depth_texture(size))
+                made.append(fb)
+                self._gl.render(EyeView(view, fb), draws, background=scene.background)
+            self.ctx.finish()
+        finally:
+            for fb in made:
+                for attachment in (*fb.color_attachments, fb.depth_attachment):
+                    if attachment is not None:
+                        attachment.release()
+                fb.release()

@@ -27,7 +27,8 @@ from codecav.runtime.demo_peer import (
 )
 from codecav.runtime.video import probe_video
 
-REPORT_KEYS = ("capture_to_photon_ms", "mouth_to_ear_ms", "frames_rendered", "avatars", "latent_kbps_per_avatar")
+REPORT_KEYS = ("capture_to_photon_ms", "mouth_to_ear_ms", "frames_rendered", "avatars", "latent_kbps_per_avatar",
+               "time_to_first_frame_s", "join")
 
 
 @pytest.mark.gl
@@ -48,6 +49,7 @@ def test_demo_xr_without_runtime_falls_back_then_runs_the_call(tmp_path: Path) -
         assert any(line.startswith(f"  {me}: done: ") for line in lines)
     summary = lines[-5:]
     assert summary[0].startswith("call: alice and bob") and summary[1].startswith("capture-to-photon: p50")
+    assert "first remote frame after " in summary[0]
     assert summary[-1].startswith("wrote ")
     report = json.loads((tmp_path / "report.json").read_text())
     assert all(key in report for key in REPORT_KEYS)
@@ -55,14 +57,30 @@ def test_demo_xr_without_runtime_falls_back_then_runs_the_call(tmp_path: Path) -
     c2p = report["capture_to_photon_ms"]
     assert c2p["count"] > 10 and 0 < c2p["p50"] <= c2p["p99"] < 3000
     assert report["latent_kbps_per_avatar"] > 1
+    # Joining: each participant's view of the other, step by step, and the slower one's time to first frame.
+    assert set(report["join"]) == {"alice", "bob"} and report["join"]["alice"]["viewer"] == "bob"
+    firsts = [j["first_photon_s"] for j in report["join"].values()]
+    assert report["time_to_first_frame_s"] == max(firsts) > 0
+    for join in report["join"].values():
+        assert 0 < join["verify_s"] <= join["prepare_s"] <= join["first_decode_s"] <= join["first_photon_s"]
+    # The stages of a displayed frame, the wait in the jitter buffer included, explain its capture-to-photon.
+    assert {"encode", "send", "receive", "hold", "decode", "render", "present"} <= set(report["stages"])
+    assert report["unaccounted_ms"]["count"] > 10 and abs(report["unaccounted_ms"]["p50"]) < 5
     trace = json.loads((tmp_path / "trace.json").read_text())
     names = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "process_name"}
     assert names == {"alice", "bob"}
     assert {"decode", "render", "receive", "send"} <= {e["name"] for e in trace["traceEvents"] if e["ph"] == "X"}
+    assert {"signaling", "verify", "prepare", "first_photon"} <= {e["name"] for e in trace["traceEvents"]}
     frames, width, height, _has_audio = probe_video(tmp_path / "demo.mp4")
     # Every frame both participants presented, side by side (how many depends on how fast this machine renders).
     view_frames = [probe_video(tmp_path / "peers" / name / "view.mp4")[0] for name in ("alice", "bob")]
     assert frames == min(view_frames) > 0 and width == 2 * height
+    # Real time: each view holds a frame per 1/30 s of the time its participant rendered, however many it rendered.
+    for name, count in zip(("alice", "bob"), view_frames, strict=True):
+        records = json.loads((tmp_path / "peers" / name / "records.json").read_text())
+        rendered_s = (records["end_ns"] - records["start_ns"]) / 1e9
+        assert abs(count - 30 * rendered_s) <= 3, (name, count, rendered_s)
+        assert records["video"]["written"] == count
     assert "<img" in (tmp_path / "report.html").read_text()
 
 

@@ -237,3 +237,97 @@ def test_engine_measures_frames_and_late_frames_and_ends_at_its_deadline_on_fake
     assert run.presented == []  # no frame ever arrived for "a"
     renderer.release()
     target.close()
+
+
+class _CountingSource(LatentSource):
+    """Frames 0, 1, 2 ... as fast as they are read, each taking 1 ms of fake time."""
+
+    name: ClassVar[str] = "counting"
+
+    def __init__(self, clock: FakeClock, dim: int) -> None:
+        self.clock = clock
+        self.dim = dim
+        self.sequence = 0
+        self.closed = threading.Event()
+
+    def read(self, timeout: float | None = None) -> LatentFrame | None:
+        if self.closed.is_set():
+            return None
+        self.clock.advance(1_000_000)  # 1 ms of "encoding"
+        frame = LatentFrame(self.sequence, self.clock.now_us(), np.zeros(self.dim, np.float32))
+        self.sequence += 1
+        return frame
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_sender_worker_runs_its_source_before_sending_and_times_the_hand_off() -> None:
+    fake = FakeClock(10_000_000)
+    source = _CountingSource(fake, 4)
+    sent: list[int] = []
+    profiler = Profiler(ProfilerOptions(enabled=True), clock=fake)
+    enough = threading.Event()
+
+    def send(frame: LatentFrame) -> int:
+        sent.append(frame.sequence)
+        if len(sent) >= 3:
+            enough.set()
+        return frame.capture_time_us * 1000 + 250_000  # it left 0.25 ms after its capture
+
+    worker = SenderWorker(source, send, profiler, peer="alice")
+    worker.start(sending=False)
+    assert worker.wait_first_frame(5.0)
+    assert sent == [] and worker.frames_sent == 0
+    worker.start_sending()
+    assert enough.wait(5.0)
+    worker.stop()
+    assert worker.frames_skipped >= 1 and sent[0] >= worker.frames_skipped
+    spans = [s for s in profiler.spans() if s.frame == sent[0]]
+    assert {s.name for s in spans} == {"encode", "send"} and {s.peer for s in spans} == {"alice"}
+    [send_span] = [s for s in spans if s.name == "send"]
+    assert send_span.end_ns - send_span.start_ns == 250_000  # encode ends at the capture stamp here (no time)
+
+
+def test_sender_worker_that_never_delivers_is_not_ready() -> None:
+    source = _FailingSource()
+    worker = SenderWorker(source, lambda frame: None, Profiler())
+    worker.start(sending=False)
+    assert not worker.wait_first_frame(5.0)
+    with pytest.raises(OSError, match="camera unplugged"):
+        worker.stop()
+
+
+@pytest.mark.gl
+def test_prepare_warms_up_offscreen_without_changing_what_is_drawn(gl_ctx: moderngl.Context) -> None:
+    package = build_synthetic_avatar(seed=5)
+    views = camera_views(64, 48, eye=(0.0, 0.0, 0.9), fovy_deg=35.0)
+    code = np.random.default_rng(1).normal(0, 0.8, package.manifest.latent.dim).astype(np.float32)
+    images = []
+    for prepare in (False, True):
+        target = HeadlessTarget(views, ctx=gl_ctx)
+        renderer = SceneRenderer(gl_ctx)
+        engine = Engine(target, renderer, Profiler())
+        feed = LatestFeed()
+        engine.add_remote("bob", package, row_layout(1)[0], feed)
+        if prepare:
+            engine.prepare(views)
+            assert engine.milestones("bob").prepared_ns is not None
+            assert target.frames_presented == 0, "the warm-up draws offscreen, it presents nothing"
+        feed.push(ReceivedFrame("bob", LatentFrame(0, 0, code), capture_ns=0, received_ns=0))
+        engine.run(frames=1)
+        images.append(target.read_rgb())
+        marks = engine.milestones("bob")
+        assert marks.first_frame == 0 and marks.first_decode_ns is not None and marks.first_photon_ns is not None
+        assert marks.first_decode_ns <= marks.first_photon_ns
+        renderer.release()
+        target.close()
+    assert np.array_equal(images[0], images[1])
+
+
+def test_network_thread_runs_a_plain_function_on_its_loop() -> None:
+    net = NetworkThread("codecav-net-test")
+    try:
+        assert net.call_in_loop(lambda: threading.current_thread().name, timeout=5) == "codecav-net-test"
+    finally:
+        net.stop()
