@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codecav.assets.package import AvatarPackage
+from codecav.net.impairment import Impairment
 from codecav.net.jitter_buffer import JitterConfig, PlayoutSample
 from codecav.net.lip_sync import LipSyncConfig
 from codecav.net.peer import PeerConfig
@@ -45,6 +46,10 @@ class CallConfig:
     """Most participants including this one; offers beyond it are ignored (use an SFU room beyond 6)."""
     timings_kept: int = 4096
     """Per-frame timing records kept for the profiler (oldest dropped)."""
+    impairment: Impairment | None = None
+    """User-space loss and jitter applied to every datagram this peer sends on each full-mesh link once its
+    channels are open (codecav.net.impairment; for tests and benchmarks where tc netem is missing). None: the
+    network as is."""
     voice_path: str = "codecav"
     """How received voice is played: 'codecav' (RTP packets taken before aiortc's jitter buffer, played by
     codecav's adaptive buffer with concealment, FEC and time-stretching) or 'aiortc' (aiortc's decoded frames,

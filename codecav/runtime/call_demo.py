@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -175,11 +176,16 @@ POLL_NS = 200_000_000
 
 
 def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_s: float = WARMUP_S, *,
-                  peer_command: Sequence[str], clock: Clock = MONOTONIC) -> Iterator[str]:
+                  peer_command: Sequence[str], impairment: tuple[float, float] | None = None,
+                  voice_path: str = "codecav", cache_root: Path | None = None,
+                  clock: Clock = MONOTONIC) -> Iterator[str]:
     """Run the two-process call, yielding progress lines, then the summary; latency figures are taken after
     `warmup_s` (the report says so), counts cover the whole call. Each participant runs as
     `[*peer_command, CONFIG.json]` (e.g. `python -m codecav.cli.demo_peer`) and reports on its stdout as that
-    module describes; `clock` paces the polling and the time-out."""
+    module describes; `clock` paces the polling and the time-out. `impairment` (loss share, jitter ms) impairs
+    what every participant sends (codecav.net.impairment); `voice_path` picks the voice receive path ('aiortc' is
+    the baseline); `cache_root/NAME/cache` holds each participant's avatar cache (default under out_dir, so a
+    fresh demo fetches the avatars)."""
     from codecav.net.signaling.join_token import make_join_token
     from codecav.net.signaling.server import SignalingServer
 
@@ -224,7 +230,9 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
                                     token=make_join_token(secret, room, name, 600), avatar=str(cast.avatars[i]),
                                     clip=None if cast.clips[i] is None else str(cast.clips[i]), seconds=seconds,
                                     start_ns=start_ns, out=str(work / name), width=size, height=size,
-                                    cache_dir=str(work / name / "cache"))
+                                    cache_dir=str((cache_root or work) / name / "cache"),
+                                    impair_loss=impairment[0] if impairment else 0.0,
+                                    impair_jitter_ms=impairment[1] if impairment else 0.0, voice_path=voice_path)
             path = work / f"{name}.json"
             path.write_text(json.dumps(asdict(config)))
             (work / name).mkdir(exist_ok=True)
@@ -295,6 +303,36 @@ def _receiver_spans(remote: str, own: list[Span], sender: list[Span], offset_ns:
     return out
 
 
+DRIFT_WINDOW_S = 60.0
+"""Mouth-to-ear drift compares the first and the last minute of a call (a quarter each of a shorter one)."""
+
+
+def voice_delay_drift_ms(heard: Sequence[AudioPlayed]) -> float | None:
+    """Median mouth-to-ear delay over the last window minus over the first (DRIFT_WINDOW_S, or a quarter of the
+    call when shorter); None with fewer than 4 matched chunks in either window."""
+    if not heard:
+        return None
+    ends = sorted(heard, key=lambda a: a.playout_ns)
+    first, last = ends[0].playout_ns, ends[-1].playout_ns
+    window = min(DRIFT_WINDOW_S * 1e9, (last - first) / 4)
+    early = [a.playout_ns - a.capture_ns for a in ends if a.playout_ns <= first + window]
+    late = [a.playout_ns - a.capture_ns for a in ends if a.playout_ns >= last - window]
+    if len(early) < 4 or len(late) < 4:
+        return None
+    return float(np.median(late) - np.median(early)) / 1e6
+
+
+def _voice_totals(records: dict[str, Any]) -> dict[str, float]:
+    """Voice receive counters over every receiver: played, concealed (loss only) and its rate per second."""
+    voices = [p["voice"] for r in records.values() for p in (*r["stats"]["peers"], *r["stats"]["departed"])
+              if p.get("voice")]
+    played = sum(v["played_ms"] for v in voices)
+    concealed = sum(v["loss_concealed_ms"] for v in voices)
+    return {"played_ms": round(played, 1), "loss_concealed_ms": round(concealed, 1),
+            "loss_concealed_ms_per_s": round(concealed / (played / 1000.0), 3) if played > 0 else 0.0,
+            "fec_recovered": sum(v["fec_recovered"] for v in voices), "lost": sum(v["lost"] for v in voices)}
+
+
 def _write_results(out_dir: Path, work: Path, avatars: int, size: int, warmup_s: float) -> Iterator[str]:
     records = {name: json.loads((work / name / "records.json").read_text()) for name in PEER_NAMES}
     own_spans = {name: [Span(**s) for s in json.loads((work / name / "spans.json").read_text())]
@@ -307,6 +345,7 @@ def _write_results(out_dir: Path, work: Path, avatars: int, size: int, warmup_s:
     stages_of_frames: list[FrameStages] = []
     joins: list[JoinTimes] = []
     correlations: dict[str, float] = {}
+    drifts: dict[str, float] = {}
     windows: list[tuple[int, int]] = []
     for name, rec in records.items():
         remote = rec["remote"]
@@ -332,9 +371,13 @@ def _write_results(out_dir: Path, work: Path, avatars: int, size: int, warmup_s:
             sent = SentVoice([np.load(work / remote / "voice_sent.npy")], sender["voice_sent_start_ns"])
             voice_delay = mouth_to_ear_ns(received, sent, offset_ns)
             correlations[f"{remote}->{name}"] = round(voice_delay.correlation, 3)
-            audio += [AudioPlayed(remote, int(h - d), int(h)) for h, d in
-                      zip(voice_delay.handoff_ns.tolist(), voice_delay.delay_ns.tolist(), strict=True)
-                      if lo <= h <= hi]
+            heard = [AudioPlayed(remote, int(h - d), int(h)) for h, d in
+                     zip(voice_delay.handoff_ns.tolist(), voice_delay.delay_ns.tolist(), strict=True)
+                     if lo <= h <= hi]
+            audio += heard
+            drift = voice_delay_drift_ms(heard)
+            if drift is not None:
+                drifts[f"{remote}->{name}"] = round(drift, 2)
             voice_mix.append(received.stream())
     # Rates are per receiving window: span the report over the mean window length.
     start_ns = min(lo for lo, _ in windows)
@@ -348,6 +391,8 @@ def _write_results(out_dir: Path, work: Path, avatars: int, size: int, warmup_s:
                                  "latency_window": "latencies and bitrates from warmup_s after each receiver began "
                                                    "rendering to its end; counts cover the call",
                                  "voice_match_correlation": correlations,
+                                 "voice_delay_drift_ms": drifts,
+                                 "voice": _voice_totals(records),
                                  "clock_offset_us": {n: r["clock_offset_us"] for n, r in records.items()},
                                  "rendered_fps": {n: round(r["frames_rendered"] / max((r["end_ns"] - r["start_ns"])
                                                                                      / 1e9, 1e-9), 2)

@@ -78,6 +78,12 @@ class DemoPeerConfig:
     """Source frame rate and display rate."""
     cache_dir: str | None = None
     """Avatar cache (None: the default)."""
+    impair_loss: float = 0.0
+    """Share of this participant's outgoing datagrams dropped (user-space impairment; 0: none)."""
+    impair_jitter_ms: float = 0.0
+    """Their delay varies uniformly in 0..2 x this (mean this), so they arrive jittered and reordered."""
+    voice_path: str = "codecav"
+    """How received voice is played (CallConfig.voice_path): 'codecav', or 'aiortc' as the baseline."""
 
 
 def load_config(path: Path) -> DemoPeerConfig:
@@ -231,6 +237,7 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
     from codecav.net.avatar_exchange import OwnAvatar
     from codecav.net.call_session import CallSession
     from codecav.net.call_types import CallConfig, JoinTimeline
+    from codecav.net.impairment import Impairment
     from codecav.net.peer import PeerConfig
     from codecav.runtime.call_app import CallFeed, FrameTimingLog
 
@@ -255,7 +262,10 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
     session = CallSession(
         CallConfig(room=config.room, peer_id=config.name, signal_url=config.signal_url, token=config.token,
                    peer=PeerConfig(loopback_only=True),
-                   cache_dir=Path(config.cache_dir) if config.cache_dir else None),
+                   cache_dir=Path(config.cache_dir) if config.cache_dir else None, voice_path=config.voice_path,
+                   impairment=Impairment(config.impair_loss, config.impair_jitter_ms, config.impair_jitter_ms,
+                                         seed=len(config.name))
+                   if config.impair_loss > 0 or config.impair_jitter_ms > 0 else None),
         own, voice_track=track, receive_voice=True)
     output = VirtualOutput(session.voice_samples)
     profiler = Profiler(ProfilerOptions(enabled=True), clock=clock)
