@@ -4,6 +4,7 @@ every CodecavError into one line on stderr with exit status 2."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -49,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("codecav: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`codecav avatar info X | head`): stop quietly, as the Python docs advise, and keep
+        # the interpreter's final flush from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -66,3 +66,22 @@ def test_avatar_capture_unknown_preset_is_one_line(tmp_path: Path) -> None:
     proc = run_cli("avatar", "capture", "--identity", "0", "--preset", "huge", "--out", str(tmp_path / "c"))
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "preset" in proc.stderr
+
+
+def test_a_closed_output_pipe_ends_quietly() -> None:
+    """`codecav avatar info X | head` must not print a traceback when head goes away (run in a child: the test
+    replaces a handler with one that hits a closed pipe, as print() does)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import codecav.cli.avatar as avatar, sys\n"
+        "def closed(args):\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "avatar._cmd_avatar_info = closed\n"
+        "from codecav.cli.main import main\n"
+        "sys.exit(main(['avatar', 'info', 'x']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 141
+    assert proc.stderr == ""
