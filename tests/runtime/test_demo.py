@@ -137,3 +137,51 @@ def test_call_demo_reports_garbage_and_the_failed_event_of_a_participant(tmp_pat
         assert f"  {name}: ignored a line that is not a demo event (not JSON: 'hello from a library')" in lines
         assert any(line.startswith(f"  {name}: failed: cannot open ") for line in lines)
     assert "a participant failed (alice: cannot open " in str(info.value)
+
+
+def test_start_barrier_lets_media_flow_and_times_the_talk_from_start() -> None:
+    import threading
+
+    from codecav.clock import FakeClock
+    from codecav.runtime.demo_peer import START_TIMEOUT_S, DemoPeerError, StartBarrier
+
+    clock = FakeClock(0)
+    gate = threading.Event()
+    def wait_for_gate() -> None:
+        gate.wait(10)
+
+    barrier = StartBarrier(wait_for_gate, clock)
+    clock.advance(5_000_000_000)  # sending and rendering while the other participant gets ready
+    assert not barrier.done(3.0) and barrier.start_ns is None
+    gate.set()
+    for _ in range(200):  # the helper thread stamps the start
+        if barrier.start_ns is not None:
+            break
+        threading.Event().wait(0.01)
+    assert barrier.start_ns == 5_000_000_000
+    clock.advance(2_999_999_999)
+    assert not barrier.done(3.0)
+    clock.advance(1)
+    assert barrier.done(3.0)
+    barrier.check()
+
+    def refused() -> None:
+        raise DemoPeerError("the demo sent '' instead of 'start'")
+
+    failed = StartBarrier(refused, FakeClock(0))
+    for _ in range(200):
+        if failed.done(3.0):
+            break
+        threading.Event().wait(0.01)
+    with pytest.raises(DemoPeerError, match="instead of 'start'"):
+        failed.check()
+
+    late_clock = FakeClock(0)
+    def never_starts() -> None:
+        threading.Event().wait(10)
+
+    never = StartBarrier(never_starts, late_clock)
+    late_clock.advance(int(START_TIMEOUT_S * 1e9) + 1)
+    assert never.done(3.0)
+    with pytest.raises(DemoPeerError, match="not ready within"):
+        never.check()
