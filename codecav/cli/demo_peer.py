@@ -13,10 +13,9 @@ CONFIG.json holds the fields of `codecav.runtime.demo_peer.DemoPeerConfig`. The 
 
   in that order; `failed` may come at any point and is the last line. Anything else a library writes to the
   process's standard output (C libraries included) is redirected to stderr, so it cannot break the channel.
-- stdin carries one line from the demo, `start`, once every participant has reported `remote`. A participant
-  sends and renders as soon as it is ready, and talks for `seconds` from its `start`, so all talk for the same
-  time and none leaves while another is still fetching its avatar. End of input instead of `start` (the demo went
-  away) fails the participant.
+- stdin carries one line from the demo, `start`, once every participant has reported `remote`: each waits for it
+  before it starts sending and rendering, so all talk for the same time and none leaves while another is still
+  fetching its avatar. End of input instead of `start` (the demo went away) fails the participant.
 - stderr carries logging (the `codecav` loggers at INFO, others at WARNING) and, on a user error, one line
   `codecav demo peer: MESSAGE`; the demo keeps it in out/peers/NAME/stderr.log.
 - Exit status 0 after `done`; 2 after `failed` (a CodecavError: bad configuration, unreachable signaling,

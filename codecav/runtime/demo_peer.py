@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -225,58 +224,14 @@ def open_clip_source(clip_dir: Path, package: Any, start_ns: int) -> tuple[Calla
     return (lambda: PacedLatentSource(open_inner, clip.fps, start_ns)), voice
 
 
-START_TIMEOUT_S = 90.0
-"""How long a ready participant waits for the others' readiness (the demo's `start`) before it gives up."""
-
-
-class StartBarrier:
-    """Waits for `wait_start` (the demo's `start`: every participant is ready) on a helper thread while this one
-    already sends and renders; `done(seconds)` is true `seconds` after it came. Without `wait_start` the talk starts
-    at once."""
-
-    def __init__(self, wait_start: Callable[[], None] | None, clock: Clock) -> None:
-        """Start waiting now."""
-        self._clock = clock
-        self._ready_ns = clock.now_ns()
-        self._error: str | None = None
-        self.start_ns: int | None = None if wait_start is not None else self._ready_ns
-        """When every participant was ready (None until then)."""
-        if wait_start is not None:
-            threading.Thread(target=self._wait, args=(wait_start,), name="demo-start", daemon=True).start()
-
-    def _wait(self, wait_start: Callable[[], None]) -> None:
-        try:
-            wait_start()
-        except CodecavError as exc:
-            self._error = str(exc)
-            return
-        self.start_ns = self._clock.now_ns()
-
-    def done(self, seconds: float) -> bool:
-        """True once the talk is over, `start` failed, or it did not come within START_TIMEOUT_S."""
-        now = self._clock.now_ns()
-        if self.start_ns is None:
-            return self._error is not None or now - self._ready_ns > START_TIMEOUT_S * 1e9
-        return now >= self.start_ns + seconds * 1e9
-
-    def check(self) -> None:
-        """DemoPeerError if the talk never started (the demo failed or another participant never got ready)."""
-        if self._error is not None:
-            raise DemoPeerError(self._error)
-        if self.start_ns is None:
-            raise DemoPeerError(f"the other participants were not ready within {START_TIMEOUT_S:g} s after this "
-                                "one; see their out/peers/NAME/stderr.log")
-
-
 def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] | None = None, *,
              wait_start: Callable[[], None] | None = None, clock: Clock = MONOTONIC) -> PeerDone:
     """The whole participant: reports `PeerJoined` and `RemoteArrived` to `on_event` and returns `PeerDone`;
     raises CodecavError subclasses for the user's mistakes. Everything is ready before media flows: the source
     runs (its models loaded, frames read and dropped) from before joining, and the remote's avatar is added and
-    warmed up (decoder session, GL programs, one offscreen decode and draw) before `RemoteArrived`. Then it
-    sends and renders at once, while `wait_start` (if given) blocks on a helper thread until every participant
-    is ready; the talk lasts `config.seconds` from then, so all talk for the same time and none leaves while
-    another is still fetching its avatar. `clock` paces the display and times the
+    warmed up (decoder session, GL programs, one offscreen decode and draw) before `RemoteArrived`. Then
+    `wait_start` (if given) blocks until every participant is ready, so all talk for the same `config.seconds`
+    and none leaves while another is still fetching its avatar. `clock` paces the display and times the
     profiler (the clip's `start_ns` is on the host's monotonic clock, shared with the other participant)."""
     from codecav.encoders.synthetic_source import SyntheticLatentSource
     from codecav.net.avatar_exchange import OwnAvatar
@@ -344,7 +299,8 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
         if not sender.wait_first_frame(SOURCE_READY_S):
             raise DemoPeerError(f"the driving source ({source_note}) delivered no frame in {SOURCE_READY_S:g} s")
         report(RemoteArrived(remote, remote_package.manifest.avatar_id))
-        start = StartBarrier(wait_start, clock)
+        if wait_start is not None:
+            wait_start()  # the network thread keeps serving our avatar to the others meanwhile
 
         def record(_index: int) -> None:
             # Only the read-back stays on the render thread; the recorder's worker flips, converts and encodes.
@@ -354,9 +310,7 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
         output.start()
         sender.start_sending()
         recorder.begin(engine.time_source.now_ns())
-        # Media flows at once (no wait before the first photon); the talk lasts `seconds` from everyone's `start`.
-        run = engine.run(should_stop=lambda: start.done(config.seconds))
-        start.check()
+        run = engine.run(seconds=config.seconds)
         end_ns = run.end_ns
         stats = net.call_in_loop(session.stats, timeout=10)
     finally:
