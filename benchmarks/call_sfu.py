@@ -7,9 +7,11 @@ one process with one SfuCallSession subscribed to everyone; the other participan
 --workers processes, each publishing 30 latent frames/s and a 48 kHz voice (Opus) and subscribing only to the
 listener (they must hear its avatar requests and pings). Reported for the listener, over all speakers:
 latent transit (receive - capture, clock-synced) p50/p99, frames received of sent, voice frames received of
-expected (50/s per speaker), and voice lag (how much later each decoded voice frame reached codecav than the
-fastest packet path: aiortc's receive buffering plus any backlog; "falls behind" shows as growth between the
-first and last seconds). --gc-freeze runs the listener with gc.freeze() after joining and a higher gen-0
+expected (50/s per speaker), and voice lag: the listener plays every voice, mixed, 10 ms at a time through
+codecav's voice receive path, and the lag is each played chunk's delay behind its capture (the playout buffer's
+delay on this clock: network, jitter allowance and any backlog; "falls behind" shows as growth between the
+first and last seconds). Before issue 12 it was how much later aiortc's decoded voice frames reached codecav
+than their packets. --gc-freeze runs the listener with gc.freeze() after joining and a higher gen-0
 threshold (Python's collector was measured causing 20-50 ms stalls with many connections in one process).
 """
 
@@ -44,6 +46,10 @@ from codecav.net.voice import SAMPLE_RATE, VoiceTrack, wav_feed  # noqa: E402
 
 ROOM = "bench-sfu"
 FPS = 30.0
+
+
+VOICE_CHUNK_US = 10_000
+"""The listener plays voice in 10 ms chunks, as a sound device would."""
 
 
 def _config(url: str, peer: str, cache: Path) -> CallConfig:
@@ -112,8 +118,12 @@ async def run_listener(args: argparse.Namespace) -> dict[str, Any]:
         began = monotonic_us()
         Path(args.ready).joinpath("go").touch()
         remotes = list(call._remotes.values())  # kept: speakers leave at the end, their voice stats stay here
+        heard_us = began  # the listener's voice output: every remote voice mixed, pulled 10 ms at a time
         while monotonic_us() - began < (args.seconds + 1.0) * 1e6:
             call.remote_frames()  # display at 90 Hz: steers the jitter buffers
+            while heard_us + VOICE_CHUNK_US <= monotonic_us():
+                call.voice_samples(heard_us, VOICE_CHUNK_US * SAMPLE_RATE // 1_000_000)
+                heard_us += VOICE_CHUNK_US
             await asyncio.sleep(1 / 90)
         departed_voices = [r for r in remotes if r.peer_id not in call._remotes]
         stats = call.stats()
