@@ -19,7 +19,7 @@ from codecav.net.avatar_exchange import AvatarCache, AvatarFetch, ExchangeStats,
 from codecav.net.call_types import CallConfig, FrameTiming, JoinTimeline, PeerCallStats, RemoteFrame
 from codecav.net.clock_sync import ClockSyncEstimator
 from codecav.net.errors import NetError
-from codecav.net.impairment import ImpairmentStats, impair
+from codecav.net.impairment import impair
 from codecav.net.jitter_buffer import JitterBuffer, PlayoutState
 from codecav.net.peer import LinkTimes, PeerLink, PeerLinkStats
 from codecav.net.receiver import ControlMessageReceiver, LatentFrameReceiver
@@ -107,8 +107,6 @@ class RemotePeer(Generic[L]):
         self.signaling_us: int | None = None
         """When the offer or answer for this peer went out (JoinTimeline.signaling_us)."""
         self._channels_open_us: int | None = None
-        self.impairment_stats: ImpairmentStats | None = None
-        """What CallConfig.impairment did to this link's outgoing datagrams (None: not impaired)."""
         self._avatar_fetched_us: int | None = None
         self._avatar_verified_us: int | None = None
         self._avatar_cached = False
@@ -120,7 +118,7 @@ class RemotePeer(Generic[L]):
         await self.link.wait_open()
         self._channels_open_us = self.clock.now_us()
         if self.config.impairment is not None and isinstance(self.link, PeerLink):  # mesh links (not via an SFU)
-            self.impairment_stats = impair(self.link, self.config.impairment)
+            impair(self.link, self.config.impairment)
         self._open.set()
         hello = Hello(self.config.peer_id, self.own.package.manifest.avatar_id, self.own.sha256, CAPABILITIES)
         pings = 0
