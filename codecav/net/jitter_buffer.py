@@ -39,6 +39,10 @@ class JitterConfig:
     """How fast the delay grows towards its target, in ms per ms of render time (playback slows to half)."""
     lower_rate: float = 0.02
     """How fast it shrinks (playback 2% fast: unnoticeable)."""
+    floor_jumps: bool = True
+    """A floor above the delay is taken at once (the face holds its frame for that long) rather than at
+    `raise_rate`: the floor is the voice's delay, and a face trailing a voice that has just started or restarted
+    later would show the mouth moving ahead of the sound it makes until it caught up."""
     floor_lower_rate: float = 0.1
     """How fast it shrinks once a floor that held it above its own need has gone down (the voice it waited for
     caught up): playback 10% fast, in step with the voice speeding up, so the two do not hold each other up."""
@@ -211,7 +215,9 @@ class JitterBuffer:
             self._floor_held = True  # the floor, not the frames' own transits, sets the delay
         if self._last_render_us is not None and self.stats.samples.get(PlayoutState.INTERPOLATED.value):
             step = max(0.0, render_us - self._last_render_us)
-            if target > self._delay_us:
+            if target > self._delay_us and self.config.floor_jumps and self.floor_us >= target:
+                self._delay_us = target
+            elif target > self._delay_us:
                 self._delay_us = min(target, self._delay_us + step * self.config.raise_rate)
             else:
                 rate = self.config.floor_lower_rate if self._floor_held else self.config.lower_rate
