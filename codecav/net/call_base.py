@@ -130,10 +130,12 @@ class CallBase(Generic[L]):
                 frames.append(frame)
         return frames
 
-    def remote_frame(self, peer: str, render_us: int | None = None) -> RemoteFrame | None:
-        """One peer's avatar state at `render_us` (default now); None if unknown or its avatar is not ready."""
+    def remote_frame(self, peer: str, render_us: int | None = None, photon_lead_us: int = 0) -> RemoteFrame | None:
+        """One peer's avatar state at `render_us` (default now), reaching the eye `photon_lead_us` later (for
+        lip-sync); None if unknown or its avatar is not ready."""
         remote = self._remotes.get(peer)
-        return None if remote is None else remote.sample(self.clock.now_us() if render_us is None else render_us)
+        return None if remote is None else remote.sample(self.clock.now_us() if render_us is None else render_us,
+                                                         photon_lead_us)
 
     def ready_peers(self) -> list[tuple[str, str, AvatarPackage]]:
         """(peer id, avatar sha256, verified package) of every peer whose avatar is ready (any thread)."""

@@ -253,12 +253,15 @@ class RemotePeer(Generic[L]):
                 return None
             return FaceDelay(jitter.playout_delay_us, jitter.min_transit_us)
 
-    def sample(self, render_us: int) -> RemoteFrame | None:
+    def sample(self, render_us: int, photon_lead_us: int = 0) -> RemoteFrame | None:
         """The avatar state to show at `render_us`, or None before the avatar is verified (any thread).
-        With voice, the face's delay is held within the lip-sync window of the voice's (codecav.net.lip_sync)."""
+        With voice, the face's delay is held within the lip-sync window of the voice's (codecav.net.lip_sync):
+        the face reaches the eye `photon_lead_us` after `render_us` (the renderer's decode, draw and present),
+        so its capture-to-eye delay is the playout delay plus that lead, and the lead is what it is compared by."""
         voice = self.voice
         face = self._face_delay() if voice is not None else None
-        floor = voice.face_floor_us(render_us, face) if voice is not None and face is not None else 0.0
+        floor = max(0.0, voice.face_floor_us(render_us + photon_lead_us, face) - photon_lead_us) \
+            if voice is not None and face is not None else 0.0
         with self._lock:
             jitter = self.jitter
             package = self.fetch.package
@@ -267,7 +270,7 @@ class RemotePeer(Generic[L]):
             jitter.floor_us = floor
             sample = jitter.sample(float(render_us))
         if voice is not None and sample.state is not PlayoutState.EMPTY:
-            voice.sync.face_shown(render_us, sample.playout_delay_us)
+            voice.sync.face_shown(render_us + photon_lead_us, sample.playout_delay_us + photon_lead_us)
         return RemoteFrame(self.peer_id, self.hello.avatar_sha256 if self.hello else "", package, sample)
 
     def voice_chunk(self, play_ns: int) -> np.ndarray | None:

@@ -214,10 +214,10 @@ class CallFeed:
         self.peer = peer
         self.timings = timings
 
-    def frame_for_display(self, display_ns: int) -> ReceivedFrame | None:
-        """The interpolated (or held/decaying) frame for `display_ns`; None before the avatar is ready or before
-        its first frame arrived (the engine keeps the neutral code)."""
-        remote = self.session.remote_frame(self.peer, display_ns // 1000)
+    def frame_for_display(self, display_ns: int, photon_lead_ns: int = 0) -> ReceivedFrame | None:
+        """The interpolated (or held/decaying) frame for `display_ns`, seen `photon_lead_ns` later; None before the
+        avatar is ready or before its first frame arrived (the engine keeps the neutral code)."""
+        remote = self.session.remote_frame(self.peer, display_ns // 1000, photon_lead_ns // 1000)
         if remote is None or remote.sample.sequence < 0:
             return None
         s = remote.sample

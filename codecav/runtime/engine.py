@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -37,6 +38,9 @@ from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.xr.base import EyeView, RenderTarget
 
 T = TypeVar("T")
+
+PHOTON_LEAD_FRAMES = 30
+"""Recent frames whose display-to-present times give the photon lead (about a second)."""
 
 
 class LatestSlot(Generic[T]):
@@ -87,8 +91,9 @@ class ReceivedFrame:
 class RemoteFeed(Protocol):
     """Where the render loop gets a remote peer's frame for a display time (latest value or a jitter buffer)."""
 
-    def frame_for_display(self, display_ns: int) -> ReceivedFrame | None:
-        """The frame to show at `display_ns`, or None to keep showing the previous one."""
+    def frame_for_display(self, display_ns: int, photon_lead_ns: int = 0) -> ReceivedFrame | None:
+        """The frame to show at `display_ns`, or None to keep showing the previous one; it reaches the eye
+        `photon_lead_ns` later (decode, draw and present: a feed keeping face and voice in sync needs it)."""
 
 
 class LatestFeed:
@@ -101,7 +106,7 @@ class LatestFeed:
         """Hand over a frame (any thread)."""
         self.slot.put(received)
 
-    def frame_for_display(self, display_ns: int) -> ReceivedFrame | None:
+    def frame_for_display(self, display_ns: int, photon_lead_ns: int = 0) -> ReceivedFrame | None:
         """The newest frame, or None when none arrived since the last call."""
         return self.slot.take()
 
@@ -117,7 +122,7 @@ class AnimatedFeed:
         self._start_ns: int | None = None
         self._sequence = 0
 
-    def frame_for_display(self, display_ns: int) -> ReceivedFrame:
+    def frame_for_display(self, display_ns: int, photon_lead_ns: int = 0) -> ReceivedFrame:
         """The animation's frame at `display_ns`, stamped as captured then."""
         if self._start_ns is None:
             self._start_ns = display_ns
@@ -318,6 +323,13 @@ class Engine:
         """The views (with their framebuffers) of the frame being drawn or just presented."""
         self.presented_ns = 0
         """When the last frame was presented, on the engine's clock."""
+        self._photon_leads_ns: deque[int] = deque(maxlen=PHOTON_LEAD_FRAMES)
+
+    @property
+    def photon_lead_ns(self) -> int:
+        """How long after its display time a frame reaches the eye (median of the recent frames' decode, draw
+        and present); feeds use it to keep a face in sync with its voice. 0 before the first frame."""
+        return int(np.median(self._photon_leads_ns)) if self._photon_leads_ns else 0
 
     def add_remote(self, peer: str, package: AvatarPackage, transform: np.ndarray, feed: RemoteFeed) -> None:
         """Show `peer`'s avatar at `transform` (head -> world), fed by `feed`; neutral (zero) code until a frame.
@@ -367,9 +379,10 @@ class Engine:
             self.eyes = eyes
             began_ns = now()
             fresh: list[tuple[_Remote, ReceivedFrame, int]] = []  # frames shown for the first time, when taken
+            photon_lead_ns = self.photon_lead_ns
             with self.profiler.span("jitter_buffer"):
                 for remote in self._remotes.values():
-                    received = remote.feed.frame_for_display(display_ns)
+                    received = remote.feed.frame_for_display(display_ns, photon_lead_ns)
                     if received is not None:
                         if remote.shown is None or remote.shown.frame.sequence != received.frame.sequence:
                             fresh.append((remote, received, self.profiler.clock.now_ns()))
@@ -388,6 +401,7 @@ class Engine:
                 self.target.present()
             present_ns = now()
             self.presented_ns = present_ns
+            self._photon_leads_ns.append(max(0, present_ns - display_ns))
             if eyes:
                 run.frames_rendered += 1
                 run.frame_ms.append((present_ns - began_ns) / 1e6)

@@ -97,8 +97,11 @@ class PeerLatency:
     """Sender's microphone capture to local playout."""
     frames_presented: int
     """Distinct remote frames that reached the display."""
-    av_offset_ms: float
-    """Median face latency minus median voice latency: positive means the face lags the voice."""
+    av_offset_ms: Percentiles
+    """Lip-sync at the eye and ear, one value per display of this peer's face while its voice played: the capture
+    time of the face seen minus that of the voice heard at that instant. Positive: the face shows a later moment
+    than the voice (sound behind picture); negative: the voice is ahead of the face. codecav aims for -30..+60 ms
+    (codecav.net.lip_sync)."""
 
 
 FRAME_STAGES = ("encode", "send", "receive", "hold", "decode", "render", "present")
@@ -362,6 +365,28 @@ def mean_kbps(packets: Sequence[PacketSent], duration_s: float, kind: str = "lat
     return total * 8 / 1000 / duration_s / len(peers)
 
 
+def av_offsets_ms(frames: Sequence[FramePresented], audio: Sequence[AudioPlayed],
+                  max_gap_ns: int = 100_000_000) -> list[float]:
+    """For each display of a face (`frames`, one peer) with that peer's voice heard within `max_gap_ns` of it
+    (`audio`, blocks with their capture and playout times): the face's capture time seen minus the voice's capture
+    time heard at the display's present (+ = face ahead of the voice)."""
+    blocks = sorted(audio, key=lambda a: a.playout_ns)
+    starts = np.asarray([a.playout_ns for a in blocks], np.int64)
+    offsets = []
+    for f in frames:
+        if starts.size == 0:
+            break
+        i = int(np.clip(np.searchsorted(starts, f.present_ns, side="right") - 1, 0, starts.size - 1))
+        nearest = min((j for j in (i, min(i + 1, starts.size - 1))),
+                      key=lambda j: abs(int(starts[j]) - f.present_ns))
+        block = blocks[nearest]
+        if abs(block.playout_ns - f.present_ns) > max_gap_ns:
+            continue
+        heard_capture_ns = block.capture_ns + (f.present_ns - block.playout_ns)
+        offsets.append((f.capture_ns - heard_capture_ns) / 1e6)
+    return offsets
+
+
 def build_report(
     *,
     spans: Sequence[Span],
@@ -387,7 +412,8 @@ def build_report(
         face = [(f.present_ns - f.capture_ns) / 1e6 for f in presented if f.peer == peer]
         voice = [(a.playout_ns - a.capture_ns) / 1e6 for a in audio if a.peer == peer]
         face_p, voice_p = percentiles(face), percentiles(voice)
-        per_peer.append(PeerLatency(peer, face_p, voice_p, len(face), face_p.p50 - voice_p.p50))
+        offsets = av_offsets_ms([f for f in frames if f.peer == peer], [a for a in audio if a.peer == peer])
+        per_peer.append(PeerLatency(peer, face_p, voice_p, len(face), percentiles(offsets)))
     return LatencyReport(
         duration_s=duration_s,
         avatars=avatars,

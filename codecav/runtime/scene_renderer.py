@@ -13,6 +13,7 @@ from codecav.clock import Clock
 from codecav.decoders import get_renderer
 from codecav.decoders.base import AvatarDraw, AvatarHandle
 from codecav.decoders.neural import OnnxNeuralDecoder
+from codecav.gl_finish import finish
 from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.scene import Scene
 from codecav.xr.base import EyeView
@@ -117,7 +118,7 @@ class SceneRenderer:
                                           depth_attachment=self.ctx.depth_texture(size))
                 made.append(fb)
                 self._gl.render(EyeView(view, fb), draws, background=scene.background)
-            self.ctx.finish()
+            finish(self.ctx)
         finally:
             for fb in made:
                 for attachment in (*fb.color_attachments, fb.depth_attachment):

@@ -6,6 +6,7 @@ import moderngl
 import numpy as np
 
 from codecav.camera import View
+from codecav.gl_finish import finish
 from codecav.xr.base import EyeView, RenderTarget
 from codecav.xr.errors import RenderTargetError
 
@@ -57,13 +58,14 @@ class HeadlessTarget(RenderTarget):
         return [EyeView(v, fb) for v, fb in zip(self._views, self._framebuffers, strict=True)]
 
     def present(self) -> None:
-        """Finish GL work for the frame (nothing to show headless)."""
-        self.ctx.finish()
+        """Finish GL work for the frame (nothing to show headless), other Python threads running meanwhile."""
+        finish(self.ctx)
         self.frames_presented += 1
 
     def read_rgb(self, index: int = 0) -> np.ndarray:
         """uint8 [H, W, 3] image of view `index`, top row first."""
         view = self._views[index]
+        finish(self.ctx)  # the read would wait too, holding the GIL
         raw = self._framebuffers[index].read(components=3, alignment=1)
         image = np.frombuffer(raw, dtype=np.uint8).reshape(view.height, view.width, 3)
         return np.ascontiguousarray(image[::-1])
@@ -71,6 +73,7 @@ class HeadlessTarget(RenderTarget):
     def read_depth(self, index: int = 0) -> np.ndarray:
         """float32 [H, W] window-space depth in [0, 1] of view `index`, top row first (1 = empty)."""
         view = self._views[index]
+        finish(self.ctx)
         depth_tex = self._framebuffers[index].depth_attachment
         assert depth_tex is not None
         raw = depth_tex.read(alignment=1)  # type: ignore[union-attr]

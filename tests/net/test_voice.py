@@ -133,7 +133,9 @@ def test_playout_returns_the_samples_captured_one_playout_delay_ago() -> None:
 
 def test_opus_voice_through_a_call_is_heard_in_sync_with_the_face(tmp_path: Path) -> None:
     """Clicks through a real call on codecav's voice path, pulled in real time beside the face: each click is heard
-    within the lip-sync window of the face shown at that instant (by the sender's true capture times)."""
+    within the lip-sync window of the face seen at that instant (by the sender's true capture times). The display
+    shows each sampled face 50 ms after sampling it (decode, draw, present), and says so."""
+    photon_lead_us = 50_000
     async def main() -> None:
         wav = write_wav(tmp_path / "clicks.wav", clicks(4.0), SAMPLE_RATE)
         track = VoiceTrack(wav_feed(read_wav_mono_48k(wav), loop=False))
@@ -155,10 +157,11 @@ def test_opus_voice_through_a_call_is_heard_in_sync_with_the_face(tmp_path: Path
                         due = begin + k * 20_000
                         if due > bob.clock.now_us():
                             await asyncio.sleep((due - bob.clock.now_us()) / 1e6)
-                        frame = bob.remote_frame("alice", due)
+                        frame = bob.remote_frame("alice", due - photon_lead_us, photon_lead_us)
                         shown = frame is not None and frame.sample.state is not PlayoutState.EMPTY
-                        face_delays.append(frame.sample.playout_delay_us if frame is not None and shown
-                                           else float("nan"))
+                        # Seen at `due`: sampled one photon lead earlier, so that much older.
+                        face_delays.append(frame.sample.playout_delay_us + photon_lead_us if frame is not None
+                                           and shown else float("nan"))
                         starts.append(due)
                         heard.append(bob.voice_samples(due, 2 * 480))
 

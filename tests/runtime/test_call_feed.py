@@ -23,7 +23,7 @@ class _Session:
         self.samples: list[PlayoutSample] = []
         self.timings: list[FrameTiming] = []
 
-    def remote_frame(self, peer: str, render_us: int | None = None) -> RemoteFrame | None:
+    def remote_frame(self, peer: str, render_us: int | None = None, photon_lead_us: int = 0) -> RemoteFrame | None:
         return RemoteFrame(peer, "sha", self.package, self.samples.pop(0)) if self.samples else None
 
     def frame_timings(self) -> list[FrameTiming]:

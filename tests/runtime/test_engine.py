@@ -170,9 +170,9 @@ class _RecordingFeed(AnimatedFeed):
         super().__init__(peer, codes, seconds_per_code)
         self.display_ns: list[int] = []
 
-    def frame_for_display(self, display_ns: int) -> ReceivedFrame:
+    def frame_for_display(self, display_ns: int, photon_lead_ns: int = 0) -> ReceivedFrame:
         self.display_ns.append(display_ns)
-        return super().frame_for_display(display_ns)
+        return super().frame_for_display(display_ns, photon_lead_ns)
 
 
 @pytest.mark.gl

@@ -47,8 +47,10 @@ class _ScriptedFeed:
 
     def __init__(self, script: list[ReceivedFrame | None]) -> None:
         self.script = list(script)
+        self.photon_leads_ns: list[int] = []
 
-    def frame_for_display(self, display_ns: int) -> ReceivedFrame | None:
+    def frame_for_display(self, display_ns: int, photon_lead_ns: int = 0) -> ReceivedFrame | None:
+        self.photon_leads_ns.append(photon_lead_ns)
         return self.script.pop(0) if self.script else None
 
 
@@ -117,6 +119,8 @@ def test_hold_is_what_the_buffer_adds_and_the_stages_add_up_exactly_on_fake_time
     marks = engine.milestones("bob")
     assert marks.prepared_ns == t0 == 1_007 * MS and marks.first_frame == 5
     assert (marks.first_decode_ns, marks.first_photon_ns) == (t0 + 7 * MS, t0 + 12 * MS)
+    # Each display after the first is told how long after its display time its frame reaches the eye (lip-sync).
+    assert feed.photon_leads_ns == [0, 12 * MS, 12 * MS]
     renderer.release()
     target.close()
 

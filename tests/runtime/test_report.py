@@ -60,7 +60,9 @@ def test_build_report_end_to_end_figures() -> None:
     assert report.latent_kbps_per_avatar == pytest.approx(30.0)
     assert report.latent_wire_kbps_per_avatar == pytest.approx(48.0)
     assert list(report.stages) == ["decode", "render"] and report.stages["render"].p50 == pytest.approx(5.0)
-    assert report.peers[0].av_offset_ms == pytest.approx(14.5 - 40.0)
+    # Frame i shows capture 33i at 33i + 10 + i, when the voice heard was captured 40 ms before: 30 - i ahead.
+    assert report.peers[0].av_offset_ms.count == 10
+    assert report.peers[0].av_offset_ms.p50 == pytest.approx(40.0 - 14.5)
     data = json.loads(report_to_json(report))
     assert data["capture_to_photon_ms"]["p50"] == pytest.approx(14.5)
     assert data["extra"] == {"frames_lost": 0}
