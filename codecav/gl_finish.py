@@ -34,7 +34,7 @@ def _gl_finish() -> Callable[[], None] | None:
             continue
         function.restype = None
         function.argtypes = []
-        return function  # type: ignore[no-any-return]
+        return function
     return None
 
 
