@@ -155,6 +155,7 @@ class AvatarFetch:
         self._size = 0
         self._request: AvatarRequest | None = None
         self._requested_us = 0
+        self._progress_us: int | None = None
 
     def on_hello(self, hello: Hello, now_us: int = 0) -> AvatarRequest | None:
         """The request to send for the announced avatar, or None when the cache holds it (then `package` is set)."""
@@ -165,8 +166,15 @@ class AvatarFetch:
             return None
         self._wanted, self._parts, self._size, self.failed = hello.avatar_sha256, [], 0, False
         self._request = AvatarRequest(hello.avatar_id, hello.avatar_sha256)
-        self._requested_us = now_us
+        self._requested_us = self._progress_us = now_us
         return self._request
+
+    def stalled_s(self, now_us: int) -> float:
+        """Seconds the wanted avatar has made no progress: since the first request or the last chunk (0 when no
+        transfer is wanted)."""
+        if self._wanted is None or self._progress_us is None:
+            return 0.0
+        return max(0.0, (now_us - self._progress_us) / 1e6)
 
     def retry_request(self, now_us: int, after_us: int = 2_000_000) -> AvatarRequest | None:
         """The request again if it is still unanswered (no chunk) `after_us` after it was sent; else None.
@@ -179,12 +187,14 @@ class AvatarFetch:
     def _refuse(self, reason: str, detail: str) -> None:
         self.stats.refused[reason] = self.stats.refused.get(reason, 0) + 1
         self.stats.last_refusal = f"avatar from peer {self.peer} refused ({reason}): {detail}"
-        log.warning("%s", self.stats.last_refusal)
+        # Through an SFU another participant's transfer can reach us: counted, not printed per chunk.
+        log.log(logging.DEBUG if reason == "unexpected" else logging.WARNING, "%s", self.stats.last_refusal)
         if reason != "unexpected":
             self._wanted, self._parts, self._size, self.failed = None, [], 0, True
 
-    def on_chunk(self, chunk: AvatarChunk) -> None:
-        """Collect one chunk of the requested transfer; anything else is refused and counted."""
+    def on_chunk(self, chunk: AvatarChunk, now_us: int | None = None) -> None:
+        """Collect one chunk of the requested transfer (arrived at `now_us`); anything else is refused and
+        counted."""
         if chunk.avatar_sha256 != self._wanted:
             self._refuse("unexpected", "a chunk of an avatar that was not requested")
             return
@@ -197,6 +207,8 @@ class AvatarFetch:
             self._refuse("too_large", f"more than {self.max_bytes} bytes")
             return
         self._parts.append(chunk.data)
+        if now_us is not None:
+            self._progress_us = now_us
 
     def on_done(self, done: AvatarDone) -> AvatarPackage | None:
         """Finish the transfer: check size, count, digest and format; the package, or None if refused."""

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Generic
 
 import numpy as np
@@ -103,16 +104,22 @@ class CallBase(Generic[L]):
                            "check that the others run and use the same room") from None
 
     async def _run_remote(self, remote: RemotePeer[L]) -> None:
+        """The peer's task; a peer that fails (link never opened, silent, no avatar) is dropped with one line."""
         try:
             await remote.run()
         except NetError as exc:
-            log.warning("peer %s: %s", remote.peer_id, exc)
+            log.warning("%s", exc)
+            if self._remotes.get(remote.peer_id) is remote:
+                self._departed.append(replace(remote.snapshot(), departed_reason=str(exc)))
+                del self._remotes[remote.peer_id]
+                self._runners.pop(remote.peer_id, None)  # this task: ends here
+                await remote.close("dropped")
 
     async def _remove_remote(self, peer_id: str, reason: str) -> None:
         """Forget a participant: final stats kept, its tasks awaited, its link closed."""
         remote = self._remotes.get(peer_id)
         if remote is not None:
-            self._departed.append(remote.snapshot())
+            self._departed.append(replace(remote.snapshot(), departed_reason=reason))
         self._remotes.pop(peer_id, None)
         runner = self._runners.pop(peer_id, None)
         await cancel_and_wait(runner)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
 from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaRelay
@@ -62,7 +63,11 @@ class CallSession(CallBase[PeerLink]):
         self._signaling: SignalingClient | None = None
         self._signal_task: asyncio.Task[None] | None = None
         self.signaling_error: str = ""
-        """Why the signaling connection ended, if it did."""
+        """Why the signaling connection last ended, if it did (links already up keep running without it)."""
+        self.signaling_reconnects = 0
+        """Times the connection to the signaling server was lost and made again."""
+        self.signaling_connected = False
+        """Whether this peer is in its room on the signaling server now."""
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -79,10 +84,8 @@ class CallSession(CallBase[PeerLink]):
             self._signaling = None
             raise NetError(f"room {cfg.room!r} already has {len(joined.peers)} peers; a full mesh holds at most "
                            f"{cfg.max_peers} participants - use an SFU room for more")
-        for other in joined.peers:
-            remote = self._add_remote(other)
-            await client.send(Offer(other, await remote.link.create_offer()))
-            remote.signaling_us = self.clock.now_us()
+        await self._offer_to(client, joined.peers)
+        self.signaling_connected = True
         self._signal_task = asyncio.create_task(self._signal_loop(client), name=f"call-signaling-{cfg.peer_id}")
 
     async def stop(self) -> None:
@@ -91,9 +94,19 @@ class CallSession(CallBase[PeerLink]):
             await self._remove_remote(peer_id, "leaving")
         await cancel_and_wait(self._signal_task)
         self._signal_task = None
+        self.signaling_connected = False
         if self._signaling is not None:
             await self._signaling.leave()
             self._signaling = None
+
+    async def _offer_to(self, client: SignalingClient, peers: Iterable[str]) -> None:
+        """Offer to each of `peers` not linked yet (the newcomer offers: no glare)."""
+        for other in peers:
+            if other in self._remotes:
+                continue  # linked before the server restarted: the link does not need it
+            remote = self._add_remote(other)
+            await client.send(Offer(other, await remote.link.create_offer()))
+            remote.signaling_us = self.clock.now_us()
 
     # -- signaling ------------------------------------------------------------------------------------------------
 
@@ -129,26 +142,61 @@ class CallSession(CallBase[PeerLink]):
         return remote
 
     async def _signal_loop(self, client: SignalingClient) -> None:
-        try:
-            while True:
-                msg = await client.receive()
-                if isinstance(msg, Offer):
-                    if msg.peer in self._remotes or len(self._remotes) + 2 > self.config.max_peers:
-                        log.warning("ignoring offer from %s (already linked or mesh full)", msg.peer)
-                        continue
-                    remote = self._add_remote(msg.peer)
-                    await client.send(Answer(msg.peer, await remote.link.accept_offer(msg.sdp)))
-                    remote.signaling_us = self.clock.now_us()
-                elif isinstance(msg, Answer) and msg.peer in self._remotes:
-                    await self._remotes[msg.peer].link.accept_answer(msg.sdp)
-                elif isinstance(msg, Candidate) and msg.peer in self._remotes:
-                    await self._remotes[msg.peer].link.add_candidate(msg.candidate, msg.sdp_mid, msg.sdp_mline_index)
-                elif isinstance(msg, PeerLeft | PeerDropped):
-                    await self._remove_remote(msg.peer, "peer left")
-                elif isinstance(msg, ErrorReply):
-                    log.warning("signaling server: %s (%s)", msg.message, msg.code)
-        except SignalingError as exc:
-            self.signaling_error = str(exc)  # links already up keep running without the server
+        """Relay signaling; when the server goes away, keep the links and rejoin it by itself."""
+        while True:
+            try:
+                await self._signal_messages(client)
+            except SignalingError as exc:
+                self.signaling_error = str(exc)  # links already up keep running without the server
+            self.signaling_connected = False
+            log.warning("lost the signaling server (%s); the call goes on, rejoining it", self.signaling_error)
+            client = await self._rejoin_signaling()
+            self.signaling_reconnects += 1
+            log.warning("rejoined the signaling server at %s", self.config.signal_url)
+
+    async def _rejoin_signaling(self) -> SignalingClient:
+        """Connect and join again, retrying with backoff (0.1 s doubling to 2 s) until it works or stop()."""
+        cfg = self.config
+        wait_s = 0.1
+        while True:
+            client = SignalingClient(cfg.signal_url, cfg.room, cfg.peer_id, cfg.token,
+                                     connect_timeout_s=2.0)
+            try:
+                joined = await client.connect()
+            except SignalingError as exc:
+                self.signaling_error = str(exc)
+                await asyncio.sleep(wait_s)
+                wait_s = min(2.0, wait_s * 2)
+                continue
+            old, self._signaling = self._signaling, client
+            if old is not None:
+                await old.close()
+            await self._offer_to(client, joined.peers)
+            self.signaling_connected = True
+            return client
+
+    async def _signal_messages(self, client: SignalingClient) -> None:
+        while True:
+            msg = await client.receive()
+            if isinstance(msg, Offer):
+                if msg.peer in self._remotes:
+                    # An offer from a linked peer: it restarted (crashed and rejoined) before its old link
+                    # was found dead; the old link goes, the new one takes its place.
+                    await self._remove_remote(msg.peer, "restarted")
+                if len(self._remotes) + 2 > self.config.max_peers:
+                    log.warning("ignoring offer from %s (the mesh is full)", msg.peer)
+                    continue
+                remote = self._add_remote(msg.peer)
+                await client.send(Answer(msg.peer, await remote.link.accept_offer(msg.sdp)))
+                remote.signaling_us = self.clock.now_us()
+            elif isinstance(msg, Answer) and msg.peer in self._remotes:
+                await self._remotes[msg.peer].link.accept_answer(msg.sdp)
+            elif isinstance(msg, Candidate) and msg.peer in self._remotes:
+                await self._remotes[msg.peer].link.add_candidate(msg.candidate, msg.sdp_mid, msg.sdp_mline_index)
+            elif isinstance(msg, PeerLeft | PeerDropped):
+                await self._remove_remote(msg.peer, "peer left")
+            elif isinstance(msg, ErrorReply):
+                log.warning("signaling server: %s (%s)", msg.message, msg.code)
 
     # -- media ----------------------------------------------------------------------------------------------------
 

@@ -42,6 +42,12 @@ class CallConfig:
     """Largest avatar package accepted from a peer."""
     ping_interval_s: float = 0.5
     """Clock-sync ping period once synced (the first 8 pings go every 50 ms)."""
+    peer_silent_s: float = 1.5
+    """A linked peer from which nothing (no frame, ping or pong) arrived for this long is dropped: it crashed or
+    its network went away. Its pings come every `ping_interval_s`, so a live peer is never silent this long; with
+    the check every ping period, a crashed peer is dropped within this plus one period (2 s by default)."""
+    avatar_timeout_s: float = 15.0
+    """A peer whose avatar transfer makes no progress (no chunk after the request) for this long is given up on."""
     max_peers: int = MAX_MESH_PEERS
     """Most participants including this one; offers beyond it are ignored (use an SFU room beyond 6)."""
     timings_kept: int = 4096
@@ -196,6 +202,8 @@ class PeerCallStats:
     """When each step of joining this peer happened."""
     voice: VoiceReceiveStats | None = None
     """This peer's voice as played here, when the call receives voice."""
+    departed_reason: str = ""
+    """For a departed peer: why it went ("peer left", "leaving", or the one line of a drop)."""
     av_offset_ms: tuple[float, ...] = ()
     """Measured lip-sync offsets (one per 100 ms of voice played while the face was shown, oldest first):
     face capture time shown minus voice capture time heard at the same instant. Positive: the face is ahead

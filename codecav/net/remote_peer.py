@@ -110,6 +110,8 @@ class RemotePeer(Generic[L]):
         self._avatar_fetched_us: int | None = None
         self._avatar_verified_us: int | None = None
         self._avatar_cached = False
+        self.last_heard_us: int | None = None
+        """When anything last arrived from this peer on its channels (call clock)."""
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -122,7 +124,9 @@ class RemotePeer(Generic[L]):
         self._open.set()
         hello = Hello(self.config.peer_id, self.own.package.manifest.avatar_id, self.own.sha256, CAPABILITIES)
         pings = 0
+        self.last_heard_us = self.clock.now_us()
         while True:
+            self._check_alive()
             # Through an SFU, messages sent before the other side subscribed to us are lost: repeat Hello before
             # every ping until a Pong shows our messages arrive (control is ordered, so the Hello did too).
             if self.sync.estimate() is None:
@@ -133,7 +137,24 @@ class RemotePeer(Generic[L]):
             self._ping_sequence = (self._ping_sequence + 1) % 2**32
             self._send(Ping(self._ping_sequence, self.clock.now_us()))
             pings += 1
-            await asyncio.sleep(0.05 if pings < 8 else self.config.ping_interval_s)
+            period_s = 0.05 if pings < 8 else self.config.ping_interval_s
+            slept_from = self.clock.now_us()
+            await asyncio.sleep(period_s)
+            if self.clock.now_us() - slept_from > 2 * period_s * 1e6 + 100_000:
+                # This loop itself was held up: what the peer sent meanwhile may still wait in the socket, so
+                # silence measured across the hold-up says nothing about the peer.
+                self.last_heard_us = max(self.last_heard_us or 0, self.clock.now_us() - int(period_s * 1e6))
+
+    def _check_alive(self) -> None:
+        """NetError (one line) when the peer went silent or never delivered its avatar (run(): it is dropped)."""
+        now_us = self.clock.now_us()
+        silent_s = (now_us - (self.last_heard_us or now_us)) / 1e6
+        if silent_s > self.config.peer_silent_s:
+            raise NetError(f"peer {self.peer_id} went silent ({silent_s:.1f} s without a message); dropped it")
+        stalled_s = self.fetch.stalled_s(now_us)
+        if stalled_s > self.config.avatar_timeout_s:
+            raise NetError(f"peer {self.peer_id} did not send its avatar ({stalled_s:.0f} s without a chunk after "
+                           "asking); gave up on it")
 
     async def close(self, reason: str = "") -> None:
         """Say bye if the link is up, close it and await this peer's tasks."""
@@ -161,6 +182,7 @@ class RemotePeer(Generic[L]):
     def on_control(self, data: bytes | str) -> None:
         """Handle one control-channel message (invalid ones are counted by the receiver)."""
         t_us = self.clock.now_us()
+        self.last_heard_us = t_us
         msg = self.control.receive(data)
         if msg is None:
             return
@@ -176,11 +198,10 @@ class RemotePeer(Generic[L]):
             else:
                 self._drop("avatar_request_unknown")
         elif isinstance(msg, AvatarChunk):
-            self.fetch.on_chunk(msg)
+            self.fetch.on_chunk(msg, t_us)
         elif isinstance(msg, AvatarDone):
             self._avatar_fetched_us = t_us
-            if self.fetch.on_done(msg) is not None:
-                self._avatar_ready()
+            self._spawn(self._finish_avatar(msg))
         elif isinstance(msg, Bye):
             self.bye = True
             log.info("peer %s said bye (%s)", self.peer_id, msg.reason)
@@ -192,12 +213,22 @@ class RemotePeer(Generic[L]):
         if self.hello is not None and self.hello.avatar_sha256 == hello.avatar_sha256:
             return  # a repeated Hello (see run)
         self.hello = hello
-        request = self.fetch.on_hello(hello, self.clock.now_us())
+        self._spawn(self._look_up_avatar(hello))
+
+    # Loading and checking a package takes long enough to hold up the event loop (and with it the pings that
+    # keep this participant alive to the others): both run in a worker thread.
+
+    async def _look_up_avatar(self, hello: Hello) -> None:
+        request = await asyncio.to_thread(self.fetch.on_hello, hello, self.clock.now_us())
         if request is None:
             self._avatar_fetched_us, self._avatar_cached = self.clock.now_us(), True
             self._avatar_ready()
         else:
             self._send(request)
+
+    async def _finish_avatar(self, done: AvatarDone) -> None:
+        if await asyncio.to_thread(self.fetch.on_done, done) is not None:
+            self._avatar_ready()
 
     def _avatar_ready(self) -> None:
         package = self.fetch.package
@@ -227,6 +258,7 @@ class RemotePeer(Generic[L]):
     def on_latent(self, data: bytes | str) -> None:
         """Decode one latent message and push it into the jitter buffer (drops counted by reason)."""
         receive_us = self.clock.now_us()
+        self.last_heard_us = receive_us
         if self.latent is None or self.jitter is None:
             self._drop("no_avatar")
             return

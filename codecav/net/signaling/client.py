@@ -79,15 +79,16 @@ class SignalingClient:
 
     async def receive(self, timeout: float | None = None) -> ServerMessage:
         """The next server message; SignalingError when the connection closes, TimeoutError after `timeout` s."""
-        if self._ws is None:
+        ws = self._ws  # close() may run meanwhile and forget it
+        if ws is None:
             raise SignalingError("signaling client is not connected; call connect() first")
-        msg = await self._ws.receive(timeout=timeout)
+        msg = await ws.receive(timeout=timeout)
         if msg.type == aiohttp.WSMsgType.TEXT:
             try:
                 return parse_server_message(msg.data)
             except ProtocolError as exc:
                 raise SignalingError(f"signaling server sent an invalid message: {exc}") from None
-        code = self._ws.close_code
+        code = ws.close_code
         raise SignalingError(f"signaling connection closed (code {code}); connect() again to rejoin")
 
     async def leave(self) -> None:

@@ -1,0 +1,149 @@
+"""Faults a call survives, on real WebRTC over loopback with a real signaling server: a peer that goes silent
+(crashed, network gone) is dropped within 2 s while the others go on; a peer restarting with the same id is
+linked again and its avatar comes from the cache; the signaling server restarting mid-call leaves the media
+flowing and the clients rejoin it by themselves; a peer that never answers is given up on with one line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from codecav.net.call_session import CallSession
+from codecav.net.impairment import Impairment, impair
+from codecav.net.signaling.server import SignalingServer
+from tests.net.calls import SECRET, latent_received, send_frames, session
+
+
+async def _until(condition: object, timeout_s: float, what: str) -> float:
+    """Seconds until `condition()` holds (polled every 10 ms); fails naming `what` after `timeout_s` (a hang
+    guard only: the asserted figures are measured, not the guard)."""
+    began = time.monotonic()
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() - began > timeout_s:
+            pytest.fail(f"{what} did not happen within {timeout_s} s")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - began
+
+
+async def crash(call: CallSession) -> None:
+    """What the others see of a participant killed mid-call: nothing more from its links (no bye), and its
+    signaling connection closed by its operating system (no leave). (In-process stand-in for kill -9;
+    benchmarks/faults.py kills real processes.)"""
+    task, call._signal_task = call._signal_task, None
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    for remote in call._remotes.values():
+        impair(remote.link, Impairment(loss=1.0))
+    if call._signaling is not None:
+        await call._signaling.close()
+        call._signaling = None
+
+
+def test_a_silent_peer_is_dropped_within_2_s_and_the_others_go_on(tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
+            calls = [session(server, name, tmp_path, seed=i) for i, name in enumerate(("alice", "bob", "carol"))]
+            alice, bob, carol = calls
+            for call in calls:
+                await call.start()
+            try:
+                for call in calls:
+                    await call.wait_for_peers(2)
+                # carol's process hangs or her network goes: nothing of hers arrives any more, yet she stays in
+                # the signaling room (no PeerLeft reaches the others).
+                for remote in carol._remotes.values():
+                    impair(remote.link, Impairment(loss=1.0))
+                talk = asyncio.gather(send_frames(alice, 120), send_frames(bob, 120))
+                with caplog.at_level(logging.WARNING):
+                    await _until(lambda: "carol" not in alice._remotes and "carol" not in bob._remotes,
+                                 10.0, "dropping the silent carol")  # how fast: benchmarks/faults.py
+                before = latent_received(alice, "bob")
+                await talk
+                assert latent_received(alice, "bob") - before > 30, "alice still receives bob after the drop"
+                assert [p.peer for p in alice.stats().peers] == ["bob"]
+                departed = alice.stats().departed[0]
+                assert departed.peer == "carol" and "went silent" in departed.departed_reason
+                lines = [r.getMessage() for r in caplog.records if "carol" in r.getMessage()]
+                assert any("went silent" in line and "\n" not in line for line in lines), lines
+            finally:
+                for call in calls:
+                    await call.stop()
+
+    asyncio.run(main())
+
+
+def test_a_restarted_peer_is_linked_again_with_its_avatar_from_the_cache(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
+            alice, bob = session(server, "alice", tmp_path, seed=1), session(server, "bob", tmp_path, seed=2)
+            await alice.start()
+            await bob.start()
+            try:
+                await alice.wait_for_peers(1)
+                await bob.wait_for_peers(1)
+                fetched = alice._exchange.fetched
+                await crash(bob)
+                bob2 = session(server, "bob", tmp_path, seed=2)  # the same id, the same cache
+                await bob2.start()
+                try:
+                    await alice.wait_for_peers(1)
+                    sending = asyncio.create_task(send_frames(bob2, 60))
+                    await _until(lambda: latent_received(alice, "bob") > 0, 10.0, "bob's first frame")
+                    await sending
+                    assert alice._exchange.fetched == fetched, "the avatar came from alice's cache"
+                    assert alice._exchange.from_cache >= 1
+                    assert alice.remote_frame("bob") is not None
+                finally:
+                    await bob2.stop()
+            finally:
+                await alice.stop()
+                await bob.stop()
+
+    asyncio.run(main())
+
+
+def test_the_media_outlives_a_signaling_restart_and_the_clients_rejoin(tmp_path: Path) -> None:
+    async def main() -> None:
+        server = SignalingServer("127.0.0.1", 0, SECRET)
+        await server.start()
+        port = server.port
+        alice, bob = session(server, "alice", tmp_path, seed=1), session(server, "bob", tmp_path, seed=2)
+        calls: list[CallSession] = [alice, bob]
+        try:
+            for call in calls:
+                await call.start()
+            for call in calls:
+                await call.wait_for_peers(1)
+            talk = asyncio.create_task(send_frames(bob, 150))  # 5 s of face while the server goes and comes
+            await asyncio.sleep(0.5)
+            await server.stop()
+            await _until(lambda: not alice.signaling_connected and not bob.signaling_connected, 5.0,
+                         "noticing the server is gone")
+            during = latent_received(alice, "bob")
+            await asyncio.sleep(0.5)
+            assert latent_received(alice, "bob") > during + 5, "frames flow peer-to-peer without the server"
+            server = SignalingServer("127.0.0.1", port, SECRET)
+            await server.start()
+            await _until(lambda: alice.signaling_connected and bob.signaling_connected, 10.0, "rejoining")
+            assert alice.signaling_reconnects == 1 and bob.signaling_reconnects == 1
+            assert list(alice._remotes) == ["bob"] and list(bob._remotes) == ["alice"], "no second link"
+            carol = session(server, "carol", tmp_path, seed=3)  # the rejoined room works for a newcomer
+            calls.append(carol)
+            await carol.start()
+            await carol.wait_for_peers(2)
+            await talk
+            assert alice.stats().peers[0].frames_accepted > 100
+        finally:
+            for call in calls:
+                await call.stop()
+            await server.stop()
+
+    asyncio.run(main())
