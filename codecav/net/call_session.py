@@ -155,7 +155,7 @@ class CallSession(CallBase[PeerLink]):
             log.warning("rejoined the signaling server at %s", self.config.signal_url)
 
     async def _rejoin_signaling(self) -> SignalingClient:
-        """Connect and join again, retrying with backoff (0.1 s doubling to 2 s) until it works or stop()."""
+        """Connect and join again, retrying with backoff (0.1 s doubling to 1 s) until it works or stop()."""
         cfg = self.config
         wait_s = 0.1
         while True:
@@ -166,7 +166,7 @@ class CallSession(CallBase[PeerLink]):
             except SignalingError as exc:
                 self.signaling_error = str(exc)
                 await asyncio.sleep(wait_s)
-                wait_s = min(2.0, wait_s * 2)
+                wait_s = min(1.0, wait_s * 2)
                 continue
             old, self._signaling = self._signaling, client
             if old is not None:
