@@ -88,17 +88,26 @@ class CallBase(Generic[L]):
         await self.stop()
 
     async def wait_for_peers(self, count: int, timeout_s: float = 20.0, *, avatars: bool = True) -> None:
-        """Wait until `count` remote peers are connected (and, with `avatars`, their avatars verified)."""
+        """Wait until `count` remote peers are connected (and, with `avatars`, their avatars verified); NetError at
+        once when a peer leaves or is dropped meanwhile and too few are left to reach `count`."""
+        departed_before = len(self._departed)
+
         async def ready() -> None:
             while True:
                 good = [r for r in self._remotes.values()
                         if r.link.is_open and (not avatars or r.jitter is not None) and r.sync.estimate()]
                 if len(good) >= count:
                     return
+                gone = self._departed[departed_before:]
+                if gone and len(self._remotes) < count:
+                    last = gone[-1]
+                    raise NetError(f"peer {last.peer} went away ({last.departed_reason or 'left'}) while this "
+                                   f"participant waited for {count} peer(s); only {len(self._remotes)} remain")
                 await asyncio.sleep(0.01)
 
         try:
-            await asyncio.wait_for(ready(), timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: see PeerLink.wait_open
+                await ready()
         except TimeoutError:
             raise NetError(f"only {len(self._remotes)} of {count} peers joined within {timeout_s:g} s; "
                            "check that the others run and use the same room") from None

@@ -178,25 +178,37 @@ class CallSession(CallBase[PeerLink]):
     async def _signal_messages(self, client: SignalingClient) -> None:
         while True:
             msg = await client.receive()
-            if isinstance(msg, Offer):
-                if msg.peer in self._remotes:
-                    # An offer from a linked peer: it restarted (crashed and rejoined) before its old link
-                    # was found dead; the old link goes, the new one takes its place.
-                    await self._remove_remote(msg.peer, "restarted")
-                if len(self._remotes) + 2 > self.config.max_peers:
-                    log.warning("ignoring offer from %s (the mesh is full)", msg.peer)
-                    continue
-                remote = self._add_remote(msg.peer)
-                await client.send(Answer(msg.peer, await remote.link.accept_offer(msg.sdp)))
-                remote.signaling_us = self.clock.now_us()
-            elif isinstance(msg, Answer) and msg.peer in self._remotes:
-                await self._remotes[msg.peer].link.accept_answer(msg.sdp)
-            elif isinstance(msg, Candidate) and msg.peer in self._remotes:
-                await self._remotes[msg.peer].link.add_candidate(msg.candidate, msg.sdp_mid, msg.sdp_mline_index)
-            elif isinstance(msg, PeerLeft | PeerDropped):
-                await self._remove_remote(msg.peer, "peer left")
-            elif isinstance(msg, ErrorReply):
-                log.warning("signaling server: %s (%s)", msg.message, msg.code)
+            try:
+                await self._on_signal(client, msg)
+            except SignalingError:
+                raise
+            except Exception as exc:  # e.g. aiortc refusing an offer that raced this peer's own leaving
+                peer = getattr(msg, "peer", "?")
+                log.warning("could not apply %s from %s (%s: %s); dropped that peer", type(msg).__name__, peer,
+                            type(exc).__name__, exc)
+                if peer in self._remotes:
+                    await self._remove_remote(peer, f"signaling failed: {type(exc).__name__}")
+
+    async def _on_signal(self, client: SignalingClient, msg: object) -> None:
+        if isinstance(msg, Offer):
+            if msg.peer in self._remotes:
+                # An offer from a linked peer: it restarted (crashed and rejoined) before its old link
+                # was found dead; the old link goes, the new one takes its place.
+                await self._remove_remote(msg.peer, "restarted")
+            if len(self._remotes) + 2 > self.config.max_peers:
+                log.warning("ignoring offer from %s (the mesh is full)", msg.peer)
+                return
+            remote = self._add_remote(msg.peer)
+            await client.send(Answer(msg.peer, await remote.link.accept_offer(msg.sdp)))
+            remote.signaling_us = self.clock.now_us()
+        elif isinstance(msg, Answer) and msg.peer in self._remotes:
+            await self._remotes[msg.peer].link.accept_answer(msg.sdp)
+        elif isinstance(msg, Candidate) and msg.peer in self._remotes:
+            await self._remotes[msg.peer].link.add_candidate(msg.candidate, msg.sdp_mid, msg.sdp_mline_index)
+        elif isinstance(msg, PeerLeft | PeerDropped):
+            await self._remove_remote(msg.peer, "peer left")
+        elif isinstance(msg, ErrorReply):
+            log.warning("signaling server: %s (%s)", msg.message, msg.code)
 
     # -- media ----------------------------------------------------------------------------------------------------
 

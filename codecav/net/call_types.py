@@ -42,10 +42,11 @@ class CallConfig:
     """Largest avatar package accepted from a peer."""
     ping_interval_s: float = 0.5
     """Clock-sync ping period once synced (the first 8 pings go every 50 ms)."""
-    peer_silent_s: float = 1.5
-    """A linked peer from which nothing (no frame, ping or pong) arrived for this long is dropped: it crashed or
-    its network went away. Its pings come every `ping_interval_s`, so a live peer is never silent this long; with
-    the check every ping period, a crashed peer is dropped within this plus one period (2 s by default)."""
+    peer_silent_s: float = 5.0
+    """A linked peer from which nothing (no frame, ping or pong) arrived for this long is dropped: its network went
+    away or it hangs. Its pings come every `ping_interval_s`; a loaded participant (a headset session starting, an
+    avatar being verified) was seen going 2 s without sending, so this is generous. A crashed (killed) peer is
+    dropped sooner, as soon as the signaling server sees its connection close."""
     avatar_timeout_s: float = 15.0
     """A peer whose avatar transfer makes no progress (no chunk after the request) for this long is given up on."""
     max_peers: int = MAX_MESH_PEERS

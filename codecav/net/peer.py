@@ -71,7 +71,8 @@ CLOSE_TIMEOUT_S = 5.0
 async def close_peer_connection(pc: RTCPeerConnection, remote_id: str) -> None:
     """pc.close(), bounded as a safety net: a call's stop() must end even if aiortc's close does not."""
     try:
-        await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT_S)
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await pc.close()
     except TimeoutError:
         log.warning("closing the connection to %s took over %g s; abandoned", remote_id, CLOSE_TIMEOUT_S)
 
@@ -284,7 +285,10 @@ class PeerLink:
                 await asyncio.sleep(0.01)
 
         try:
-            await asyncio.wait_for(both_open(), self.config.connect_timeout_s)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that arrives as the
+            # channels open, and the peer's task then runs on after stop() cancelled it (stop() hangs).
+            async with asyncio.timeout(self.config.connect_timeout_s):
+                await both_open()
         except TimeoutError:
             raise NetError(f"data channels to peer {self.remote_id} did not open within "
                            f"{self.config.connect_timeout_s:g} s (ICE {self.pc.iceConnectionState}); "

@@ -1,7 +1,8 @@
 """Faults a call survives, on real WebRTC over loopback with a real signaling server: a peer that goes silent
-(crashed, network gone) is dropped within 2 s while the others go on; a peer restarting with the same id is
+(hung, network gone) is dropped while the others go on; a peer restarting with the same id is
 linked again and its avatar comes from the cache; the signaling server restarting mid-call leaves the media
-flowing and the clients rejoin it by themselves; a peer that never answers is given up on with one line."""
+flowing and the clients rejoin it by themselves; a participant waiting for others
+is told at once when one leaves instead."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from codecav.net.call_session import CallSession
+from codecav.net.errors import NetError
 from codecav.net.impairment import Impairment, impair
 from codecav.net.signaling.server import SignalingServer
 from tests.net.calls import SECRET, latent_received, send_frames, session
@@ -46,11 +49,13 @@ async def crash(call: CallSession) -> None:
         call._signaling = None
 
 
-def test_a_silent_peer_is_dropped_within_2_s_and_the_others_go_on(tmp_path: Path,
+def test_a_silent_peer_is_dropped_and_the_others_go_on(tmp_path: Path,
                                                                      caplog: pytest.LogCaptureFixture) -> None:
     async def main() -> None:
         async with SignalingServer("127.0.0.1", 0, SECRET) as server:
             calls = [session(server, name, tmp_path, seed=i) for i, name in enumerate(("alice", "bob", "carol"))]
+            for call in calls:
+                call.config = replace(call.config, peer_silent_s=1.5)  # sooner than the default 5 s
             alice, bob, carol = calls
             for call in calls:
                 await call.start()
@@ -91,6 +96,7 @@ def test_a_restarted_peer_is_linked_again_with_its_avatar_from_the_cache(tmp_pat
                 await bob.wait_for_peers(1)
                 fetched = alice._exchange.fetched
                 await crash(bob)
+                await _until(lambda: "bob" not in alice._remotes, 10.0, "the server telling alice bob is gone")
                 bob2 = session(server, "bob", tmp_path, seed=2)  # the same id, the same cache
                 await bob2.start()
                 try:
@@ -145,5 +151,26 @@ def test_the_media_outlives_a_signaling_restart_and_the_clients_rejoin(tmp_path:
             for call in calls:
                 await call.stop()
             await server.stop()
+
+    asyncio.run(main())
+
+
+def test_waiting_for_peers_ends_at_once_when_one_leaves(tmp_path: Path) -> None:
+    """A participant waiting for the others to join is told at once when one of them leaves instead."""
+    async def main() -> None:
+        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
+            alice, bob = session(server, "alice", tmp_path, seed=1), session(server, "bob", tmp_path, seed=2)
+            await alice.start()
+            await bob.start()
+            try:
+                waiting = asyncio.create_task(alice.wait_for_peers(2, timeout_s=60))  # carol never comes
+                await _until(lambda: "bob" in alice._remotes and alice._remotes["bob"].link.is_open, 20.0,
+                             "bob linking")
+                await bob.stop()
+                with pytest.raises(NetError, match="peer bob went away .* only 0 remain"):
+                    await waiting
+            finally:
+                await alice.stop()
+                await bob.stop()
 
     asyncio.run(main())

@@ -39,7 +39,8 @@ class JanusHandle:
         waiter = self.session.expect(transaction)
         await self.session.post(f"/{self.session.id}/{self.id}", payload, transaction=transaction)
         try:
-            event = await asyncio.wait_for(waiter, timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: see PeerLink.wait_open
+                event = await waiter
         except TimeoutError:
             raise JanusError(f"Janus did not answer {body.get('request')!r} within {timeout_s:g} s") from None
         finally:
