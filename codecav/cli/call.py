@@ -71,8 +71,11 @@ def _cmd_call(args: argparse.Namespace) -> int:
         out=Path(args.out) if args.out else None, seconds=args.seconds, fps=args.fps, loopback=args.loopback,
         ice_servers=tuple(args.ice_server), size=parse_size(args.size), voice=args.voice,
         play_voice=args.play_voice, sfu=args.sfu, host_addresses=tuple(args.host_address))
-    for line in run_call(request):
+    def say(line: str) -> None:
         print(line, flush=True)
+
+    for line in run_call(request, notify=say):
+        say(line)
     return 0
 
 
@@ -101,7 +104,10 @@ def register(sub: Any) -> None:
     call.add_argument("--token", default=None, help="join token for this room and peer")
     call.add_argument("--secret-file", default=None, help="the server's secret, to make a token")
     call.add_argument("--peer", default=None, help="peer id (default: random)")
-    call.add_argument("--render", default="headless", choices=["headless", "window"])
+    call.add_argument("--render", default="headless", choices=["headless", "window", "xr"],
+                      help="where the others appear: headless (EGL, no display), window (desktop), or xr (an "
+                           "OpenXR headset: the others sit around you life size and your head drives your "
+                           "avatar; without a runtime it says why in one line and falls back)")
     call.add_argument("--out", default=None, metavar="DIR", help="write call_stats.json and last_frame.png here")
     call.add_argument("--seconds", type=float, default=None, help="leave after this long")
     call.add_argument("--fps", type=float, default=30.0, help="source frame rate")

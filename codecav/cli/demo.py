@@ -25,7 +25,8 @@ def register(sub: Any) -> None:
     demo = sub.add_parser("demo", help="the main job: run the sample avatars and write results to --out")
     demo.add_argument("--out", default="out")
     demo.add_argument("--xr", action="store_true",
-                      help="show the avatars on an OpenXR headset; without a runtime, say why and fall back")
+                      help="run alice's side of the call in an OpenXR headset (her head drives her avatar); "
+                           "without a runtime, say why and fall back")
     demo.add_argument("--window", action="store_true", help="show the avatars live in a desktop window first")
     demo.add_argument("--seconds", type=float, default=12.0,
                       help="how long the two participants talk (latency figures leave out the first 3 s)")

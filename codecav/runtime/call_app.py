@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import wave
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,19 +35,30 @@ from codecav.net.sfu.session import SfuCallSession
 from codecav.net.signaling.join_token import make_join_token
 from codecav.net.voice import SAMPLE_RATE, MicrophoneFeed, VoiceTrack, read_wav_mono_48k, wav_feed
 from codecav.net.voice_player import VoicePlayer
-from codecav.runtime.engine import Engine, NetworkThread, ReceivedFrame, SenderWorker
-from codecav.runtime.profiler import Profiler
+from codecav.runtime.engine import Engine, EngineRun, NetworkThread, ReceivedFrame, SenderWorker
+from codecav.runtime.headset_call import HeadsetCall
+from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance
-from codecav.runtime.report import JoinTimes, PeerJoin
-from codecav.runtime.scene import camera_views, row_layout
+from codecav.runtime.report import JoinTimes, PeerJoin, build_report, write_report_json
+from codecav.runtime.scene import camera_views, room_layout, row_layout
 from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.xr.base import RenderTarget
+from codecav.xr.openxr.target import OpenXRTarget
 
 TOKEN_TTL_S = 12 * 3600
 """Lifetime of a token made from --secret-file."""
 
 SOURCE_READY_S = 30.0
 """How long the source may take to deliver its first frame (models loading, a camera starting)."""
+
+RENDER_TARGETS = ("headless", "window", "xr")
+"""What --render accepts."""
+
+MAX_SHOWN = 5
+"""Remote participants rendered (a mesh call's practical size; more join but are not drawn)."""
+
+HEAD_POSES_KEPT = 20_000
+"""Received head poses a CallFeed remembers for --out (about 11 minutes at 30 fps)."""
 
 
 class CallRequestError(CodecavError):
@@ -72,7 +84,7 @@ class CallRequest:
     peer_id: str | None = None
     """Peer id (default: a random one)."""
     render: str = "headless"
-    """'headless' or 'window'."""
+    """'headless', 'window' or 'xr' (an OpenXR headset; without one it says why and falls back)."""
     out: Path | None = None
     """Folder for call_stats.json and a last-frame PNG."""
     seconds: float | None = None
@@ -213,6 +225,8 @@ class CallFeed:
         self.session = session
         self.peer = peer
         self.timings = timings
+        self.head_poses: deque[tuple[int, list[float]]] = deque(maxlen=HEAD_POSES_KEPT)
+        """(sequence, head orientation x, y, z, w) of each new frame handed out (for --out)."""
 
     def frame_for_display(self, display_ns: int, photon_lead_ns: int = 0) -> ReceivedFrame | None:
         """The interpolated (or held/decaying) frame for `display_ns`, seen `photon_lead_ns` later; None before the
@@ -222,6 +236,8 @@ class CallFeed:
             return None
         s = remote.sample
         frame = LatentFrame(s.sequence, max(int(s.capture_time_us), 0), s.code, s.head_pose, s.gaze, s.flags)
+        if not self.head_poses or self.head_poses[-1][0] != s.sequence:
+            self.head_poses.append((s.sequence, [float(v) for v in s.head_pose.orientation]))
         timing = None if self.timings is None else self.timings.get(self.peer, s.sequence)
         if timing is None:
             return ReceivedFrame(self.peer, frame, int(s.capture_time_us * 1000), s.arrival_us * 1000)
@@ -229,24 +245,34 @@ class CallFeed:
                              frame_capture_ns=int(timing.capture_local_us * 1000))
 
 
-def _open_target(render: str, views: list[View]) -> RenderTarget:
+def open_call_target(render: str, views: list[View]) -> tuple[RenderTarget, str]:
+    """The render target --render names and one line on what was opened; 'xr' falls back to a window or
+    headless with the reason when no OpenXR runtime or headset answers (codecav.xr.select)."""
     if render == "window":
         from codecav.xr.window import WindowTarget
 
-        return WindowTarget(views, title="codecav call")
+        return WindowTarget(views, title="codecav call"), "rendering in a desktop window"
     if render == "headless":
         from codecav.xr.headless import HeadlessTarget
 
-        return HeadlessTarget(views)
-    raise CallRequestError(f"--render {render!r} is not known; use headless or window")
+        return HeadlessTarget(views), "rendering headless (EGL)"
+    if render == "xr":
+        from codecav.xr.select import open_best_target
+
+        return open_best_target(views, prefer_xr=True)
+    raise CallRequestError(f"--render {render!r} is not known; use {', '.join(RENDER_TARGETS)}")
 
 
-def run_call(request: CallRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]:
+def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
+             notify: Callable[[str], None] | None = None) -> Iterator[str]:
     """Join, send, render; yields progress lines. Writes call_stats.json (and last_frame.png) under --out.
-    `clock` paces the render loop and the voice recording."""
+    `clock` paces the render loop and the voice recording (an OpenXR headset paces itself on the real clock).
+    Lines about what happens during the call (a remote leaving or back, the headset taken off, the session
+    stopping) go to `notify` at once, or are yielded after the call without it."""
     peer_id = request.peer_id or f"peer-{secrets.token_hex(3)}"
     own = OwnAvatar.from_path(request.avatar)
-    source = open_source(request.source, own.package, request.fps)
+    pending: list[str] = []
+    say = notify or pending.append
     config = CallConfig(room=request.room, peer_id=peer_id, signal_url=request.signal_url,
                         token="" if request.sfu else resolve_token(request, peer_id),
                         peer=PeerConfig(ice_servers=request.ice_servers, loopback_only=request.loopback,
@@ -260,8 +286,10 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]
     else:
         session = CallSession(config, own, voice_track=voice_track, receive_voice=receive_voice)
     target: RenderTarget | None = None
+    source: LatentSource | None = None
     sender: SenderWorker | None = None
     player: VoicePlayer | None = None
+    headset: HeadsetCall | None = None  # under OpenXR
     recorder = VoiceRecorder(session, clock=clock) if request.out is not None else None
     width, height = request.size
     views = camera_views(width, height, eye=(0.0, 0.0, framing_distance(5 * HEAD_SPACING_M + 0.25, 35.0,
@@ -269,11 +297,28 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]
     try:
         # Ready before media flows: the display and the source (its models loaded and run once) before joining;
         # each remote is added and warmed up before its first frame is pulled (add_ready_peers).
-        target = _open_target(request.render, views)
+        target, target_note = open_call_target(request.render, views)
+        if request.render != "headless":
+            yield f"display: {target_note}"
         renderer = SceneRenderer(target.ctx)
-        profiler = Profiler(clock=clock)
-        # Paced on every target: a window without vsync (Xvfb) would otherwise spin and starve the network thread.
-        engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / request.display_hz), clock))
+        profiler = Profiler(ProfilerOptions(enabled=request.out is not None), clock=clock)
+        slots = row_layout(MAX_SHOWN, HEAD_SPACING_M)
+        headset = _headset_call(target, profiler, request)
+        if headset is not None:
+            # The runtime paces the loop (xrWaitFrame) and says when each frame is shown.
+            engine = Engine(target, renderer, profiler)
+            eye_w, eye_h = headset.target.eye_size()
+            views = camera_views(eye_w, eye_h, stereo=True)
+            slots = room_layout(MAX_SHOWN)
+            source, source_note = headset.open_source(request.source, own.package, request.fps, open_source)
+            yield f"headset: {source_note}"
+            engine.on_presented = headset.on_presented
+            headset.remote_heads = lambda: {i.peer: i.transform[:3, 3] for i in engine.scene.instances}
+        else:
+            # Paced on every other target: a window without vsync (Xvfb) would otherwise spin and starve the
+            # network thread.
+            engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / request.display_hz), clock))
+            source = open_source(request.source, own.package, request.fps)
         loop = net.loop
 
         def send(frame: LatentFrame) -> None:
@@ -289,9 +334,10 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]
         sender.start_sending()
         yield f"joined room {request.room} as {peer_id} with avatar {own.package.manifest.avatar_id} " \
               f"({own.sha256[:12]}); peers already there: {', '.join(session.peers) or 'none'}"
-        slots = row_layout(5, HEAD_SPACING_M)
         shown: dict[str, AvatarPackage] = {}
+        feeds: dict[str, CallFeed] = {}
         timings = FrameTimingLog(session)
+        present: set[str] = set(session.peers)
 
         if request.play_voice:
             player = VoicePlayer(session.voice_samples)
@@ -299,17 +345,35 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]
         def add_ready_peers() -> bool:
             if recorder is not None:
                 recorder.poll()
+            now_present = set(session.peers)
+            for peer in sorted(present - now_present):
+                say(f"{peer} left the call; the call goes on")
+            for peer in sorted(now_present - present):
+                if peer in shown:
+                    say(f"{peer} is back in the call")
+            present.clear()
+            present.update(now_present)
             for peer, _sha, package in session.ready_peers():
-                if peer not in shown and len(shown) < len(slots):
-                    engine.add_remote(peer, package, slots[len(shown)], CallFeed(session, peer, timings))
+                if peer not in shown and len(shown) < MAX_SHOWN:
+                    feeds[peer] = CallFeed(session, peer, timings)
+                    engine.add_remote(peer, package, slots[len(shown)], feeds[peer])
                     engine.prepare(views)
                     shown[peer] = package
-            return False
+                    if headset is not None:  # one across the table, or everyone around it
+                        for place, remote in zip(room_layout(len(shown)), shown, strict=True):
+                            engine.place_remote(remote, place)
+            return headset is not None and headset.check(say)
 
-        run = engine.run(seconds=request.seconds, should_stop=add_ready_peers)
+        run = engine.run(seconds=None if headset is not None else request.seconds, should_stop=add_ready_peers)
+        if headset is not None:
+            headset.check(say)  # the states that ended the loop (STOPPING ... EXITING), and why it left
+        yield from pending
+        pending.clear()
         elapsed = (run.end_ns - run.start_ns) / 1e9
         stats = net.call_in_loop(session.stats, timeout=10)
         yield f"rendered {run.frames_rendered} frames in {elapsed:.1f} s; sent {stats.frames_sent} frames"
+        if headset is not None:
+            yield headset.summary()
         for peer in (*stats.peers, *stats.departed):
             first = ""
             if peer.peer in shown:
@@ -329,23 +393,26 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]
             path = request.out / "call_stats.json"
             path.write_text(json.dumps(asdict(stats), indent=2) + "\n")
             yield f"wrote {path}"
+            yield from _write_call_results(request.out, run, profiler, feeds, len(shown), headset)
             if recorder is not None:
                 voice_path = request.out / "voice_received.wav"
                 recorder.write(voice_path)
                 yield f"wrote {voice_path}"
             read_rgb = getattr(target, "read_rgb", None)
-            if read_rgb is not None:
+            if read_rgb is not None and headset is None:
                 from PIL import Image
 
                 image_path = request.out / "last_frame.png"
                 Image.fromarray(read_rgb(0)).save(image_path)
                 yield f"wrote {image_path}"
     finally:
+        if headset is not None:
+            headset.close()
         if player is not None:
             player.close()
         if sender is not None:
             sender.stop()
-        else:
+        elif source is not None:
             source.close()
         release_voice()
         try:
@@ -354,3 +421,37 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC) -> Iterator[str]
             net.stop()
             if target is not None:
                 target.close()
+    yield from pending
+
+
+def _headset_call(target: RenderTarget, profiler: Profiler, request: CallRequest) -> HeadsetCall | None:
+    """A HeadsetCall around `target` when it is an OpenXR headset, else None."""
+    if not isinstance(target, OpenXRTarget):
+        return None
+    return HeadsetCall(target, profiler, seconds=request.seconds, snapshots=request.out is not None)
+
+
+def _write_call_results(out: Path, run: EngineRun, profiler: Profiler, feeds: dict[str, CallFeed], avatars: int,
+                        headset: HeadsetCall | None) -> Iterator[str]:
+    """report.json (capture-to-photon: to the predicted display time under OpenXR, else to the present),
+    trace.json, frames_presented.json (every remote frame per display), received_head_poses.json and, under
+    OpenXR, xr_call.json and both eyes' last snapshot."""
+    extra: dict[str, object] = {"photon": "present time of the frame showing it"}
+    if headset is not None:
+        stats = headset.target.timing_stats()
+        extra = {"photon": "the OpenXR predicted display time of the frame showing it",
+                 "xr_timing": asdict(stats),
+                 "late_frame_indices": [f.index for f in headset.frames if f.late]}
+    report = build_report(spans=profiler.spans(), frames=run.presented, audio=[], packets=[], start_ns=run.start_ns,
+                          end_ns=run.end_ns, avatars=avatars, frames_rendered=run.frames_rendered, extra=extra)
+    paths = [write_report_json(report, out / "report.json"), profiler.write_chrome_trace(out / "trace.json")]
+    presented = out / "frames_presented.json"
+    presented.write_text(json.dumps([asdict(f) for f in run.presented]) + "\n")
+    paths.append(presented)
+    poses = out / "received_head_poses.json"
+    poses.write_text(json.dumps({peer: [[seq, *q] for seq, q in feed.head_poses] for peer, feed in feeds.items()})
+                     + "\n")
+    paths.append(poses)
+    if headset is not None:
+        paths += headset.write(out)
+    yield f"wrote {', '.join(str(p) for p in paths)}"

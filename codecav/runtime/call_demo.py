@@ -178,14 +178,15 @@ POLL_NS = 200_000_000
 def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_s: float = WARMUP_S, *,
                   peer_command: Sequence[str], impairment: tuple[float, float] | None = None,
                   voice_path: str = "codecav", cache_root: Path | None = None,
-                  clock: Clock = MONOTONIC) -> Iterator[str]:
+                  headset_peer: str | None = None, clock: Clock = MONOTONIC) -> Iterator[str]:
     """Run the two-process call, yielding progress lines, then the summary; latency figures are taken after
     `warmup_s` (the report says so), counts cover the whole call. Each participant runs as
     `[*peer_command, CONFIG.json]` (e.g. `python -m codecav.cli.demo_peer`) and reports on its stdout as that
     module describes; `clock` paces the polling and the time-out. `impairment` (loss share, jitter ms) impairs
     what every participant sends (codecav.net.impairment); `voice_path` picks the voice receive path ('aiortc' is
     the baseline); `cache_root/NAME/cache` holds each participant's avatar cache (default under out_dir, so a
-    fresh demo fetches the avatars)."""
+    fresh demo fetches the avatars); `headset_peer` (one of PEER_NAMES) runs its side of the call in the OpenXR
+    headset, its head driving its avatar, while the other stays headless."""
     from codecav.net.signaling.join_token import make_join_token
     from codecav.net.signaling.server import SignalingServer
 
@@ -232,7 +233,8 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
                                     start_ns=start_ns, out=str(work / name), width=size, height=size,
                                     cache_dir=str((cache_root or work) / name / "cache"),
                                     impair_loss=impairment[0] if impairment else 0.0,
-                                    impair_jitter_ms=impairment[1] if impairment else 0.0, voice_path=voice_path)
+                                    impair_jitter_ms=impairment[1] if impairment else 0.0, voice_path=voice_path,
+                                    render="xr" if name == headset_peer else "headless")
             path = work / f"{name}.json"
             path.write_text(json.dumps(asdict(config)))
             (work / name).mkdir(exist_ok=True)

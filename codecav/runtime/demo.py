@@ -1,20 +1,23 @@
-"""`codecav demo`: the main job. Optionally shows the avatars live first (--xr on an OpenXR headset, --window
-on a desktop), then runs the two-party call demo (codecav.runtime.call_demo): two processes on loopback through
-the built-in signaling server, each a sample avatar driven by its recorded clip with voice, each rendering the
-other; it writes demo.mp4, trace.json, report.json and report.html under the output folder."""
+"""`codecav demo`: the main job. With --xr and an OpenXR headset, alice's side of the call runs in the headset (her
+head drives her avatar, bob sits across the table); without one, or with --window, it says why and shows the
+avatars live first (a desktop window or headless). Then it runs the two-party call demo
+(codecav.runtime.call_demo): two processes on loopback through the built-in signaling server, each a sample avatar
+driven by its recorded clip with voice, each rendering the other; it writes demo.mp4, trace.json, report.json and
+report.html under the output folder."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
 from codecav.assets.package import AvatarPackage
-from codecav.runtime.call_demo import run_call_demo
+from codecav.runtime.call_demo import PEER_NAMES, run_call_demo
 from codecav.runtime.engine import AnimatedFeed, Engine
 from codecav.runtime.profiler import Profiler
 from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance, random_codes, sample_avatars
 from codecav.runtime.scene import camera_views, row_layout
 from codecav.runtime.scene_renderer import SceneRenderer
+from codecav.xr.openxr.target import OpenXRTarget
 from codecav.xr.select import open_best_target
 
 
@@ -25,25 +28,30 @@ def run_demo(out_dir: Path, xr: bool = False, window: bool = False, live_frames:
     available, saying in one line which it chose and why (no OpenXR runtime -> window or headless).
     `peer_command` starts a participant process (see run_call_demo)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    headset_peer = None
     if xr or window:
-        yield from _live(sample_avatars(), xr, live_frames)
-    yield from run_call_demo(out_dir, seconds=seconds, peer_command=peer_command)
+        if (yield from _live(sample_avatars(), xr, live_frames)):
+            headset_peer = PEER_NAMES[0]
+    yield from run_call_demo(out_dir, seconds=seconds, peer_command=peer_command, headset_peer=headset_peer)
 
 
-def _live(packages: list[AvatarPackage], xr: bool, frames: int) -> Iterator[str]:
-    """Show the sample avatars, animated, on OpenXR / a window / headless, whichever opens first."""
+def _live(packages: list[AvatarPackage], xr: bool, frames: int) -> Generator[str, None, bool]:
+    """Show the sample avatars, animated, on a window / headless, whichever opens first; True (and nothing shown)
+    when an OpenXR headset answers: the call itself then runs in it."""
     count = len(packages)
     distance = framing_distance((count - 1) * HEAD_SPACING_M + 0.25, 35.0, 4 / 3)
     views = camera_views(640, 480, eye=(0.0, 0.0, distance), fovy_deg=35.0)
     target, note = open_best_target(views, prefer_xr=xr)
     yield f"  display: {note}"
+    if isinstance(target, OpenXRTarget):
+        target.close()  # the participant opens its own session
+        yield f"  the call runs in the headset for {PEER_NAMES[0]}; {PEER_NAMES[1]} stays headless"
+        return True
     try:
         renderer = SceneRenderer(target.ctx)
         # The target paces the loop (xrWaitFrame, a window's swap; headless runs as fast as it can).
         engine = Engine(target, renderer, Profiler())
-        # Under OpenXR the viewer stands at the origin looking along -z: place the heads 1 m ahead.
-        depth = -1.0 if type(target).__name__ == "OpenXRTarget" else 0.0
-        for i, (package, transform) in enumerate(zip(packages, row_layout(count, HEAD_SPACING_M, depth), strict=True)):
+        for i, (package, transform) in enumerate(zip(packages, row_layout(count, HEAD_SPACING_M), strict=True)):
             engine.add_remote(f"avatar{i}", package, transform,
                               AnimatedFeed(f"avatar{i}", random_codes(package, 4, seed=100 + i)))
         engine.prepare(views)
@@ -53,3 +61,4 @@ def _live(packages: list[AvatarPackage], xr: bool, frames: int) -> Iterator[str]
         renderer.release()
     finally:
         target.close()
+    return False

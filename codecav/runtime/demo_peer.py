@@ -26,13 +26,17 @@ from codecav.encoders.paced_source import PacedLatentSource
 from codecav.errors import CodecavError
 from codecav.latent import LatentFrame
 from codecav.runtime.engine import Engine, NetworkThread, SenderWorker
+from codecav.runtime.headset_call import HeadsetCall
 from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.report import JoinTimes, join_spans
-from codecav.runtime.scene import camera_views
+from codecav.runtime.scene import camera_views, room_layout
 from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.runtime.video import Mp4Writer, VideoRecorder
 from codecav.runtime.voice import VOICE_RATE, SentVoice, VirtualOutput, clip_feed
+from codecav.xr.base import EyeView, RenderTarget
 from codecav.xr.headless import HeadlessTarget
+from codecav.xr.headset_sources import HeadTrackedSource
+from codecav.xr.openxr.target import OpenXRTarget
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +88,9 @@ class DemoPeerConfig:
     """Their delay varies uniformly in 0..2 x this (mean this), so they arrive jittered and reordered."""
     voice_path: str = "codecav"
     """How received voice is played (CallConfig.voice_path): 'codecav', or 'aiortc' as the baseline."""
+    render: str = "headless"
+    """'headless', or 'xr': this participant's call runs in the OpenXR headset (its head drives its avatar);
+    without a runtime it logs why and renders headless."""
 
 
 def load_config(path: Path) -> DemoPeerConfig:
@@ -203,6 +210,17 @@ def parse_event(line: str) -> DemoPeerEvent:
     return cls(**data)
 
 
+def fit_rgb(raw: bytes, width: int, height: int, out_width: int, out_height: int) -> bytes:
+    """RGB rows `width` x `height` centred on a black `out_width` x `out_height` frame (cropped where larger)."""
+    image = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
+    out = np.zeros((out_height, out_width, 3), np.uint8)
+    h, w = min(height, out_height), min(width, out_width)
+    y0, x0 = (height - h) // 2, (width - w) // 2
+    oy, ox = (out_height - h) // 2, (out_width - w) // 2
+    out[oy:oy + h, ox:ox + w] = image[y0:y0 + h, x0:x0 + w]
+    return out.tobytes()
+
+
 def open_clip_source(clip_dir: Path, package: Any, start_ns: int) -> tuple[Callable[[], LatentSource], np.ndarray]:
     """(a function opening the paced latent source, voice samples at VOICE_RATE trimmed to the clip's length).
     Open the source when sending starts: it catches up with the clip's clock when opened."""
@@ -239,7 +257,7 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
     from codecav.net.call_types import CallConfig, JoinTimeline
     from codecav.net.impairment import Impairment
     from codecav.net.peer import PeerConfig
-    from codecav.runtime.call_app import CallFeed, FrameTimingLog
+    from codecav.runtime.call_app import CallFeed, FrameTimingLog, open_call_target
 
     report = on_event or (lambda _event: None)
     out = Path(config.out)
@@ -271,9 +289,23 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
     profiler = Profiler(ProfilerOptions(enabled=True), clock=clock)
     net = NetworkThread()
     views = camera_views(config.width, config.height, eye=(0.0, 0.0, 0.62), fovy_deg=30.0)
-    target = HeadlessTarget(views)
+    target: RenderTarget
+    if config.render == "headless":
+        target = HeadlessTarget(views)
+    else:
+        target, display_note = open_call_target(config.render, views)
+        log.info("%s display: %s", config.name, display_note)
     renderer = SceneRenderer(target.ctx)
-    engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / config.fps), clock))
+    headset: HeadsetCall | None = None
+    placement = np.eye(4, dtype=np.float32)
+    if isinstance(target, OpenXRTarget):
+        # The runtime paces the loop; the remote sits across the table; the headset's head pose is sent.
+        headset = HeadsetCall(target, profiler, seconds=config.seconds, clock=clock)
+        engine = Engine(target, renderer, profiler)
+        views = camera_views(*target.eye_size(), stereo=True)
+        placement = room_layout(1)[0]
+    else:
+        engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / config.fps), clock))
     timings = FrameTimingLog(session)
     sender: SenderWorker | None = None
     recorder = VideoRecorder(Mp4Writer(out / "view.mp4", config.width, config.height, fps=int(round(config.fps)),
@@ -287,14 +319,18 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
     try:
         # The source runs from now on, sending nothing until `start`: its models load and run while the call is
         # set up, and the clip's clock is kept, so sending starts with neither a stall nor a catch-up burst.
-        sender = SenderWorker(open_latent(), send, profiler)
+        source = open_latent()
+        if headset is not None:
+            source = headset.source = HeadTrackedSource(source, headset.tracking)
+            source_note += "; head pose from the headset"
+        sender = SenderWorker(source, send, profiler)
         sender.start(sending=False)
         join_start_ns = session.clock.now_ns()
         net.call(session.start(), timeout=30)
         report(PeerJoined(config.room, package.manifest.avatar_id, source_note))
         net.call(session.wait_for_peers(1, timeout_s=90), timeout=100)
         (remote, _sha, remote_package), *_ = session.ready_peers()
-        engine.add_remote(remote, remote_package, np.eye(4, dtype=np.float32), CallFeed(session, remote, timings))
+        engine.add_remote(remote, remote_package, placement, CallFeed(session, remote, timings))
         engine.prepare(views)
         if not sender.wait_first_frame(SOURCE_READY_S):
             raise DemoPeerError(f"the driving source ({source_note}) delivered no frame in {SOURCE_READY_S:g} s")
@@ -306,11 +342,25 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
             # Only the read-back stays on the render thread; the recorder's worker flips, converts and encodes.
             recorder.grab(lambda: engine.eyes[0].framebuffer.read(components=3, alignment=1), engine.presented_ns)
 
-        engine.on_presented = record
+        def record_eye(eyes: list[EyeView]) -> None:
+            # The headset's left eye, read before its image goes back to the runtime, fitted to the video's size.
+            view = eyes[0].view
+            recorder.grab(lambda: fit_rgb(eyes[0].framebuffer.read(components=3, alignment=1), view.width,
+                                          view.height, config.width, config.height), target.display_time_ns() or 0)
+
+        if headset is not None:
+            headset.target.before_present = record_eye
+            engine.on_presented = headset.on_presented
+        else:
+            engine.on_presented = record
         output.start()
         sender.start_sending()
         recorder.begin(engine.time_source.now_ns())
-        run = engine.run(seconds=config.seconds)
+        if headset is not None:
+            run = engine.run(should_stop=lambda: headset.check(log.info))
+            headset.check(log.info)
+        else:
+            run = engine.run(seconds=config.seconds)
         end_ns = run.end_ns
         stats = net.call_in_loop(session.stats, timeout=10)
     finally:
@@ -322,6 +372,8 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
         finally:
             net.stop()
             video = recorder.close(end_ns)
+            if headset is not None:
+                headset.close()
             renderer.release()
             target.close()
     received = timings.all()

@@ -28,6 +28,7 @@ import numpy as np
 from codecav.assets.package import AvatarPackage
 from codecav.camera import View, pose_matrix
 from codecav.clock import MONOTONIC, Clock, FrameClock
+from codecav.decoders.neural import DecodeBudget
 from codecav.encoders.animated_source import code_animation
 from codecav.encoders.base import LatentSource
 from codecav.latent import LatentFrame
@@ -39,6 +40,9 @@ from codecav.xr.base import EyeView, RenderTarget
 
 T = TypeVar("T")
 
+REMOTE_DECODE_BUDGET = DecodeBudget(call_ms=100.0, max_overruns=10, abort_ms=1000.0)
+"""How long a remote avatar's decoder may take (codecav.decoders.neural.DecodeBudget): a decoder that is slow
+frame after frame, or runs on for a second, is dropped and its avatar stops being drawn; the call goes on."""
 PHOTON_LEAD_FRAMES = 30
 """Recent frames whose display-to-present times give the photon lead (about a second)."""
 
@@ -335,10 +339,14 @@ class Engine:
         """Show `peer`'s avatar at `transform` (head -> world), fed by `feed`; neutral (zero) code until a frame.
         Each frame's head orientation turns the avatar about its head centre."""
         key = f"remote:{peer}"
-        self.renderer.add_avatar(key, package)
+        self.renderer.add_avatar(key, package, budget=REMOTE_DECODE_BUDGET)  # someone else's model: bounded
         instance = AvatarInstance(key, transform, np.zeros(package.manifest.latent.dim, np.float32), peer=peer)
         self.scene.instances.append(instance)
         self._remotes[peer] = _Remote(peer, feed, instance, transform.astype(np.float32))
+
+    def place_remote(self, peer: str, transform: np.ndarray) -> None:
+        """Move `peer`'s avatar to `transform` (head -> world) from the next frame on (a room re-laid out)."""
+        self._remotes[peer].base_transform = transform.astype(np.float32)
 
     def prepare(self, views: list[View]) -> None:
         """Get every remote not yet prepared ready to show: its decoder session is loaded (`add_remote`), and one
@@ -376,6 +384,9 @@ class Engine:
             else:
                 display_ns = now()
             eyes = self.target.begin_frame()
+            predicted_ns = self.target.display_time_ns()
+            if predicted_ns is not None:  # OpenXR: the face due when this frame's photons leave the display
+                display_ns = predicted_ns
             self.eyes = eyes
             began_ns = now()
             fresh: list[tuple[_Remote, ReceivedFrame, int]] = []  # frames shown for the first time, when taken
@@ -401,15 +412,16 @@ class Engine:
                 self.target.present()
             present_ns = now()
             self.presented_ns = present_ns
-            self._photon_leads_ns.append(max(0, present_ns - display_ns))
+            photon_ns = present_ns if predicted_ns is None else predicted_ns
+            self._photon_leads_ns.append(max(0, photon_ns - display_ns))
             if eyes:
                 run.frames_rendered += 1
                 run.frame_ms.append((present_ns - began_ns) / 1e6)
                 for remote in self._remotes.values():
                     if remote.shown is not None:
                         run.presented.append(FramePresented(remote.peer, remote.shown.frame.sequence,
-                                                            remote.shown.capture_ns, present_ns))
-                        self._note_first_frame(remote, decoded, present_ns)
+                                                            remote.shown.capture_ns, photon_ns))
+                        self._note_first_frame(remote, decoded, photon_ns)
             if self.on_presented is not None:
                 self.on_presented(run.frames)
             run.frames += 1

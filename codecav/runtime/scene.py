@@ -52,6 +52,30 @@ def row_layout(count: int, spacing: float = 0.3, depth: float = 0.0, face_origin
     return transforms
 
 
+SEATED_DISTANCE_M = 1.1
+"""Head-to-head distance across a small table: seated conversation (personal distance, 0.45-1.2 m)."""
+MIN_SEAT_SPACING_M = 0.7
+"""Closest two neighbours at the table sit (head to head)."""
+
+
+def room_layout(count: int, distance: float = SEATED_DISTANCE_M, eye_height: float = 0.0) -> list[np.ndarray]:
+    """Head->world transforms of `count` remote heads in a headset viewer's room: the viewer's head at the
+    origin looking down -z (OpenXR's seated LOCAL space), the remotes life size at `eye_height`, each turned to
+    face the viewer. One sits across at `distance`; several sit with the viewer evenly around a round table,
+    wide enough that neighbours are MIN_SEAT_SPACING_M apart, the first on the viewer's left."""
+    if count <= 0:
+        return []
+    seats = count + 1
+    radius = max(distance / 2.0, MIN_SEAT_SPACING_M / (2.0 * np.sin(np.pi / seats)))
+    transforms = []
+    for k in range(1, seats):
+        angle = 2.0 * np.pi * k / seats  # round the table from the viewer's seat, counter-clockwise from above
+        x, z = radius * np.sin(-angle), -radius + radius * np.cos(angle)
+        yaw = float(np.arctan2(-x, -z))  # +z of the head towards the viewer at the origin
+        transforms.append(translation(float(x), eye_height, float(z)) @ rotation_y(yaw))
+    return transforms
+
+
 def camera_views(
     width: int,
     height: int,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import moderngl
@@ -12,19 +14,28 @@ from codecav.camera import View
 from codecav.clock import Clock
 from codecav.decoders import get_renderer
 from codecav.decoders.base import AvatarDraw, AvatarHandle
-from codecav.decoders.neural import OnnxNeuralDecoder
+from codecav.decoders.neural import DecodeBudget, DecoderModelError, OnnxNeuralDecoder
 from codecav.gl_finish import finish
 from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.scene import Scene
 from codecav.xr.base import EyeView
 
 _NO_PROFILER = Profiler(ProfilerOptions(enabled=False))
+log = logging.getLogger(__name__)
+
+
+DROPPED_HOLD_NS = 1_000_000_000
+"""A dropped decoder's avatar keeps showing its last good frame this long, then is no longer drawn."""
 
 
 @dataclass
 class _LoadedAvatar:
     package: AvatarPackage
     decoder: OnnxNeuralDecoder
+    dropped: DecoderModelError | None = None
+    """Why its decoder was dropped, once it was."""
+    dropped_ns: int = 0
+    """When (the render clock)."""
 
 
 def head_space_view_dir(head_to_world: np.ndarray, eye_world: np.ndarray) -> np.ndarray:
@@ -48,9 +59,15 @@ class SceneRenderer:
         self._avatars: dict[str, _LoadedAvatar] = {}
         self._handles: list[tuple[str, AvatarHandle | None]] = []
 
-    def add_avatar(self, key: str, package: AvatarPackage) -> None:
-        """Make an avatar package available to instances under `key`."""
-        self._avatars[key] = _LoadedAvatar(package, OnnxNeuralDecoder(package.decoder_onnx, threads=self._threads))
+    def add_avatar(self, key: str, package: AvatarPackage, budget: DecodeBudget | None = None) -> None:
+        """Make an avatar package available to instances under `key`. With a `budget` (every avatar that came
+        from someone else), a decoder that fails or blows it is dropped (see `dropped`); the others go on."""
+        decoder = OnnxNeuralDecoder(package.decoder_onnx, threads=self._threads, budget=budget)
+        self._avatars[key] = _LoadedAvatar(package, decoder)
+
+    def dropped(self) -> dict[str, DecoderModelError]:
+        """Avatar key -> why its decoder was dropped (a one-line error with a `reason` key)."""
+        return {key: loaded.dropped for key, loaded in self._avatars.items() if loaded.dropped is not None}
 
     def _handle_for(self, index: int, key: str) -> AvatarHandle:
         # One GPU handle per instance (instances of one package still need their own geometry/features).
@@ -82,24 +99,39 @@ class SceneRenderer:
         decoded = []
         for index in range(len(scene.instances)):
             began_ns = now()
-            draws.append(self._decode(scene, index, eye_mid, spans))
+            draw = self._decode(scene, index, eye_mid, spans, now)
+            if draw is not None:
+                draws.append(draw)
             decoded.append((began_ns, now()))
         with spans.span("render"):
             for eye in eyes:
                 self._gl.render(eye, draws, background=scene.background)
         return decoded
 
-    def _decode(self, scene: Scene, index: int, eye_mid: np.ndarray, spans: Profiler) -> AvatarDraw:
-        """Decode instance `index` into its GPU handle (a 'decode' span); the draw that shows it."""
+    def _decode(self, scene: Scene, index: int, eye_mid: np.ndarray, spans: Profiler,
+                now: Callable[[], int]) -> AvatarDraw | None:
+        """Decode instance `index` into its GPU handle (a 'decode' span); the draw that shows it. An instance whose
+        decoder was dropped shows its last good frame for DROPPED_HOLD_NS, then None (not drawn)."""
         instance = scene.instances[index]
         if instance.avatar_key not in self._avatars:
             raise ValueError(f"scene instance {index} uses unknown avatar {instance.avatar_key!r}")
         loaded = self._avatars[instance.avatar_key]
-        with spans.span("decode", instance.frame, instance.peer):
-            frame = loaded.decoder.decode(instance.code, head_space_view_dir(instance.transform, eye_mid))
-            handle = self._handle_for(index, instance.avatar_key)
-            self._gl.update(handle, frame)
-        return AvatarDraw(handle, instance.transform)
+        if loaded.dropped is None:
+            with spans.span("decode", instance.frame, instance.peer):
+                try:
+                    frame = loaded.decoder.decode(instance.code, head_space_view_dir(instance.transform, eye_mid))
+                except DecoderModelError as exc:
+                    loaded.dropped, loaded.dropped_ns = exc, now()
+                    who = f"peer {instance.peer}" if instance.peer else instance.avatar_key
+                    log.warning("the avatar of %s is no longer decoded (%s): %s", who, exc.reason, exc)
+                else:
+                    handle = self._handle_for(index, instance.avatar_key)
+                    self._gl.update(handle, frame)
+                    return AvatarDraw(handle, instance.transform)
+        cached_key, last = self._handles[index] if index < len(self._handles) else ("", None)
+        if last is None or cached_key != instance.avatar_key or now() - loaded.dropped_ns > DROPPED_HOLD_NS:
+            return None
+        return AvatarDraw(last, instance.transform)  # its last good frame, for a moment
 
     def warm_up(self, scene: Scene, views: list[View], indices: list[int] | None = None) -> None:
         """Decode the instances `indices` (default: all) once and draw them into throw-away framebuffers the
@@ -109,7 +141,9 @@ class SceneRenderer:
         if not views or not chosen:
             return
         eye_mid = np.mean([v.eye_position for v in views], axis=0)
-        draws = [self._decode(scene, index, eye_mid, _NO_PROFILER) for index in chosen]
+        clock = _NO_PROFILER.clock.now_ns
+        draws = [d for d in (self._decode(scene, index, eye_mid, _NO_PROFILER, clock) for index in chosen)
+                 if d is not None]
         made = []
         try:
             for view in views:

@@ -36,6 +36,11 @@ class RenderTarget(ABC):
     def present(self) -> None:
         """Finish the frame begun by begin_frame and show or submit it."""
 
+    def display_time_ns(self) -> int | None:
+        """When the frame begun will be shown, on CLOCK_MONOTONIC, if the target predicts it (OpenXR's predicted
+        display time); None: it is shown when presented."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Release the target's GL and window/XR resources; safe to call twice."""

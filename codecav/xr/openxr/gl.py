@@ -120,7 +120,9 @@ class GLBinding(ABC):
         bind(GL_FRAMEBUFFER, framebuffer.glo)
         attach(GL_FRAMEBUFFER, GL_DEPTH_ATTACHMENT, GL_TEXTURE_2D, texture_glo, 0)
         bind(GL_FRAMEBUFFER, 0)
-        self.ctx.fbo.use()  # moderngl caches the bound framebuffer; put its idea and GL's back in step
+        # moderngl caches the bound framebuffer (ctx.fbo, possibly one released since, e.g. by a warm-up draw);
+        # bind the default one through moderngl so its idea and GL's agree again.
+        self.ctx.screen.use()
 
     def _require(self, name: str) -> int:
         address = self.get_proc_address(name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,28 @@ DEPTH_FORMATS = (0x8CAC, 0x81A6, 0x88F0, 0x81A5)  # DEPTH_COMPONENT32F, 24, DEPT
 
 class OpenXRUnavailable(RenderTargetError):
     """No OpenXR runtime, extension, headset or session: the app should fall back to a window or headless."""
+
+
+@dataclass(frozen=True)
+class XrFrameTimes:
+    """When the last frame went through the runtime (CLOCK_MONOTONIC ns), for traces."""
+
+    wait_start_ns: int
+    """xrWaitFrame called."""
+    wait_end_ns: int
+    """xrWaitFrame returned (the runtime released the loop)."""
+    end_start_ns: int
+    """xrEndFrame called."""
+    end_end_ns: int
+    """xrEndFrame returned."""
+    predicted_display_ns: int
+    """The frame's predicted display time (0 without XR_KHR_convert_timespec_time)."""
+    period_ns: int
+    """The runtime's predicted display period."""
+    late: bool
+    """xrEndFrame returned after the predicted display time."""
+    rendered: bool
+    """The frame carried a projection layer."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +179,19 @@ class OpenXRTarget(RenderTarget):
         """The same on CLOCK_MONOTONIC (codecav.clock.MONOTONIC), via XR_KHR_convert_timespec_time."""
         self.should_close = False
         """True once the runtime asked the session to exit or was lost."""
+        self.stopped = False
+        """True once the session was stopped (STOPPING: the runtime or `request_exit` ended it)."""
+        self.lost: str = ""
+        """Why the runtime was lost (one line), empty while it is there."""
+        self.reference_space_changes = 0
+        """Reference-space change events seen (the runtime recentred LOCAL/STAGE: recalibrate the seat)."""
+        self.before_present: Callable[[list[EyeView]], None] | None = None
+        """Called in present() with the frame's views while their swapchain images can still be read."""
+        self.on_tracked: Callable[[], None] | None = None
+        """Called in begin_frame once `head_pose`, `gaze` and `face` are located for the frame (the earliest moment
+        a sender can use them)."""
+        self.last_frame_times: XrFrameTimes | None = None
+        """Timing of the last frame submitted (None before the first)."""
         self._timing = FrameTimingRecorder() if self.config.timing else None
         self._binding: GLBinding | None = None
         self._instance: Any = None
@@ -349,7 +385,9 @@ class OpenXRTarget(RenderTarget):
                 return
             kind = xr.StructureType(event.type)
             if kind == xr.StructureType.EVENT_DATA_INSTANCE_LOSS_PENDING:
-                self.should_close = True
+                self._lose("the OpenXR runtime is going away (instance loss pending)")
+            elif kind == xr.StructureType.EVENT_DATA_REFERENCE_SPACE_CHANGE_PENDING:
+                self.reference_space_changes += 1
             elif kind == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
                 changed = ctypes.cast(ctypes.byref(event), ctypes.POINTER(xr.EventDataSessionStateChanged)).contents
                 self._on_state(xr.SessionState(changed.state))
@@ -363,15 +401,65 @@ class OpenXRTarget(RenderTarget):
         elif state == xr.SessionState.STOPPING:
             xr.end_session(self._session)
             self._running = False
-        elif state in (xr.SessionState.EXITING, xr.SessionState.LOSS_PENDING):
+            self.stopped = True
+        elif state == xr.SessionState.LOSS_PENDING:
+            self._lose("the OpenXR session is being lost (LOSS_PENDING)")
+        elif state == xr.SessionState.EXITING:
             self.should_close = True
+
+    def _lose(self, why: str) -> None:
+        self.lost = self.lost or why
+        self.should_close = True
+        self._running = False
+
+    def request_exit(self) -> None:
+        """Ask the runtime to end the session (xrRequestExitSession): it walks STOPPING ... EXITING, which the
+        frame loop follows; nothing happens when the session is not running."""
+        xr = self._xr
+        if xr is None or self._session is None or not self._running:
+            return
+        try:
+            xr.request_exit_session(self._session)
+        except xr.exception.XrException as exc:
+            if self._is_loss(exc):
+                self._lose(f"the OpenXR runtime was lost ({_xr_error_line(exc)})")
+
+    def _is_loss(self, exc: BaseException) -> bool:
+        xr = self._xr
+        return isinstance(exc, (xr.exception.SessionLostError, xr.exception.InstanceLostError))
+
+    @property
+    def eye_gaze_active(self) -> bool:
+        """The runtime and headset give eye gaze (XR_EXT_eye_gaze_interaction with an eye tracker)."""
+        return self._gaze is not None and self._gaze.active
+
+    @property
+    def face_tracking_active(self) -> bool:
+        """The runtime and headset give face expression weights (XR_FB_face_tracking2)."""
+        return self._face is not None and self._face.active
+
+    def display_time_ns(self) -> int | None:
+        """The predicted display time of the frame begun, on CLOCK_MONOTONIC (None until it is known)."""
+        return self.predicted_display_ns or None
 
     # ---- frame loop --------------------------------------------------------------------------------------
     def begin_frame(self) -> list[EyeView]:
-        """Wait for the next frame and return both eyes' views; [] when the runtime says not to render."""
+        """Wait for the next frame and return both eyes' views; [] when the runtime says not to render.
+        A lost session or runtime ends the loop (`should_close`, `lost` says why) instead of raising."""
         xr = self._xr
         if self._frame is not None:
             raise RenderTargetError("begin_frame called twice; call present() after each begin_frame()")
+        try:
+            return self._begin_frame()
+        except xr.exception.XrException as exc:
+            if not self._is_loss(exc):
+                raise
+            self._lose(f"the OpenXR runtime was lost ({_xr_error_line(exc)})")
+            self._frame, self._eye_views = None, []
+            return []
+
+    def _begin_frame(self) -> list[EyeView]:
+        xr = self._xr
         self.poll_events()
         if not self._running or self.should_close:
             self.time_source.sleep_ns(10_000_000)  # no xrWaitFrame to pace us
@@ -415,6 +503,8 @@ class OpenXRTarget(RenderTarget):
             self.gaze = self._gaze.sample(self._session, self._view_space, xr_time)
         if self._face is not None:
             self.face = self._face.sample(xr_time)
+        if self.on_tracked is not None:
+            self.on_tracked()
 
     def _view(self, eye: _Eye, xr_view: Any) -> View:
         fov = xr_view.fov
@@ -466,11 +556,24 @@ class OpenXRTarget(RenderTarget):
         return np.ascontiguousarray(depth[::-1])
 
     def present(self) -> None:
-        """Release the swapchain images and submit the projection layer (with depth) for this frame."""
+        """Release the swapchain images and submit the projection layer (with depth) for this frame; a lost
+        session ends the loop instead of raising (see begin_frame)."""
+        xr = self._xr
+        if self._frame is None:
+            return
+        if self.before_present is not None and self._eye_views:
+            self.before_present(list(self._eye_views))
+        try:
+            self._present()
+        except xr.exception.XrException as exc:
+            if not self._is_loss(exc):
+                raise
+            self._lose(f"the OpenXR runtime was lost ({_xr_error_line(exc)})")
+            self._eye_views = []
+
+    def _present(self) -> None:
         xr = self._xr
         frame = self._frame
-        if frame is None:
-            return
         self._frame = None
         layers: list[Any] = []
         keep: list[Any] = []  # structs the layer points at must outlive xrEndFrame
@@ -502,8 +605,11 @@ class OpenXRTarget(RenderTarget):
             display_time=frame.predicted_display_time, environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE,
             layers=layers))
         t4 = self.time_source.now_ns()
+        late = bool(self.predicted_display_ns) and t4 > self.predicted_display_ns
+        self.last_frame_times = XrFrameTimes(self._t_waited - self._t_wait, self._t_waited, t3, t4,
+                                             self.predicted_display_ns, int(frame.predicted_display_period), late,
+                                             bool(layers))
         if self._timing is not None:
-            late = bool(self.predicted_display_ns) and t4 > self.predicted_display_ns
             self._timing.record(self._t_wait, self._t_begin, t4 - t3, t4 - self._t_waited,
                                 int(frame.predicted_display_period), bool(layers), late)
         self._eye_views = []
@@ -541,28 +647,39 @@ class OpenXRTarget(RenderTarget):
                     self.time_source.sleep_ns(5_000_000)
             except xr.exception.XrException:
                 pass
+        self.before_present = self.on_tracked = None
+
+        def quietly(destroy: Callable[[Any], Any], handle: Any) -> None:
+            try:
+                destroy(handle)
+            except xr.exception.XrException:
+                pass  # after a loss the runtime may refuse; the handles die with the instance anyway
+
         for eye in self._eyes:
             for fb in [*eye.framebuffers.values(), *eye.depth_framebuffers.values()]:
                 fb.release()  # the swapchain textures themselves belong to the runtime
             eye.placeholder_depth.release()
             for swapchain in (eye.color, eye.depth):
                 if swapchain is not None:
-                    xr.destroy_swapchain(swapchain)
+                    quietly(xr.destroy_swapchain, swapchain)
         self._eyes = []
         if self._depth_copier is not None:
             self._depth_copier.release()
             self._depth_copier = None
         for source in (self._gaze, self._face):
             if source is not None:
-                source.close()
+                try:
+                    source.close()
+                except xr.exception.XrException:
+                    pass
         for space in self._spaces:
-            xr.destroy_space(space)
+            quietly(xr.destroy_space, space)
         self._spaces = []
         if self._session is not None:
-            xr.destroy_session(self._session)
+            quietly(xr.destroy_session, self._session)
             self._session = None
         if self._instance is not None:
-            xr.destroy_instance(self._instance)
+            quietly(xr.destroy_instance, self._instance)
             self._instance = None
         if self._binding is not None:
             self._binding.close()
