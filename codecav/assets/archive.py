@@ -8,7 +8,7 @@ import os
 import stat
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from codecav.assets.errors import (
@@ -18,6 +18,7 @@ from codecav.assets.errors import (
     PackageTooLargeError,
     UnsafeMemberPathError,
 )
+from codecav.assets.graph_bounds import GraphLimits
 
 MiB = 1024 * 1024
 
@@ -41,6 +42,8 @@ class PackageLimits:
     """Most bytes one member may hold (uncompressed)."""
     max_members: int = 64
     """Most files a package may contain."""
+    graph: GraphLimits = field(default_factory=GraphLimits)
+    """Static bounds on every ONNX member's operators, tensor sizes and work (codecav.assets.graph_bounds)."""
 
 
 @dataclass(frozen=True)

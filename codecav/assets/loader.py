@@ -9,10 +9,17 @@ from pathlib import Path
 
 from codecav.assets.archive import PackageLimits, RawPackage, read_package
 from codecav.assets.errors import HashMismatchError, MissingMemberError, NotAnAvatarPackageError, UndeclaredMemberError
-from codecav.assets.manifest import DECODER_MEMBER, MANIFEST_MEMBER, MESH_MEMBER, MLP_MEMBER, parse_manifest
-from codecav.assets.onnx_checks import check_decoder_io, parse_model
+from codecav.assets.manifest import (
+    DECODER_MEMBER,
+    MANIFEST_MEMBER,
+    MESH_MEMBER,
+    MLP_MEMBER,
+    QUANT_TABLE_MEMBER,
+    parse_manifest,
+)
+from codecav.assets.onnx_checks import check_package_models
 from codecav.assets.package import AvatarPackage
-from codecav.assets.tensors import check_mesh, check_pixel_mlp, read_npz
+from codecav.assets.tensors import check_mesh, check_pixel_mlp, check_quant_table, read_npz
 from codecav.assets.writer import sha256_hex, write_avatar
 
 __all__ = ["LoadedAvatar", "PackageLimits", "load_avatar", "open_avatar", "write_avatar"]
@@ -46,7 +53,8 @@ def load_avatar(
     check_onnx: bool = True,
 ) -> AvatarPackage:
     """Load and check the package at `path`; an AvatarFormatError subclass (one-line message) if anything is
-    wrong. `check_onnx=False` skips the static ONNX checks (hashes are still verified)."""
+    wrong. `check_onnx=False` skips the static ONNX checks, operator allowlist and shape bounds included
+    (hashes are still verified): for packages this process made itself, never for received ones."""
     limits = PackageLimits(max_total_bytes=max_total_bytes, max_member_bytes=max_member_bytes)
     return open_avatar(path, limits=limits, check_onnx=check_onnx).package
 
@@ -83,11 +91,12 @@ def _check(raw: RawPackage, limits: PackageLimits, check_onnx: bool) -> AvatarPa
                       manifest, source)
     mlp = check_pixel_mlp(read_npz(raw.members[MLP_MEMBER], source, MLP_MEMBER, limits.max_member_bytes),
                           manifest, source)
+    table = None
+    if QUANT_TABLE_MEMBER in manifest.members:
+        table = check_quant_table(read_npz(raw.members[QUANT_TABLE_MEMBER], source, QUANT_TABLE_MEMBER,
+                                           limits.max_member_bytes), manifest, source)
     encoders = {n: raw.members[n] for n in sorted(manifest.members) if n.startswith("encoders/")}
     if check_onnx:
-        check_decoder_io(parse_model(raw.members[DECODER_MEMBER], source, DECODER_MEMBER), manifest, source,
-                         DECODER_MEMBER)
-        for name, data in encoders.items():
-            parse_model(data, source, name)
+        check_package_models(raw.members[DECODER_MEMBER], encoders, manifest, source, DECODER_MEMBER, limits.graph)
     return AvatarPackage(manifest=manifest, mesh=mesh, pixel_mlp=mlp, decoder_onnx=raw.members[DECODER_MEMBER],
-                         encoders_onnx=encoders, source=source)
+                         encoders_onnx=encoders, source=source, quant_table=table)

@@ -1,6 +1,7 @@
 """Static checks of ONNX members with the `onnx` package only (nothing is executed): parse and checker,
-no external data or custom-domain operators, finite initializers and constants, and the decoder's
-input/output names, element types, ranks and static dimensions against the manifest."""
+no external data or custom-domain operators, finite initializers and constants, the decoder's
+input/output names, element types, ranks and static dimensions against the manifest, and (through
+codecav.assets.graph_bounds) the operator allowlist and the bounds on every tensor and on the work."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import onnx
 from onnx import numpy_helper
 
 from codecav.assets.errors import InvalidMemberError, NonFiniteWeightsError, TensorShapeError
+from codecav.assets.graph_bounds import GraphLimits, check_graph_bounds, check_output_shapes, interface_shapes
 from codecav.assets.package import AvatarManifest
 
 DECODER_INPUT_NAMES = ("latent", "view_dir")
@@ -90,16 +92,22 @@ def _dims(value: onnx.ValueInfoProto) -> tuple[int, list[int | str | None]]:
     return int(tensor_type.elem_type), dims
 
 
-def check_decoder_io(model: onnx.ModelProto, manifest: AvatarManifest, source: str, member: str) -> None:
-    """The decoder takes latent [1, D], view_dir [1, 3] and gives geometry [1, V, 3], features [1, C, H, W]
-    (float32; batch 1 or symbolic; other dims equal to the manifest's when static)."""
+def decoder_shapes(manifest: AvatarManifest) -> dict[str, list[int]]:
+    """The decoder's input and output shapes for `manifest`: latent [1, D], view_dir [1, 3], geometry
+    [1, V, 3], features [1, C, H, W]."""
     fm = manifest.feature_map
-    expected = {
+    return {
         "latent": [1, manifest.latent.dim],
         "view_dir": [1, 3],
         "geometry": [1, manifest.mesh.num_vertices, 3],
         "features": [1, fm.channels, fm.height, fm.width],
     }
+
+
+def check_decoder_io(model: onnx.ModelProto, manifest: AvatarManifest, source: str, member: str) -> None:
+    """The decoder takes latent [1, D], view_dir [1, 3] and gives geometry [1, V, 3], features [1, C, H, W]
+    (float32; batch 1 or symbolic; other dims equal to the manifest's when static)."""
+    expected = decoder_shapes(manifest)
     initializers = {i.name for i in model.graph.initializer}
     inputs = {v.name: v for v in model.graph.input if v.name not in initializers}
     outputs = {v.name: v for v in model.graph.output}
@@ -122,3 +130,17 @@ def check_decoder_io(model: onnx.ModelProto, manifest: AvatarManifest, source: s
         if not (batch_ok and rest_ok):
             raise TensorShapeError(source, member, f"{name} has shape {shown}, avatar.json says {want}",
                                    f"{_FIX} so its I/O matches avatar.json")
+
+
+def check_package_models(decoder: bytes, encoders: dict[str, bytes], manifest: AvatarManifest, source: str,
+                         member: str, limits: GraphLimits) -> None:
+    """Every static check of a package's ONNX members: parse_model, the decoder interface, and the graph
+    bounds (the decoder at the manifest's shapes, encoders at a batch of one). `member` names the decoder."""
+    model = parse_model(decoder, source, member)
+    check_decoder_io(model, manifest, source, member)
+    shapes = decoder_shapes(manifest)
+    cost = check_graph_bounds(model, interface_shapes(model, shapes), source, member, limits)
+    check_output_shapes(cost, shapes, source, member)
+    for name in sorted(encoders):
+        encoder = parse_model(encoders[name], source, name)
+        check_graph_bounds(encoder, interface_shapes(encoder), source, name, limits)

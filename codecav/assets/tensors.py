@@ -4,14 +4,15 @@ checks of names, dtypes, shapes, index ranges and finiteness against the manifes
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from collections.abc import Mapping
 
 import numpy as np
 
 from codecav.assets.errors import InvalidMemberError, NonFiniteWeightsError, TensorShapeError
-from codecav.assets.manifest import MESH_MEMBER, MLP_MEMBER
-from codecav.assets.package import MLP_OUTPUT_CHANNELS, AvatarManifest, MeshTopology, PixelMlp
+from codecav.assets.manifest import MESH_MEMBER, MLP_MEMBER, QUANT_TABLE_MEMBER
+from codecav.assets.package import MLP_OUTPUT_CHANNELS, AvatarManifest, CodeQuantTable, MeshTopology, PixelMlp
 
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 """Timestamp of every zip entry codecav writes, so equal packages give equal bytes."""
@@ -33,22 +34,53 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
+MAX_NPZ_ARRAYS = 64
+"""Most arrays an .npz member may hold."""
+NPZ_DTYPE_KINDS = "biuf"
+"""dtype kinds an .npz array may have: bool, integers, floats (no objects, strings or records)."""
+
+
 def read_npz(data: bytes, source: str, member: str, max_bytes: int) -> dict[str, np.ndarray]:
-    """Arrays of an .npz member, loaded with allow_pickle=False; InvalidMemberError if unreadable or if its
-    arrays declare more than `max_bytes` uncompressed."""
+    """Arrays of an .npz member, loaded with allow_pickle=False; InvalidMemberError if unreadable, if its
+    arrays declare more than `max_bytes` uncompressed, or if an array's .npy header declares a dtype outside
+    NPZ_DTYPE_KINDS or more data than its file holds (checked before anything is allocated)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            declared = sum(i.file_size for i in zf.infolist())
-        if declared > max_bytes:
-            raise InvalidMemberError(source, member, f"unpacks to {declared} bytes, over the limit of {max_bytes}",
-                                     "use smaller arrays or raise max_member_bytes")
+            infos = zf.infolist()
+            declared = sum(i.file_size for i in infos)
+            if declared > max_bytes:
+                raise InvalidMemberError(source, member, f"unpacks to {declared} bytes, over the limit of "
+                                         f"{max_bytes}", "use smaller arrays or raise max_member_bytes")
+            if len(infos) > MAX_NPZ_ARRAYS:
+                raise InvalidMemberError(source, member, f"holds {len(infos)} arrays, over the limit of "
+                                         f"{MAX_NPZ_ARRAYS}", _FIX_EXPORT)
+            for info in infos:
+                _check_npy_header(zf, info, source, member)
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             return {name: np.asarray(npz[name]) for name in npz.files}
     except InvalidMemberError:
         raise
     except Exception as exc:  # zipfile/numpy raise many types (BadZipFile, ValueError for pickles, ...)
-        raise InvalidMemberError(source, member, f"is not a readable .npz without pickles ({exc})",
+        text = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise InvalidMemberError(source, member, f"is not a readable .npz without pickles ({text})",
                                  _FIX_EXPORT) from None
+
+
+def _check_npy_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str, member: str) -> None:
+    """The .npy header of `info` declares a plain numeric dtype and no more bytes than the entry holds."""
+    fmt = np.lib.format
+    with zf.open(info) as fh:
+        version = fmt.read_magic(fh)
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = read_header(fh)
+    name = info.filename.removesuffix(".npy")
+    if dtype.kind not in NPZ_DTYPE_KINDS or dtype.hasobject or dtype.fields is not None:
+        raise InvalidMemberError(source, member, f"array {name} has dtype {dtype.str!r}",
+                                 f"{_FIX_EXPORT} with plain numeric arrays, without pickles")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > info.file_size:
+        raise InvalidMemberError(source, member, f"array {name} declares shape {list(shape)} "
+                                 f"({nbytes} bytes) but holds {info.file_size} bytes", _FIX_EXPORT)
 
 
 def mesh_arrays(mesh: MeshTopology) -> dict[str, np.ndarray]:
@@ -63,6 +95,34 @@ def mlp_arrays(mlp: PixelMlp) -> dict[str, np.ndarray]:
         out[f"w{i}"] = w
         out[f"b{i}"] = b
     return out
+
+
+def quant_table_arrays(table: CodeQuantTable) -> dict[str, np.ndarray]:
+    """quant_table.npz arrays: step and center, float32 [D]."""
+    return {"step": np.asarray(table.step, np.float32), "center": np.asarray(table.center, np.float32)}
+
+
+MIN_QUANT_STEP = 2.0**-20
+"""Smallest step a quant table may hold (keeps the wire's integer indices of any sendable code bounded)."""
+MAX_QUANT_ABS = 65504.0
+"""Largest step or |center| a quant table may hold (the wire's code range, the largest finite float16)."""
+
+
+def check_quant_table(arrays: Mapping[str, np.ndarray], manifest: AvatarManifest, source: str) -> CodeQuantTable:
+    """CodeQuantTable from quant_table.npz arrays after checking names, float32 [D] shapes, finiteness and
+    ranges (MIN_QUANT_STEP <= step <= MAX_QUANT_ABS, |center| <= MAX_QUANT_ABS)."""
+    member, dim = QUANT_TABLE_MEMBER, manifest.latent.dim
+    _expect_names(arrays, ["center", "step"], source, member)
+    step = _expect(arrays, "step", np.float32, (dim,), source, member)
+    center = _expect(arrays, "center", np.float32, (dim,), source, member)
+    _expect_finite(step, "step", source, member)
+    _expect_finite(center, "center", source, member)
+    if np.any(step < MIN_QUANT_STEP) or np.any(step > MAX_QUANT_ABS):
+        raise _shape_error(source, member, f"array step has entries outside [{MIN_QUANT_STEP:g}, {MAX_QUANT_ABS:g}] "
+                                           f"(min {float(step.min()):g}, max {float(step.max()):g})")
+    if np.any(np.abs(center) > MAX_QUANT_ABS):
+        raise _shape_error(source, member, f"array center has entries beyond +-{MAX_QUANT_ABS:g}")
+    return CodeQuantTable(step=step, center=center)
 
 
 def _shape_error(source: str, member: str, problem: str) -> TensorShapeError:

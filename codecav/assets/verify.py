@@ -1,5 +1,6 @@
-"""verify_avatar: load_avatar's checks plus one run of the decoder on onnxruntime (zero code, frontal view)
-and of the pixel MLP on the decoded features, checking output shapes and finiteness."""
+"""verify_avatar: load_avatar's checks plus one trial run of the decoder (zero code, frontal view) and of
+every encoder (zero input) in a child process with CPU, memory and wall-clock limits, and of the pixel MLP on
+the decoded features, checking output shapes and finiteness."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 from codecav.assets.archive import PackageLimits
-from codecav.assets.errors import InvalidMemberError, NonFiniteWeightsError, TensorShapeError
+from codecav.assets.errors import NonFiniteWeightsError, TensorShapeError
+from codecav.assets.graph_bounds import interface_shapes
 from codecav.assets.loader import DEFAULT_LIMITS, open_avatar
 from codecav.assets.manifest import DECODER_MEMBER, MLP_MEMBER
-from codecav.assets.onnx_checks import DECODER_INPUT_NAMES, DECODER_OUTPUT_NAMES
+from codecav.assets.onnx_checks import DECODER_INPUT_NAMES, DECODER_OUTPUT_NAMES, decoder_shapes
 from codecav.assets.package import AvatarPackage, PixelMlp, run_pixel_mlp, texel_uv
-from codecav.clock import MONOTONIC, Clock
+from codecav.assets.trial import DEFAULT_TRIAL_LIMITS, TrialInput, TrialLimits, TrialModel, trial_run
 
 MLP_SAMPLE_TEXELS = 4096
 """Texels of the decoded feature map run through the pixel MLP during verification."""
@@ -43,7 +46,7 @@ class VerifyReport:
     rgb_range: tuple[float, float]
     """Min and max of the pixel MLP's RGB over the sampled texels."""
     decode_ms: float
-    """Wall time of the decoder run (including session creation)."""
+    """Time of the decoder's session creation and run in the trial child."""
     provenance_kind: str
     """provenance['kind'], e.g. 'synthetic-random' or 'trained'; '' when absent."""
 
@@ -58,15 +61,14 @@ class VerifyReport:
 
 
 def verify_avatar(
-    path: Path | str, *, limits: PackageLimits = DEFAULT_LIMITS, clock: Clock = MONOTONIC
+    path: Path | str, *, limits: PackageLimits = DEFAULT_LIMITS, trial: TrialLimits = DEFAULT_TRIAL_LIMITS
 ) -> VerifyReport:
-    """Check the package as load_avatar does, then run its decoder once (timed on `clock`); AvatarFormatError
-    on any failure."""
+    """Check the package as load_avatar does (operator allowlist and shape bounds included), then run its
+    decoder and encoders once in a limited child process (codecav.assets.trial); AvatarFormatError (one line,
+    with a reason key) on any failure."""
     loaded = open_avatar(path, limits=limits)
     package = loaded.package
-    start_ns = clock.now_ns()
-    geometry, features = run_decoder_once(package)
-    decode_ms = (clock.now_ns() - start_ns) / 1e6
+    geometry, features, decode_ms = run_decoder_once(package, trial)
     rgb = _mlp_rgb(package.pixel_mlp, features[0], package.source)
     extent = geometry[0].max(axis=0) - geometry[0].min(axis=0)
     manifest = package.manifest
@@ -80,35 +82,50 @@ def verify_avatar(
     )
 
 
-def run_decoder_once(package: AvatarPackage) -> tuple[np.ndarray, np.ndarray]:
-    """(geometry [1, V, 3], features [1, C, H, W]) for a zero code seen from the front (view_dir +z), after
-    checking shapes and finiteness; call only on a package from load_avatar."""
-    import onnxruntime as ort
-
+def run_decoder_once(package: AvatarPackage,
+                     limits: TrialLimits = DEFAULT_TRIAL_LIMITS) -> tuple[np.ndarray, np.ndarray, float]:
+    """(geometry [1, V, 3], features [1, C, H, W], decoder ms) for a zero code seen from the front (view_dir
+    +z), run with every encoder of the package in one trial child (codecav.assets.trial) under `limits`,
+    after checking output shapes and finiteness; call only on a package from load_avatar."""
     manifest, source = package.manifest, package.source
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    feeds = {
-        DECODER_INPUT_NAMES[0]: np.zeros((1, manifest.latent.dim), np.float32),
-        DECODER_INPUT_NAMES[1]: np.array([[0.0, 0.0, 1.0]], np.float32),
-    }
-    try:
-        session = ort.InferenceSession(package.decoder_onnx, options, providers=["CPUExecutionProvider"])
-        geometry, features = (np.asarray(a) for a in session.run(list(DECODER_OUTPUT_NAMES), feeds))
-    except Exception as exc:  # onnxruntime raises its own Fail/InvalidArgument types
-        raise InvalidMemberError(source, DECODER_MEMBER, f"fails to run on onnxruntime ({_first_line(exc)})",
-                                 "re-export the avatar with standard opset operators") from None
-    fm = manifest.feature_map
-    for name, array, want in (("geometry", geometry, (1, manifest.mesh.num_vertices, 3)),
-                              ("features", features, (1, fm.channels, fm.height, fm.width))):
+    shapes = decoder_shapes(manifest)
+    models = [TrialModel(DECODER_MEMBER, package.decoder_onnx,
+                         {DECODER_INPUT_NAMES[0]: TrialInput(tuple(shapes["latent"])),
+                          DECODER_INPUT_NAMES[1]: TrialInput(tuple(shapes["view_dir"]), fill=(0.0, 0.0, 1.0))},
+                         DECODER_OUTPUT_NAMES)]
+    for name in sorted(package.encoders_onnx):
+        models.append(_encoder_trial(name, package.encoders_onnx[name]))
+    interface = max(4 * int(np.prod(s)) for s in shapes.values())
+    results = {r.member: r for r in trial_run(models, source, limits, interface_bytes=interface)}
+    for name in sorted(package.encoders_onnx):
+        for out, array in results[name].arrays.items():
+            if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+                raise NonFiniteWeightsError(source, name, f"output {out} holds NaN/inf for a zero input",
+                                            "re-export the avatar from a checkpoint that encodes finite values")
+    decoded = results[DECODER_MEMBER]
+    geometry, features = (decoded.arrays[n] for n in DECODER_OUTPUT_NAMES)
+    for name, array in (("geometry", geometry), ("features", features)):
+        want = tuple(shapes[name])
         if array.shape != want or array.dtype != np.float32:
             raise TensorShapeError(source, DECODER_MEMBER, f"output {name} came out {array.dtype} "
                                    f"{list(array.shape)}, expected float32 {list(want)}", "re-export the avatar")
         if not np.all(np.isfinite(array)):
             raise NonFiniteWeightsError(source, DECODER_MEMBER, f"output {name} holds NaN/inf for a zero code",
                                         "re-export the avatar from a checkpoint that decodes finite values")
-    return geometry, features
+    return geometry, features, decoded.ms
+
+
+def _encoder_trial(name: str, data: bytes) -> TrialModel:
+    """An encoder as a trial model: zeros at its interface shapes (a batch of one), every output fetched."""
+    model = onnx.load_model_from_string(data)  # parsed and checked by load_avatar already
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = {}
+    for value, shape in interface_shapes(model).items():
+        elem = next(v.type.tensor_type.elem_type for v in model.graph.input if v.name == value)
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem)).name
+        inputs[value] = TrialInput(shape, dtype)
+    outputs = tuple(o.name for o in model.graph.output if o.name not in initializers)
+    return TrialModel(name, data, inputs, outputs)
 
 
 def _mlp_rgb(mlp: PixelMlp, features_chw: np.ndarray, source: str) -> np.ndarray:
@@ -122,7 +139,3 @@ def _mlp_rgb(mlp: PixelMlp, features_chw: np.ndarray, source: str) -> np.ndarray
                                     "re-export the avatar with a working pixel MLP")
     return rgb
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

@@ -13,18 +13,29 @@ from pathlib import Path
 
 from codecav.assets.archive import ZIP_SUFFIX
 from codecav.assets.errors import AvatarWriteError, ManifestError
+from codecav.assets.graph_bounds import GraphLimits
 from codecav.assets.manifest import (
     DECODER_MEMBER,
     ENCODER_MEMBER_RE,
     MANIFEST_MEMBER,
     MESH_MEMBER,
     MLP_MEMBER,
+    QUANT_TABLE_MEMBER,
     manifest_to_json,
     parse_manifest,
 )
-from codecav.assets.onnx_checks import check_decoder_io, parse_model
-from codecav.assets.package import FORMAT_VERSION, AvatarManifest, AvatarPackage
-from codecav.assets.tensors import FIXED_ZIP_TIME, check_mesh, check_pixel_mlp, mesh_arrays, mlp_arrays, npz_bytes
+from codecav.assets.onnx_checks import check_package_models
+from codecav.assets.package import AvatarManifest, AvatarPackage
+from codecav.assets.tensors import (
+    FIXED_ZIP_TIME,
+    check_mesh,
+    check_pixel_mlp,
+    check_quant_table,
+    mesh_arrays,
+    mlp_arrays,
+    npz_bytes,
+    quant_table_arrays,
+)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -41,12 +52,15 @@ def package_member_bytes(package: AvatarPackage) -> dict[str, bytes]:
     }
     for name, data in package.encoders_onnx.items():
         members[name] = data
+    if package.quant_table is not None:
+        members[QUANT_TABLE_MEMBER] = npz_bytes(quant_table_arrays(package.quant_table))
     return members
 
 
 def sealed_manifest(package: AvatarPackage, members: dict[str, bytes]) -> AvatarManifest:
-    """The package's manifest at FORMAT_VERSION with `members` set to the sha256 of `members`."""
-    return replace(package.manifest, format_version=FORMAT_VERSION,
+    """The package's manifest at the lowest format version that holds `members` (2 with a quant table, else 1, so
+    packages without one stay readable by v1 readers) with `members` set to the sha256 of `members`."""
+    return replace(package.manifest, format_version=2 if QUANT_TABLE_MEMBER in members else 1,
                    members={name: sha256_hex(members[name]) for name in sorted(members)})
 
 
@@ -54,17 +68,18 @@ def avatar_files(package: AvatarPackage, source: str = "<package>") -> dict[str,
     """All member files of `package` (avatar.json included), checked as load_avatar would check them."""
     members = package_member_bytes(package)
     for name in members:
-        if name not in (DECODER_MEMBER, MESH_MEMBER, MLP_MEMBER) and not ENCODER_MEMBER_RE.fullmatch(name):
+        if name not in (DECODER_MEMBER, MESH_MEMBER, MLP_MEMBER, QUANT_TABLE_MEMBER) \
+                and not ENCODER_MEMBER_RE.fullmatch(name):
             raise ManifestError(source, name, "is not a valid encoder member path",
                                 "name encoders as 'encoders/NAME.onnx'")
     manifest_json = manifest_to_json(sealed_manifest(package, members))
     manifest = parse_manifest(manifest_json, source)  # the schema checks of loading
     check_mesh(mesh_arrays(package.mesh), manifest, source)
     check_pixel_mlp(mlp_arrays(package.pixel_mlp), manifest, source)
-    check_decoder_io(parse_model(package.decoder_onnx, source, DECODER_MEMBER), manifest, source, DECODER_MEMBER)
-    for name in members:
-        if name.startswith("encoders/"):
-            parse_model(members[name], source, name)
+    if package.quant_table is not None:
+        check_quant_table(quant_table_arrays(package.quant_table), manifest, source)
+    encoders = {name: data for name, data in members.items() if name.startswith("encoders/")}
+    check_package_models(package.decoder_onnx, encoders, manifest, source, DECODER_MEMBER, GraphLimits())
     return {MANIFEST_MEMBER: manifest_json, **members}
 
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import onnxruntime as ort
 
+from codecav.assets.ort_options import session_options
 from codecav.encoders.errors import EncoderModelError, one_line
 
 
 def open_session(model: bytes | str, what: str, threads: int = 1) -> ort.InferenceSession:
-    """A CPU session for `model` (bytes or a path) with `threads` intra-op threads; EncoderModelError if
-    onnxruntime cannot load it. `what` names the model in messages."""
+    """A CPU session for `model` (bytes or a path) with `threads` intra-op threads and onnxruntime's logging
+    off; EncoderModelError if onnxruntime cannot load it. `what` names the model in messages."""
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
+    options = session_options(threads, 1)
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
     try:
         return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types

@@ -19,6 +19,7 @@ from pathlib import Path
 from codecav.assets.errors import AvatarFormatError
 from codecav.assets.loader import load_avatar
 from codecav.assets.package import AvatarPackage
+from codecav.assets.verify import run_decoder_once
 from codecav.assets.writer import avatar_files, zip_bytes
 from codecav.net.wire.control import AVATAR_CHUNK_BYTES, AvatarChunk, AvatarDone, AvatarRequest, Hello
 
@@ -101,7 +102,9 @@ class AvatarCache:
             return None
 
     def put(self, sha256: str, data: bytes) -> AvatarPackage:
-        """Check `data` (digest, then load_avatar) and store it; AvatarFormatError or ValueError if refused."""
+        """Check `data` (digest, load_avatar's static checks, then one bounded trial run of its models in a child
+        process: codecav.assets.verify.run_decoder_once) and store it; AvatarFormatError or ValueError if refused.
+        Blocks for up to the trial's deadline (10 s): call it off the event loop."""
         if sha256_hex(data) != sha256:
             raise ValueError("avatar bytes do not match the announced sha256")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -110,6 +113,7 @@ class AvatarCache:
         tmp.write_bytes(data)
         try:
             package = load_avatar(tmp)
+            run_decoder_once(package)
         except AvatarFormatError:
             tmp.unlink(missing_ok=True)
             raise
@@ -138,7 +142,9 @@ class AvatarFetch:
 
     REASONS = ("unexpected", "out_of_order", "too_large", "size_mismatch", "count_mismatch", "hash_mismatch",
                "invalid_package")
-    """Refusal reasons counted in ExchangeStats.refused."""
+    """Refusal reasons of the transfer counted in ExchangeStats.refused; a package that arrives whole but fails its
+    checks or trial run is counted as invalid_package:REASON with its AvatarFormatError's reason key
+    (codecav.assets.errors, e.g. invalid_package:model_op_not_allowed, invalid_package:trial_timeout)."""
 
     def __init__(self, cache: AvatarCache, stats: ExchangeStats, *, max_bytes: int = DEFAULT_MAX_AVATAR_BYTES,
                  peer: str = "?") -> None:
@@ -227,7 +233,10 @@ class AvatarFetch:
             return None
         try:
             package = self.cache.put(done.avatar_sha256, data)
-        except (AvatarFormatError, ValueError) as exc:
+        except AvatarFormatError as exc:
+            self._refuse(f"invalid_package:{exc.reason}", str(exc))
+            return None
+        except ValueError as exc:
             self._refuse("invalid_package", str(exc))
             return None
         self._wanted, self._parts, self._size = None, [], 0

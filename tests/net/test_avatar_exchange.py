@@ -93,7 +93,7 @@ def test_a_package_whose_hash_matches_but_whose_format_is_bad_is_refused(tmp_pat
     fetch = AvatarFetch(AvatarCache(tmp_path), stats)
     fetch.on_hello(hello(bad))
     assert transfer(fetch, list(bad.chunks())) is None
-    assert stats.refused == {"invalid_package": 1}
+    assert stats.refused == {"invalid_package:hash_mismatch": 1}  # the member's hash, checked by load_avatar
     assert "sha256 mismatch" in stats.last_refusal
     assert not any(p.suffix == ".cavatar" for p in tmp_path.iterdir())
 

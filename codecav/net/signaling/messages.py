@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from codecav.bounded_json import loads_bounded
 from codecav.net.errors import SignalingError
 
 MAX_ID_LENGTH = 64
@@ -127,6 +128,9 @@ class ErrorReply:
     """One line saying what was wrong and what to do."""
 
 
+MAX_JSON_DEPTH = 8
+"""Deepest nesting a signaling message may have (the protocol's deepest is 2)."""
+
 RelayMessage = Offer | Answer | Candidate
 ClientMessage = Join | Leave | Offer | Answer | Candidate
 ServerMessage = Joined | PeerJoined | PeerLeft | PeerDropped | ErrorReply | Offer | Answer | Candidate
@@ -134,16 +138,12 @@ ServerMessage = Joined | PeerJoined | PeerLeft | PeerDropped | ErrorReply | Offe
 
 def _load(text: str) -> dict[str, Any]:
     try:
-        obj = json.loads(text, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):
+        obj = loads_bounded(text, max_depth=MAX_JSON_DEPTH)  # NaN and Infinity refused too
+    except ValueError:
         raise ProtocolError("signaling message is not valid JSON", "bad_json") from None
     if not isinstance(obj, dict):
         raise ProtocolError("signaling message must be a JSON object")
     return obj
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(name)
 
 
 def _str(obj: dict[str, Any], key: str, max_len: int, *, allow_empty: bool = False) -> str:
