@@ -338,9 +338,16 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
         feeds: dict[str, CallFeed] = {}
         timings = FrameTimingLog(session)
         present: set[str] = set(session.peers)
+        left: set[str] = set()
 
         if request.play_voice:
             player = VoicePlayer(session.voice_samples)
+
+        def lay_out() -> None:
+            """Everyone shown in the first slots (headset: one across the table, or everyone around it)."""
+            places = room_layout(len(shown)) if headset is not None else slots[: len(shown)]
+            for place, remote in zip(places, shown, strict=True):
+                engine.place_remote(remote, place)
 
         def add_ready_peers() -> bool:
             if recorder is not None:
@@ -348,8 +355,13 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
             now_present = set(session.peers)
             for peer in sorted(present - now_present):
                 say(f"{peer} left the call; the call goes on")
+                left.add(peer)
+                if peer in shown:  # its avatar leaves the room rather than staying frozen
+                    engine.remove_remote(peer)
+                    del shown[peer], feeds[peer]
+                    lay_out()
             for peer in sorted(now_present - present):
-                if peer in shown:
+                if peer in left:
                     say(f"{peer} is back in the call")
             present.clear()
             present.update(now_present)
@@ -359,9 +371,7 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
                     engine.add_remote(peer, package, slots[len(shown)], feeds[peer])
                     engine.prepare(views)
                     shown[peer] = package
-                    if headset is not None:  # one across the table, or everyone around it
-                        for place, remote in zip(room_layout(len(shown)), shown, strict=True):
-                            engine.place_remote(remote, place)
+                    lay_out()
             return headset is not None and headset.check(say)
 
         run = engine.run(seconds=None if headset is not None else request.seconds, should_stop=add_ready_peers)

@@ -360,6 +360,14 @@ class Engine:
         for remote in fresh:
             remote.milestones.prepared_ns = done_ns
 
+    def remove_remote(self, peer: str) -> None:
+        """Stop showing `peer` (it left the call): its avatar leaves the scene from the next frame on."""
+        remote = self._remotes.pop(peer, None)
+        if remote is None:
+            return
+        self.scene.instances.remove(remote.instance)
+        self.renderer.remove_avatar(remote.instance.avatar_key)
+
     def milestones(self, peer: str) -> RemoteMilestones:
         """When `peer` was prepared and first shown (KeyError for a peer never added)."""
         return self._remotes[peer].milestones

@@ -82,6 +82,14 @@ class SceneRenderer:
             self._handles[index] = (key, handle)
         return handle
 
+    def remove_avatar(self, key: str) -> None:
+        """Forget the avatar under `key` and release the GPU handles of instances that showed it."""
+        self._avatars.pop(key, None)
+        for index, (cached_key, handle) in enumerate(self._handles):
+            if cached_key == key and handle is not None:
+                self._gl.release_avatar(handle)
+                self._handles[index] = ("", None)
+
     def release(self) -> None:
         """Release every GPU resource of this renderer."""
         self._gl.release()
