@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import faulthandler
 import json
 import os
@@ -37,13 +38,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from codecav.assets.loader import load_avatar  # noqa: E402
 from codecav.assets.package import AvatarPackage  # noqa: E402
+from codecav.assets.samples import SAMPLES_DIR  # noqa: E402
 from codecav.assets.synthetic.avatar import build_synthetic_avatar  # noqa: E402
 from codecav.encoders.synthetic_source import SyntheticLatentSource  # noqa: E402
 from codecav.latent import LatentFrame  # noqa: E402
 from codecav.net.avatar_exchange import OwnAvatar  # noqa: E402
 from codecav.net.call_session import CallSession, monotonic_us  # noqa: E402
 from codecav.net.call_types import CallConfig  # noqa: E402
+from codecav.net.impairment import Impairment  # noqa: E402
 from codecav.net.peer import PeerConfig  # noqa: E402
 from codecav.net.signaling.join_token import make_join_token  # noqa: E402
 from codecav.net.signaling.server import SignalingServer  # noqa: E402
@@ -60,16 +64,39 @@ def _log(role: str, text: str) -> None:
 
 
 def _config(args: argparse.Namespace, peer: str, cache: Path) -> CallConfig:
+    impairment = Impairment(loss=args.loss, seed=3 if peer == "sender" else 4) if args.loss else None
     return CallConfig(room=ROOM, peer_id=peer, signal_url=args.signal,
                       token=make_join_token(bytes.fromhex(args.secret), ROOM, peer, 600),
-                      peer=PeerConfig(loopback_only=True), cache_dir=cache, quant=args.quant)
+                      peer=PeerConfig(loopback_only=True), cache_dir=cache, quant=args.quant, impairment=impairment)
+
+
+def sender_package(args: argparse.Namespace) -> AvatarPackage:
+    """The sender's avatar: a trained sample (--avatar) or, with --avatar synthetic, the random-weight one."""
+    return build_synthetic_avatar(seed=1) if args.avatar == "synthetic" else load_avatar(args.avatar)
+
+
+def clip_codes(package: AvatarPackage) -> np.ndarray | None:
+    """The sender's codes for a trained sample: its expression encoder on the shipped speech clips (30 frames/s,
+    looped); None for the synthetic avatar (its SyntheticLatentSource codes are used)."""
+    if "encoders/expression.onnx" not in package.encoders_onnx:
+        return None
+    from codecav.training.wire_tables import clip_codes as codes_of_clips
+
+    return codes_of_clips(package)
+
+
+def sent_frame(source: SyntheticLatentSource, codes: np.ndarray | None, seq: int, now_us: int) -> LatentFrame:
+    """Frame `seq`: the synthetic source's pose and gaze, with the clip's code when there is one."""
+    frame = source.frame_at(seq, now_us)
+    return frame if codes is None else dataclasses.replace(frame, code=codes[seq % len(codes)])
 
 
 # -- sender ----------------------------------------------------------------------------------------------------------
 
 async def run_sender(args: argparse.Namespace) -> dict[str, Any]:
     """Join, wait for the receiver, send frames for --seconds; the link's byte counters over that window."""
-    own = OwnAvatar.from_package(build_synthetic_avatar(seed=1))
+    own = OwnAvatar.from_package(sender_package(args))
+    codes = clip_codes(own.package)
     call = CallSession(_config(args, "sender", Path(args.cache) / "sender"), own)
     await call.start()
     try:
@@ -89,7 +116,7 @@ async def run_sender(args: argparse.Namespace) -> dict[str, Any]:
             delay = (due - monotonic_us()) / 1e6
             if delay > 0:
                 await asyncio.sleep(delay)
-            call.send(source.frame_at(seq, monotonic_us()))
+            call.send(sent_frame(source, codes, seq, monotonic_us()))
         duration = (monotonic_us() - start) / 1e6 + 1.0 / FPS
         stats = link.stats
         result = {"frames_sent": count, "duration_s": duration, "latent_sent_bytes": stats.latent_sent_bytes,
@@ -141,6 +168,10 @@ class DecodeWorker:
 
 async def run_receiver(args: argparse.Namespace) -> dict[str, Any]:
     """Join, receive and decode until the sender leaves; then the PSNR / VP8 comparison."""
+    if args.wire == "v1":  # this receiver plays a v1-only peer: it does not announce latent-v2
+        import codecav.net.remote_peer as remote_peer
+
+        remote_peer.CAPABILITIES = tuple(c for c in remote_peer.CAPABILITIES if c != "latent-v2")
     own = OwnAvatar.from_package(build_synthetic_avatar(seed=2))
     worker = DecodeWorker()
 
@@ -170,7 +201,11 @@ async def run_receiver(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit("receiver: the sender never appeared in the call stats")
     peer = seen[0]
     assert worker.package is not None
+    received = sorted(worker.codes)
+    gaps = [b - a for a, b in zip(received, received[1:], strict=False)]
     return {"latencies_ms": worker.latencies_ms, "decode_ms": worker.decode_ms, "frames_lost": peer.frames_lost,
+            "wire_drops": dict(peer.wire_dropped),
+            "longest_gap_ms": round((max(gaps, default=1) - 1) * 1000 / FPS, 1),
             "frames_accepted": peer.frames_accepted, "frames_late": peer.frames_late,
             "clock_offset_us": peer.clock_offset_us, "clock_error_bound_us": peer.clock_error_bound_us,
             "playout_delay_ms_p50": float(np.median(playout)) if playout else None,
@@ -188,6 +223,7 @@ def compare_with_vp8(package: AvatarPackage, received: dict[int, np.ndarray], co
     from codecav.xr.headless import HeadlessTarget
 
     source = SyntheticLatentSource(package.manifest.latent, fps=FPS, seed=SOURCE_SEED)
+    codes = clip_codes(package)
     sequences = sorted(received)[:count]
     width, height = 640, 480  # the view size of `codecav call`
     views = camera_views(width, height, eye=(0.0, 0.0, framing_distance(0.25, 35.0, width / height, 1.1)))
@@ -204,7 +240,7 @@ def compare_with_vp8(package: AvatarPackage, received: dict[int, np.ndarray], co
             target.present()
             return target.read_rgb(0)
 
-        reference = [render(source.frame_at(s, 0).code) for s in sequences]
+        reference = [render(sent_frame(source, codes, s, 0).code) for s in sequences]
         avatar = [render(received[s]) for s in sequences]
         covered = float(np.mean(target.read_depth(0) < 1.0))
         renderer.release()
@@ -284,6 +320,47 @@ def run_channel_experiment() -> list[dict[str, Any]]:
     return [asyncio.run(channel_case(*case)) for case in CHANNEL_CASES]
 
 
+# -- bits per frame by field (no network) ------------------------------------------------------------------------------
+
+def field_bits(args: argparse.Namespace, frames: int = 300) -> dict[str, Any]:
+    """Mean bits per frame by field of v1 (int8) and v2 for the sender's frames (the same frames a run sends)."""
+    import msgpack
+
+    from codecav.net.wire.frames import encode_latent_frame
+    from codecav.net.wire.frames_v2 import FieldBits, LatentStreamEncoder
+
+    package = sender_package(args)
+    codes = clip_codes(package)
+    layout = package.manifest.latent
+    source = SyntheticLatentSource(layout, fps=FPS, seed=SOURCE_SEED)
+    start_us = 10**12
+    sent = [sent_frame(source, codes, seq, start_us + int(seq * 1e6 / FPS)) for seq in range(frames)]
+    v1: dict[str, float] = {}
+    for frame in sent:
+        data = encode_latent_frame(frame, layout)
+        fields = msgpack.unpackb(data)
+        sizes = {key: len(msgpack.packb({key: value}, use_bin_type=True)) - 1 for key, value in fields.items()}
+        sizes["map header"] = len(data) - sum(sizes.values())
+        for key, size in sizes.items():
+            v1[key] = v1.get(key, 0.0) + 8 * size / frames
+    out: dict[str, Any] = {"frames": frames, "v1_int8_bits": {k: round(v, 1) for k, v in v1.items()},
+                           "v1_total_bits": round(sum(v1.values()), 1)}
+    if package.quant_table is not None:
+        encoder = LatentStreamEncoder(layout, package.quant_table)
+        total = FieldBits()
+        keys = 0
+        for frame in sent:
+            data = encoder.encode(frame)
+            keys += data[1] & 1
+            for name in ("header", "sequence_time", "code", "pose", "gaze", "padding"):
+                setattr(total, name, getattr(total, name) + getattr(encoder.last_bits, name))
+        out["v2_bits"] = {name: round(getattr(total, name) / frames, 1)
+                          for name in ("header", "sequence_time", "code", "pose", "gaze", "padding")}
+        out["v2_total_bits"] = round(total.total / frames, 1)
+        out["v2_key_frames"] = keys
+    return out
+
+
 # -- parent ----------------------------------------------------------------------------------------------------------
 
 def percentile(values: list[float], q: float) -> float:
@@ -301,7 +378,8 @@ def run_parent(args: argparse.Namespace) -> dict[str, Any]:
         procs = {}
         for role in ("receiver", "sender"):
             cmd = [sys.executable, __file__, "--role", role, "--signal", server.url, "--secret", secret,
-                   "--seconds", str(args.seconds), "--cache", tmp, "--quant", args.quant,
+                   "--seconds", str(args.seconds), "--cache", tmp, "--quant", args.quant, "--wire", args.wire,
+                   "--avatar", args.avatar, "--loss", str(args.loss),
                    "--psnr-frames", str(args.psnr_frames), "--result", os.path.join(tmp, f"{role}.json")]
             procs[role] = subprocess.Popen(cmd)
             time.sleep(0.5)
@@ -341,6 +419,14 @@ def run_parent(args: argparse.Namespace) -> dict[str, Any]:
         "clock_error_bound_us": receiver["clock_error_bound_us"],
         "latent_dropped_congested": sender["latent_dropped_congested"],
         "quant": args.quant,
+        "wire": args.wire,
+        "avatar": Path(args.avatar).name,
+        "loss": args.loss,
+        "latent_bytes_per_frame": round(sender["latent_sent_bytes"] / max(sender["frames_sent"], 1), 1),
+        # under loss: the longest run of capture time with no decodable frame (a lost v2 key frame costs its
+        # interval), and drops by reason ('no_reference': v2 deltas whose key frame was lost)
+        "longest_gap_ms": receiver["longest_gap_ms"],
+        "wire_drops": receiver["wire_drops"],
         "seconds": args.seconds,
         "load_average_1min": os.getloadavg()[0],
     }
@@ -351,7 +437,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--quant", default="int8", choices=["int8", "fp16"])
+    parser.add_argument("--wire", default="v2", choices=["v1", "v2", "both"],
+                        help="v1: the receiver does not announce latent-v2; both: a v1 run, then a v2 run")
+    parser.add_argument("--avatar", default=str(SAMPLES_DIR / "ada.cavatar"),
+                        help="the sender's avatar package, or 'synthetic' (random weights, synthetic codes)")
+    parser.add_argument("--loss", type=float, default=0.0, help="datagram loss both ways (user-space impairment)")
     parser.add_argument("--psnr-frames", type=int, default=150, help="frames rendered for the PSNR/VP8 comparison")
+    parser.add_argument("--field-bits", action="store_true",
+                        help="instead: mean bits per frame by field, v1 and v2, of the frames a run sends")
     parser.add_argument("--channel-experiment", action="store_true",
                         help="instead: latent-channel delay vs rate, size, loss and latest-wins (in-process)")
     parser.add_argument("--role", choices=["sender", "receiver"], help=argparse.SUPPRESS)
@@ -366,16 +459,21 @@ def main() -> None:
         runner = run_sender if args.role == "sender" else run_receiver
         Path(args.result).write_text(json.dumps(asyncio.run(runner(args))))
         return
+    if args.field_bits:
+        print(json.dumps(field_bits(args)))
+        return
     if args.channel_experiment:
         for row in run_channel_experiment():
             print(json.dumps(row), flush=True)
         return
-    result = run_parent(args)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
+    runs = ["v1", "v2"] if args.wire == "both" else [args.wire]
+    for wire in runs:
+        result = run_parent(argparse.Namespace(**{**vars(args), "wire": wire}))
+        if args.json:
+            print(json.dumps(result), flush=True)
+        else:
+            for key, value in result.items():
+                print(f"{key}: {value}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from codecav.assets.errors import ManifestError, UnsupportedVersionError
 from codecav.assets.package import (
     ACTIVATIONS,
     FORMAT_VERSION,
+    READABLE_VERSIONS,
     AvatarManifest,
     FeatureMapInfo,
     LatentLayout,
@@ -17,6 +18,7 @@ from codecav.assets.package import (
     MeshInfo,
     PixelMlpInfo,
 )
+from codecav.bounded_json import JsonBoundsError, loads_bounded
 
 MANIFEST_MEMBER = "avatar.json"
 """The manifest's member path; it is the one member not listed in `members`."""
@@ -28,6 +30,8 @@ MLP_MEMBER = "pixel_mlp.npz"
 """Per-pixel MLP arrays: w0, b0, w1, b1, ..."""
 REQUIRED_MEMBERS = (DECODER_MEMBER, MESH_MEMBER, MLP_MEMBER)
 """Members every v1 package has besides avatar.json."""
+QUANT_TABLE_MEMBER = "quant_table.npz"
+"""Format v2, optional: the per-entry code quantization of wire format v2 (step, center)."""
 ENCODER_MEMBER_RE = re.compile(r"encoders/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\.onnx")
 """Optional encoder models."""
 
@@ -54,13 +58,20 @@ MAX_HIDDEN_WIDTH = 256
 """Widest hidden layer of the pixel MLP."""
 MAX_UV_FREQUENCIES = 10
 """Most UV positional-encoding frequencies L."""
+MAX_MANIFEST_BYTES = 1024 * 1024
+"""Largest avatar.json (provenance included); checked before parsing."""
+MAX_MANIFEST_DEPTH = 16
+"""Deepest nesting of arrays and objects in avatar.json (the schema needs 3, provenance a few more); checked
+before the parser recurses, so a deeply nested file is one line, not a RecursionError."""
 
 _TOP_KEYS = ("format_version", "avatar_id", "name", "latent", "mesh", "feature_map", "pixel_mlp", "members",
              "provenance")
 
 
-def is_known_member_name(name: str) -> bool:
-    """True for the member paths format v1 allows besides avatar.json."""
+def is_known_member_name(name: str, version: int = FORMAT_VERSION) -> bool:
+    """True for the member paths format `version` allows besides avatar.json (v2 adds quant_table.npz)."""
+    if name == QUANT_TABLE_MEMBER:
+        return version >= 2
     return name in REQUIRED_MEMBERS or ENCODER_MEMBER_RE.fullmatch(name) is not None
 
 
@@ -100,10 +111,16 @@ def manifest_to_json(manifest: AvatarManifest) -> bytes:
 def parse_manifest(data: bytes, source: str) -> AvatarManifest:
     """Parse and check avatar.json bytes; ManifestError naming the field path, UnsupportedVersionError."""
     try:
-        obj = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
-        raise ManifestError(source, MANIFEST_MEMBER, f"is not valid UTF-8 JSON ({exc})",
-                            "re-export the avatar or fix the JSON syntax") from None
+        obj = loads_bounded(data, max_bytes=MAX_MANIFEST_BYTES, max_depth=MAX_MANIFEST_DEPTH,
+                            object_pairs_hook=_no_duplicates)
+    except JsonBoundsError as exc:
+        if exc.reason == "json_invalid":
+            raise ManifestError(source, MANIFEST_MEMBER, f"is not valid UTF-8 JSON: it {exc}",
+                                "re-export the avatar or fix the JSON syntax") from None
+        raise ManifestError(source, MANIFEST_MEMBER, str(exc), "re-export the avatar (provenance is meant to be "
+                            f"small and shallow: at most {MAX_MANIFEST_DEPTH} levels, {MAX_MANIFEST_BYTES} bytes)",
+                            reason="manifest_too_deep" if exc.reason == "json_too_deep" else "manifest_too_large"
+                            ) from None
     return _Checker(source).manifest(obj)
 
 
@@ -116,15 +133,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
 class _Checker:
     """Schema checks; every failure is a ManifestError whose problem starts with the JSON field path."""
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.version = FORMAT_VERSION
 
     def fail(self, path: str, problem: str) -> ManifestError:
         return ManifestError(self.source, MANIFEST_MEMBER, f"field {path} {problem}",
@@ -138,7 +152,7 @@ class _Checker:
                 raise self.fail(f"{path}.{key}", "is missing")
         extra = sorted(set(value) - set(keys))
         if extra:
-            raise self.fail(f"{path}.{extra[0]}", f"is not a v{FORMAT_VERSION} field (allowed: {', '.join(keys)})")
+            raise self.fail(f"{path}.{extra[0]}", f"is not a v{self.version} field (allowed: {', '.join(keys)})")
         return value
 
     def int_(self, value: Any, path: str, lo: int, hi: int) -> int:
@@ -173,12 +187,14 @@ class _Checker:
         version = obj["format_version"]
         if isinstance(version, bool) or not isinstance(version, int):
             raise self.fail("$.format_version", f"must be an integer, got {_kind(version)}")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise UnsupportedVersionError(
                 self.source, MANIFEST_MEMBER,
-                f"has format_version {version}, this codecav reads only version {FORMAT_VERSION}",
+                f"has format_version {version}, this codecav reads versions "
+                f"{', '.join(str(v) for v in READABLE_VERSIONS)}",
                 "upgrade codecav" if version > FORMAT_VERSION else "re-export the avatar with this codecav",
             )
+        self.version = version
         top = self.obj(obj, "$", _TOP_KEYS, optional=("provenance",))
         provenance = top.get("provenance", {})
         if not isinstance(provenance, dict):
@@ -191,7 +207,7 @@ class _Checker:
             mesh=self.mesh(top["mesh"], "$.mesh"),
             feature_map=self.feature_map(top["feature_map"], "$.feature_map"),
             pixel_mlp=self.pixel_mlp(top["pixel_mlp"], "$.pixel_mlp"),
-            members=self.members(top["members"], "$.members"),
+            members=self.members(top["members"], "$.members", version),
             provenance=provenance,
         )
 
@@ -239,15 +255,16 @@ class _Checker:
         freqs = self.int_(obj["uv_frequencies"], f"{path}.uv_frequencies", 0, MAX_UV_FREQUENCIES)
         return PixelMlpInfo(widths, str(activation), freqs)
 
-    def members(self, value: Any, path: str) -> dict[str, str]:
+    def members(self, value: Any, path: str, version: int) -> dict[str, str]:
         if not isinstance(value, dict):
             raise self.fail(path, f"must be an object, got {_kind(value)}")
         out: dict[str, str] = {}
         for name, digest in value.items():
             p = f"{path}[{name[:80]!r}]"
-            if not is_known_member_name(name):
-                raise self.fail(p, f"is not a v{FORMAT_VERSION} member path (decoder.onnx, mesh.npz, "
-                                   "pixel_mlp.npz, encoders/NAME.onnx)")
+            if not is_known_member_name(name, version):
+                extra = f", {QUANT_TABLE_MEMBER}" if version >= 2 else f"; {QUANT_TABLE_MEMBER} needs format v2"
+                raise self.fail(p, f"is not a v{version} member path (decoder.onnx, mesh.npz, "
+                                   f"pixel_mlp.npz, encoders/NAME.onnx{extra})")
             if not isinstance(digest, str) or not SHA256_RE.fullmatch(digest):
                 raise self.fail(p, "must be a lower-case hex sha256 (64 characters)")
             out[name] = digest

@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
-FORMAT_VERSION = 1
-"""The avatar package format version this code reads and writes."""
+FORMAT_VERSION = 2
+"""The newest avatar package format version this code reads and writes (2 adds `quant_table.npz`)."""
+READABLE_VERSIONS = (1, 2)
+"""Every format version this code reads; a package is written at the lowest version that holds its members."""
 
 MLP_OUTPUT_CHANNELS = 3
 """The per-pixel MLP outputs linear RGB before a final sigmoid."""
@@ -203,6 +205,26 @@ def run_pixel_mlp(mlp: PixelMlp, features: np.ndarray, view_dirs: np.ndarray, uv
 
 
 @dataclass(frozen=True)
+class CodeQuantTable:
+    """Per-entry quantization of the latent code for wire format v2 (`quant_table.npz`, format v2): entry i is
+    sent as the integer round((z_i - center_i) / step_i) and received as center_i + q_i * step_i. Learned at
+    build time so that renders from received codes stay within a PSNR of renders from the float codes."""
+
+    step: np.ndarray
+    """float32 [D], each > 0: the quantization step of each code entry (coarse where renders do not change)."""
+    center: np.ndarray
+    """float32 [D]: the code the integers count from (the mean of the codes the table was learned on)."""
+
+    def quantize(self, code: np.ndarray) -> np.ndarray:
+        """int64 [D] indices of a float code (no range checks: wire v2 does those)."""
+        return np.rint((np.asarray(code, np.float64) - self.center) / self.step).astype(np.int64)
+
+    def dequantize(self, indices: np.ndarray) -> np.ndarray:
+        """float32 [D] code of integer indices."""
+        return (self.center.astype(np.float64) + np.asarray(indices, np.float64) * self.step).astype(np.float32)
+
+
+@dataclass(frozen=True)
 class AvatarPackage:
     """A loaded, verified avatar: manifest plus the arrays and model bytes it names."""
 
@@ -218,3 +240,5 @@ class AvatarPackage:
     """Optional encoder models by member path (encoders/NAME.onnx)."""
     source: str = ""
     """Where it was loaded from (a directory or .cavatar path), for messages."""
+    quant_table: CodeQuantTable | None = None
+    """Wire v2 code quantization (format v2 member quant_table.npz); None: the avatar's frames travel as v1."""

@@ -66,7 +66,17 @@ def register(sub: Any) -> None:
     evaluate.add_argument("--frames", type=int, default=12, help="frames per held-out set (evenly spaced)")
     evaluate.add_argument("--cameras", type=int, default=4, help="cameras per held-out set")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--wire-only", action="store_true",
+                          help="only the wire v2 quantization's render cost (no capture needed)")
     evaluate.set_defaults(handler=_cmd_eval)
+
+    tables = avatar_sub.add_parser("tables", help="learn the wire v2 quant table of a trained package from its "
+                                   "codes and write the package with it (format v2; no retraining)")
+    tables.add_argument("path", help="avatar package with encoders/expression.onnx and a studio identity")
+    tables.add_argument("--out", help="package to write (default: replace PATH)")
+    tables.add_argument("--target-db", type=float, default=None,
+                        help="head-region PSNR of quantized vs float renders to reach (default 42)")
+    tables.set_defaults(handler=_cmd_tables)
 
 
 
@@ -145,7 +155,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(text, file=sys.stderr, flush=True)
 
     baseline = Path(args.baseline) if args.baseline else _sibling_dam(path)
-    out: dict[str, Any] = {"package": str(path)}
+    out: dict[str, Any] = {"package": str(path), **_wire_report(path)}
+    if args.wire_only:
+        _print(out, args.json)
+        return 0
     with tempfile.TemporaryDirectory(prefix="codecav-eval-") as tmp:
         if args.quick and not args.capture:
             from codecav.training.studio.capture import capture_identity
@@ -169,11 +182,73 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             dam = evaluate(baseline, capture, max_frames=frames, max_cameras=args.cameras, progress=note)
             out.update({"baseline": str(baseline), **dam.flat("dam_"),
                         "seconds": round(report.seconds + dam.seconds, 1)})
-    if args.json:
+    _print(out, args.json)
+    return 0
+
+
+def _print(out: dict[str, Any], as_json: bool) -> None:
+    if as_json:
         print(json.dumps(out))
     else:
         for key, value in out.items():
             print(f"{key}: {value}")
+
+
+def _identity(package: Any, path: Path) -> int:
+    from codecav.training.errors import EvalError
+
+    identity = package.manifest.provenance.get("data", {}).get("identity", {})
+    if "index" not in identity:
+        raise EvalError(f"{path}: provenance names no studio identity; it needs a trained sample's provenance")
+    return int(identity["index"])
+
+
+def _wire_report(path: Path) -> dict[str, Any]:
+    """The wire v2 quantization's render cost on held-out codes (empty without a quant table)."""
+    from codecav.assets.loader import load_avatar
+    from codecav.training.wire_tables import evaluate_table, heldout_codes
+
+    package = load_avatar(path)
+    if package.quant_table is None or "encoders/expression.onnx" not in package.encoders_onnx:
+        return {}
+    report = evaluate_table(package, heldout_codes(package, _identity(package, path)))
+    return {"wire_v2_psnr_db": round(report.psnr_db, 2), "wire_v2_psnr_min_db": round(report.psnr_min_db, 2),
+            "wire_v2_frames": report.frames, "wire_v2_bits_per_entry": round(report.mean_bits_per_entry, 2)}
+
+
+def _cmd_tables(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from codecav.assets.loader import load_avatar
+    from codecav.assets.writer import write_avatar
+    from codecav.training.wire_tables import (
+        TARGET_PSNR_DB,
+        evaluate_table,
+        heldout_codes,
+        learn_quant_table,
+        studio_codes,
+    )
+
+    path = Path(args.path)
+    package = load_avatar(path)
+    identity = _identity(package, path)
+    target = TARGET_PSNR_DB if args.target_db is None else args.target_db
+    codes = studio_codes(package, identity, 0)
+    table, learned = learn_quant_table(package, codes, target_db=target,
+                                       progress=lambda text: print(text, file=sys.stderr, flush=True))
+    held = evaluate_table(package, heldout_codes(package, identity), table)
+    out = Path(args.out) if args.out else path
+    command = shlex.join(["codecav", *sys.argv[1:]]) if sys.argv and "avatar" in sys.argv else ""
+    provenance = dict(package.manifest.provenance)
+    provenance["wire_table"] = {
+        "command": command, "target_db": target, "learn_codes": "studio recipe, expression seed 0",
+        "learn_psnr_db": round(learned.psnr_db, 2), "heldout_psnr_db": round(held.psnr_db, 2),
+        "heldout_psnr_min_db": round(held.psnr_min_db, 2), "heldout": "expression seed 1000 + speech clips",
+        "bits_per_entry": round(held.mean_bits_per_entry, 2)}
+    manifest = replace(package.manifest, provenance=provenance)
+    write_avatar(replace(package, manifest=manifest, quant_table=table), out)
+    print(f"wrote {out} with a wire v2 quant table: learning codes {learned.psnr_db:.2f} dB, held-out "
+          f"{held.psnr_db:.2f} dB (worst frame {held.psnr_min_db:.2f}), {held.mean_bits_per_entry:.2f} bits/entry")
     return 0
 
 

@@ -25,6 +25,7 @@ from codecav.net.voice_baseline import DecodedVoice
 from codecav.net.voice_mix import ChunkSource, VoiceMix
 from codecav.net.voice_playout import VoicePacket
 from codecav.net.voice_receiver import RemoteVoice, VoiceReceiver
+from codecav.net.wire.frames_v2 import LatentFrameSender
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class CallBase(Generic[L]):
         self._timings: deque[FrameTiming] = deque(maxlen=config.timings_kept)
         self._frames_sent = 0
         self._layout = own_avatar.package.manifest.latent
+        self._latent_sender = LatentFrameSender(self._layout, own_avatar.package.quant_table, config.quant)
         self._voice_mix = VoiceMix(self._voice_sources)
 
     async def start(self) -> None:

@@ -26,7 +26,6 @@ from codecav.net.signaling.client import SignalingClient
 from codecav.net.signaling.messages import Answer, Candidate, ErrorReply, Offer, PeerDropped, PeerLeft
 from codecav.net.tasks import cancel_and_wait
 from codecav.net.voice_baseline import DecodedVoice, consume_voice
-from codecav.net.wire.frames import encode_latent_frame
 
 log = logging.getLogger(__name__)
 
@@ -213,8 +212,9 @@ class CallSession(CallBase[PeerLink]):
     # -- media ----------------------------------------------------------------------------------------------------
 
     def send(self, frame: LatentFrame) -> int:
-        """Encode `frame` once and send it to every connected peer (loop thread); how many it went to."""
-        data = encode_latent_frame(frame, self._layout, quant=self.config.quant)  # WireEncodeError if invalid
+        """Encode `frame` once per wire version and send each connected peer the version it reads (v2 to peers
+        announcing it, v1 to the others; loop thread); how many it went to."""
+        encoded = self._latent_sender.encode(frame)  # WireEncodeError if invalid; v1, and v2 with a quant table
         self._frames_sent += 1
-        return sum(1 for remote in self._remotes.values() if remote.link.send_latent(data))
+        return sum(1 for remote in self._remotes.values() if remote.link.send_latent(encoded.for_caps(remote.caps)))
 

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from codecav.assets.package import LatentLayout
+from codecav.assets.package import CodeQuantTable, LatentLayout
 from codecav.latent import LatentFrame
 from codecav.net.errors import MalformedMessageError, WireFormatError
 from codecav.net.wire.control import ControlMessage, decode_control_message
 from codecav.net.wire.frames import check_layout, decode_latent_frame
+from codecav.net.wire.frames_v2 import WIRE_VERSION_V2, LatentStreamDecoder
 
 T = TypeVar("T")
 
@@ -46,16 +47,25 @@ class WireStats:
 
 
 class LatentFrameReceiver:
-    """Decodes the latent channel of one remote avatar; invalid messages are counted in `stats`."""
+    """Decodes the latent channel of one remote avatar, v1 or v2 per message (a v2 frame starts with byte 2, a v1
+    frame with a msgpack map); v2 needs the sender avatar's quant table and keeps that sender's key frames.
+    Invalid messages, and v2 deltas whose key frame is missing ('no_reference'), are counted in `stats`."""
 
-    def __init__(self, layout: LatentLayout) -> None:
+    def __init__(self, layout: LatentLayout, table: CodeQuantTable | None = None) -> None:
         check_layout(layout)
         self.layout = layout
         self.stats = WireStats()
+        self.stream = LatentStreamDecoder(layout, table)
+        """The v2 decoding state of this sender (its key frames)."""
+
+    def _decode(self, raw: bytes) -> LatentFrame:
+        if raw[:1] == bytes([WIRE_VERSION_V2]):
+            return self.stream.decode(raw)
+        return decode_latent_frame(raw, self.layout)
 
     def receive(self, data: bytes | str) -> LatentFrame | None:
         """The decoded frame, or None when the message was invalid (and counted)."""
-        return self.stats.decode(lambda raw: decode_latent_frame(raw, self.layout), data)
+        return self.stats.decode(self._decode, data)
 
 
 class ControlMessageReceiver:

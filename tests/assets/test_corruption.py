@@ -81,14 +81,14 @@ def test_hash_mismatch(package_dir: Path) -> None:
     assert "sha256 mismatch (manifest " in message and "re-export the avatar or restore the file" in message
 
 
-@pytest.mark.parametrize("version", [0, 2, 99])
+@pytest.mark.parametrize("version", [0, 3, 99])
 def test_unsupported_version(package_dir: Path, version: int) -> None:
     edit_manifest(package_dir, format_version=version)
     with pytest.raises(errors.UnsupportedVersionError) as info:
         load_avatar(package_dir)
     message = assert_one_line(info.value, package_dir, "avatar.json")
     assert f"format_version {version}" in message
-    assert ("upgrade codecav" in message) == (version > 1)
+    assert ("upgrade codecav" in message) == (version > 2)
 
 
 def test_malformed_json(package_dir: Path) -> None:
