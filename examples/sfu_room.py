@@ -1,6 +1,6 @@
 """A room bigger than a mesh: 8 participants meet through a private Janus SFU (VideoRoom) on this machine, each
-sending synthetic avatar frames, the first one also a voice; everyone renders nobody here, but receives,
-verifies and plays out everyone else, and the script prints what each saw.
+sending synthetic avatar frames and a voice (a tone of its own pitch); everyone renders nobody here, but receives,
+verifies and plays out everyone else, and the script prints what each saw and heard of every other.
 
 Run (root: Janus and the participants share a network namespace, since Janus's ICE ignores loopback):
     python examples/sfu_room.py            (8 participants, 5 s; needs `apt-get install janus`)
@@ -49,10 +49,8 @@ async def room(url: str, count: int, seconds: float, cache: Path) -> None:
     calls = []
     for i in range(count):
         avatar = OwnAvatar.from_package(build_synthetic_avatar(seed=i, feature_size=16, mesh_resolution=(8, 12)))
-        voice = None
-        if i == 0:
-            tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)
-            voice = VoiceTrack(wav_feed(tone.astype(np.float32)))
+        tone = 0.3 * np.sin(2 * np.pi * (180 + 40 * i) * np.arange(SAMPLE_RATE) / SAMPLE_RATE)
+        voice = VoiceTrack(wav_feed(tone.astype(np.float32)))
         config = CallConfig(room="example", peer_id=f"person{i}", signal_url=url, token="",
                             peer=PeerConfig(host_addresses=("127.0.0.2",), connect_timeout_s=60),
                             cache_dir=cache / f"person{i}")
@@ -68,9 +66,10 @@ async def room(url: str, count: int, seconds: float, cache: Path) -> None:
         for call in calls:
             peers = call.stats().peers
             frames = [p.frames_accepted for p in peers]
-            heard = sum(p.audio_frames_received for p in peers)
+            heard = [p.audio_frames_received for p in peers]
             print(f"  {call.config.peer_id}: sees {len(peers)} others, frames received per peer "
-                  f"{min(frames)}..{max(frames)} of {int(seconds * 30)}, voice frames {heard}")
+                  f"{min(frames)}..{max(frames)} of {int(seconds * 30)}, voice frames per peer "
+                  f"{min(heard)}..{max(heard)} (about {int(seconds * 50)} sent)")
     finally:
         for call in calls:
             await call.stop()

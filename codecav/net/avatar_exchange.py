@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,35 @@ class OwnAvatar:
         yield AvatarDone(self.sha256, len(self.data), count)
 
 
+class TrialMemo:
+    """The trial runs of this process by package digest: each package is trial-run once, however many
+    participants (or calls) of this process fetch it; a second asker waits for the first's verdict."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: dict[str, AvatarFormatError | None] = {}
+        self._running: dict[str, threading.Lock] = {}
+
+    def run_once(self, sha256: str, package: AvatarPackage) -> None:
+        """run_decoder_once(package) unless it already ran for `sha256` here; raises its AvatarFormatError."""
+        with self._lock:
+            gate = self._running.setdefault(sha256, threading.Lock())
+        with gate:
+            if sha256 not in self._done:
+                try:
+                    run_decoder_once(package)
+                    self._done[sha256] = None
+                except AvatarFormatError as exc:
+                    self._done[sha256] = exc
+            verdict = self._done[sha256]
+        if verdict is not None:
+            raise verdict
+
+
+TRIALS = TrialMemo()
+"""This process's trial runs (AvatarCache.put)."""
+
+
 class AvatarCache:
     """Verified packages on disk, named by the sha256 of their .cavatar bytes."""
 
@@ -113,7 +143,7 @@ class AvatarCache:
         tmp.write_bytes(data)
         try:
             package = load_avatar(tmp)
-            run_decoder_once(package)
+            TRIALS.run_once(sha256, package)
         except AvatarFormatError:
             tmp.unlink(missing_ok=True)
             raise
@@ -137,11 +167,16 @@ class ExchangeStats:
     """One line about the latest refusal."""
 
 
+STRAY_REASONS = frozenset({"unexpected", "mid_transfer"})
+"""Messages that are not for this fetch (through an SFU, other participants' transfers, or the part of a
+broadcast round sent before we asked): counted, but they neither end the fetch nor get logged as warnings."""
+
+
 class AvatarFetch:
     """Receiving side for one remote peer: decides whether to request, collects chunks, verifies the result."""
 
-    REASONS = ("unexpected", "out_of_order", "too_large", "size_mismatch", "count_mismatch", "hash_mismatch",
-               "invalid_package")
+    REASONS = ("unexpected", "mid_transfer", "out_of_order", "too_large", "size_mismatch", "count_mismatch",
+               "hash_mismatch", "invalid_package")
     """Refusal reasons of the transfer counted in ExchangeStats.refused; a package that arrives whole but fails its
     checks or trial run is counted as invalid_package:REASON with its AvatarFormatError's reason key
     (codecav.assets.errors, e.g. invalid_package:model_op_not_allowed, invalid_package:trial_timeout)."""
@@ -193,9 +228,11 @@ class AvatarFetch:
     def _refuse(self, reason: str, detail: str) -> None:
         self.stats.refused[reason] = self.stats.refused.get(reason, 0) + 1
         self.stats.last_refusal = f"avatar from peer {self.peer} refused ({reason}): {detail}"
-        # Through an SFU another participant's transfer can reach us: counted, not printed per chunk.
-        log.log(logging.DEBUG if reason == "unexpected" else logging.WARNING, "%s", self.stats.last_refusal)
-        if reason != "unexpected":
+        # Through an SFU every transfer reaches every subscriber: strays are counted, not printed per chunk, and
+        # do not end the fetch.
+        stray = reason in STRAY_REASONS
+        log.log(logging.DEBUG if stray else logging.WARNING, "%s", self.stats.last_refusal)
+        if not stray:
             self._wanted, self._parts, self._size, self.failed = None, [], 0, True
 
     def on_chunk(self, chunk: AvatarChunk, now_us: int | None = None) -> None:
@@ -203,6 +240,9 @@ class AvatarFetch:
         counted."""
         if chunk.avatar_sha256 != self._wanted:
             self._refuse("unexpected", "a chunk of an avatar that was not requested")
+            return
+        if not self._parts and chunk.index > 0:
+            self._refuse("mid_transfer", f"chunk {chunk.index} of a round that began before we asked")
             return
         if chunk.index != len(self._parts):
             self._refuse("out_of_order", f"chunk {chunk.index} arrived where {len(self._parts)} was due")
@@ -218,8 +258,17 @@ class AvatarFetch:
 
     def on_done(self, done: AvatarDone) -> AvatarPackage | None:
         """Finish the transfer: check size, count, digest and format; the package, or None if refused."""
+        data = self.take(done)
+        return None if data is None else self.verify(done.avatar_sha256, data)
+
+    def take(self, done: AvatarDone) -> bytes | None:
+        """The transfer's bytes if size, count and digest check out, else None (refused, or a stray); either way
+        the transfer is over, so chunks arriving after it are strays (event loop; quick)."""
         if done.avatar_sha256 != self._wanted:
             self._refuse("unexpected", "the end of an avatar transfer that was not requested")
+            return None
+        if not self._parts and done.chunk_count > 0:
+            self._refuse("mid_transfer", "the end of a round that began before we asked")
             return None
         if done.total_bytes != self._size:
             self._refuse("size_mismatch", f"{self._size} bytes received, {done.total_bytes} announced")
@@ -231,15 +280,20 @@ class AvatarFetch:
         if sha256_hex(data) != done.avatar_sha256:
             self._refuse("hash_mismatch", "the bytes do not match the announced sha256")
             return None
+        self._wanted, self._parts, self._size = None, [], 0
+        return data
+
+    def verify(self, sha256: str, data: bytes) -> AvatarPackage | None:
+        """Check the taken bytes as a package (static checks and the trial run, see AvatarCache.put) and cache
+        them; the package, or None if refused (slow: off the event loop)."""
         try:
-            package = self.cache.put(done.avatar_sha256, data)
+            package = self.cache.put(sha256, data)
         except AvatarFormatError as exc:
             self._refuse(f"invalid_package:{exc.reason}", str(exc))
             return None
         except ValueError as exc:
             self._refuse("invalid_package", str(exc))
             return None
-        self._wanted, self._parts, self._size = None, [], 0
         self.stats.fetched += 1
         self.package = package
         return package

@@ -36,10 +36,11 @@ from codecav.net.wire.control import (
     Pong,
     encode_control_message,
 )
+from codecav.net.wire.frames_v2 import CAPABILITY_V2
 
 log = logging.getLogger(__name__)
 
-CAPABILITIES = ("int8", "fp16", "gaze", "voice-opus")
+CAPABILITIES: tuple[str, ...] = ("int8", "fp16", "gaze", "voice-opus", CAPABILITY_V2)
 """What this codecav announces in Hello."""
 AVATAR_SEND_BUFFER_BYTES = 256 * 1024
 """An avatar transfer waits while more than this is queued on the control channel (keeps pings timely)."""
@@ -70,6 +71,13 @@ class ControlLink(Protocol):
 
 L = TypeVar("L", bound=ControlLink)
 
+
+class AvatarServer(Protocol):
+    """Serves this participant's avatar to peers that ask (e.g. codecav.net.sfu.avatar_broadcast)."""
+
+    def request(self, peer: str) -> None:
+        """`peer` asked for our avatar (event loop)."""
+
 FrameListener = Callable[[str, LatentFrame, float, int], None]
 """Called on the event loop for every accepted frame: (peer, frame, capture_local_us, receive_us)."""
 
@@ -79,8 +87,10 @@ class RemotePeer(Generic[L]):
 
     def __init__(self, peer_id: str, link: L, config: CallConfig, own: OwnAvatar, cache: AvatarCache,
                  exchange_stats: ExchangeStats, clock: Clock, timings: deque[FrameTiming],
-                 on_frame: FrameListener | None = None, voice: RemoteVoice | None = None) -> None:
-        """One remote participant over `link`; `voice` plays its voice (None when the call receives none)."""
+                 on_frame: FrameListener | None = None, voice: RemoteVoice | None = None,
+                 avatar_server: AvatarServer | None = None) -> None:
+        """One remote participant over `link`; `voice` plays its voice (None when the call receives none);
+        `avatar_server` serves our avatar when this peer asks for it (default: a transfer to this peer alone)."""
         self.peer_id = peer_id
         self.link = link
         self.config = config
@@ -99,6 +109,7 @@ class RemotePeer(Generic[L]):
         self._on_frame = on_frame
         self.voice = voice
         """Received voice of this peer, when the call receives voice."""
+        self._avatar_server = avatar_server
         self._lock = threading.Lock()  # jitter buffer: pushed on the loop, sampled by the render thread
         self._tasks: set[asyncio.Task[None]] = set()
         self._ping_sequence = 0
@@ -124,8 +135,9 @@ class RemotePeer(Generic[L]):
         self._open.set()
         hello = Hello(self.config.peer_id, self.own.package.manifest.avatar_id, self.own.sha256, CAPABILITIES)
         pings = 0
-        self.last_heard_us = self.clock.now_us()
+        opened_us = self.clock.now_us()
         while True:
+            self._check_answered(opened_us)
             self._check_alive()
             # Through an SFU, messages sent before the other side subscribed to us are lost: repeat Hello before
             # every ping until a Pong shows our messages arrive (control is ordered, so the Hello did too).
@@ -143,13 +155,32 @@ class RemotePeer(Generic[L]):
             if self.clock.now_us() - slept_from > 2 * period_s * 1e6 + 100_000:
                 # This loop itself was held up: what the peer sent meanwhile may still wait in the socket, so
                 # silence measured across the hold-up says nothing about the peer.
-                self.last_heard_us = max(self.last_heard_us or 0, self.clock.now_us() - int(period_s * 1e6))
+                if self.last_heard_us is not None:
+                    self.last_heard_us = max(self.last_heard_us, self.clock.now_us() - int(period_s * 1e6))
+                else:
+                    opened_us += self.clock.now_us() - slept_from
+
+    def note_heard(self) -> None:
+        """Something from this peer arrived (what on_control and on_latent note themselves; links that see
+        more of the peer's traffic, e.g. through an SFU, call it for the rest)."""
+        self.last_heard_us = self.clock.now_us()
+
+    def _check_answered(self, opened_us: int) -> None:
+        """NetError when nothing at all came from the peer within the connect timeout of its link opening
+        (through an SFU, a peer is heard only once it has subscribed to us, which can take a while)."""
+        waited_s = (self.clock.now_us() - opened_us) / 1e6
+        if self.last_heard_us is None and waited_s > self.config.peer.connect_timeout_s:
+            raise NetError(f"peer {self.peer_id} never answered ({waited_s:.0f} s after the link opened); "
+                           "dropped it")
 
     def _check_alive(self) -> None:
-        """NetError (one line) when the peer went silent or never delivered its avatar (run(): it is dropped)."""
+        """NetError (one line) when the peer went silent or never delivered its avatar (run(): it is dropped).
+        Silence counts only once the peer is in the call (heard, its avatar ready): while a room is joining,
+        queues of avatar transfers can hold its messages back for seconds, and the connect and avatar time-outs
+        govern that phase."""
         now_us = self.clock.now_us()
         silent_s = (now_us - (self.last_heard_us or now_us)) / 1e6
-        if silent_s > self.config.peer_silent_s:
+        if silent_s > self.config.peer_silent_s and self.jitter is not None:
             raise NetError(f"peer {self.peer_id} went silent ({silent_s:.1f} s without a message); dropped it")
         stalled_s = self.fetch.stalled_s(now_us)
         if stalled_s > self.config.avatar_timeout_s:
@@ -193,10 +224,12 @@ class RemotePeer(Generic[L]):
         elif isinstance(msg, Hello):
             self._on_hello(msg)
         elif isinstance(msg, AvatarRequest):
-            if msg.avatar_sha256 == self.own.sha256:
-                self._spawn(self._send_avatar())
-            else:
+            if msg.avatar_sha256 != self.own.sha256:
                 self._drop("avatar_request_unknown")
+            elif self._avatar_server is not None:
+                self._avatar_server.request(self.peer_id)
+            else:
+                self._spawn(self._send_avatar())
         elif isinstance(msg, AvatarChunk):
             self.fetch.on_chunk(msg, t_us)
         elif isinstance(msg, AvatarDone):
@@ -227,7 +260,8 @@ class RemotePeer(Generic[L]):
             self._send(request)
 
     async def _finish_avatar(self, done: AvatarDone) -> None:
-        if await asyncio.to_thread(self.fetch.on_done, done) is not None:
+        data = self.fetch.take(done)
+        if data is not None and await asyncio.to_thread(self.fetch.verify, done.avatar_sha256, data) is not None:
             self._avatar_ready()
 
     def _avatar_ready(self) -> None:
@@ -235,7 +269,7 @@ class RemotePeer(Generic[L]):
         assert package is not None
         layout = package.manifest.latent
         with self._lock:
-            self.latent = LatentFrameReceiver(layout)
+            self.latent = LatentFrameReceiver(layout, package.quant_table)
             self.jitter = JitterBuffer(layout.dim, self.config.jitter)
         self._avatar_verified_us = self.clock.now_us()
 
@@ -276,6 +310,11 @@ class RemotePeer(Generic[L]):
             self._on_frame(self.peer_id, frame, capture_local, receive_us)
         self._timings.append(FrameTiming(self.peer_id, frame.sequence, capture_local, receive_us, self.clock.now_us(),
                                          len(data)))
+
+    @property
+    def caps(self) -> tuple[str, ...] | None:
+        """What this peer announced in its Hello (None before it arrived): picks the wire version sent to it."""
+        return self.hello.capabilities if self.hello is not None else None
 
     def _face_delay(self) -> FaceDelay | None:
         """The face jitter buffer's delay and fastest transit, once frames came (any thread)."""

@@ -101,7 +101,7 @@ def test_a_package_whose_hash_matches_but_whose_format_is_bad_is_refused(tmp_pat
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
-        (lambda ch: ch[1:], "out_of_order"),
+        (lambda ch: ch[:3] + ch[4:], "out_of_order"),
         (lambda ch: ch[:-2] + ch[-1:], "size_mismatch"),
         (lambda ch: ch[:-1] + [AvatarDone(ch[-1].avatar_sha256, ch[-1].total_bytes, ch[-1].chunk_count + 1)],
          "count_mismatch"),
@@ -115,6 +115,21 @@ def test_broken_transfers_are_refused_by_reason(tmp_path: Path, mutate: object, 
     assert callable(mutate)
     assert transfer(fetch, mutate(list(avatar.chunks()))) is None
     assert reason in stats.refused
+
+
+def test_a_transfer_joined_after_its_first_chunk_is_skipped_and_the_next_one_taken(tmp_path: Path) -> None:
+    """Through an SFU an avatar goes out in rounds to everyone who asked: a participant that asked during a round
+    skips the rest of it (counted, not a failure) and takes the next round whole."""
+    avatar = own()
+    stats = ExchangeStats()
+    fetch = AvatarFetch(AvatarCache(tmp_path), stats)
+    fetch.on_hello(hello(avatar), now_us=0)
+    chunks = list(avatar.chunks())
+    assert transfer(fetch, chunks[2:]) is None and not fetch.failed
+    assert stats.refused == {"mid_transfer": len(chunks) - 2}
+    assert fetch.retry_request(now_us=3_000_000) is not None, "nothing of it kept: ask again"
+    package = transfer(fetch, chunks)
+    assert package is not None and stats.fetched == 1
 
 
 def test_oversized_and_unrequested_transfers_are_refused(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ subscribers, reliable and ordered whatever the publisher asked. The publisher ha
 chunks must not be lost), and messages carry a one-byte envelope:
 
     b"L" + latent frame                                   to everyone
-    b"C" + len(to) (1 byte) + to (peer id) + control msg   to one peer (the others drop it)
+    b"C" + len(to) (1 byte) + to (peer id) + control msg   to one peer (the others drop it), or to everyone
+                                                           when `to` is "*" (the avatar, see avatar_broadcast)
 
 Janus 1.1.2 queues rather than drops under SCTP back-pressure, so the sender keeps the latest-wins rule on its
 publisher channel (PeerConfig.latent_max_buffered_bytes), and the receiver's jitter buffer drops frames whose
@@ -47,11 +48,11 @@ from codecav.net.peer import (
 )
 from codecav.net.remote_peer import FrameListener, RemotePeer
 from codecav.net.rtp_tap import ReceiverTap, negotiate_opus_voice, tap_audio_track
+from codecav.net.sfu.avatar_broadcast import AvatarBroadcast
 from codecav.net.sfu.janus_client import JanusHandle, JanusSession
 from codecav.net.sfu.janus_server import JanusError
 from codecav.net.tasks import cancel_and_wait
 from codecav.net.voice_baseline import DecodedVoice, consume_voice
-from codecav.net.wire.frames import encode_latent_frame
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ LATENT = b"L"
 """Envelope of a latent frame."""
 CONTROL = b"C"
 """Envelope of a control message for one peer."""
+EVERYONE = "*"
+"""The envelope address of a control message for every subscriber."""
 MAX_SFU_PUBLISHERS = 32
 """Publishers a room created by this client holds."""
 
@@ -78,7 +81,7 @@ def open_envelope(data: bytes | str, me: str) -> tuple[str, bytes] | None:
     if data[:1] == CONTROL and len(data) >= 2:
         size = data[1]
         to = data[2 : 2 + size].decode("utf-8", "replace")
-        return ("control", data[2 + size :]) if to == me else None
+        return ("control", data[2 + size :]) if to in (me, EVERYONE) else None
     return None
 
 
@@ -110,6 +113,13 @@ class Publisher:
     def is_open(self) -> bool:
         """Whether both channels to Janus are open."""
         return self.channel.readyState == "open" and self.control.readyState == "open"
+
+    def send_control_to_everyone(self, data: bytes) -> bool:
+        """Publish one control message for every subscriber; False while the channels are not open."""
+        if not self.is_open:
+            return False
+        self.control.send(control_envelope(EVERYONE, data))
+        return True
 
     def send_latent(self, data: bytes) -> bool:
         """Latest wins, as PeerLink.send_latent."""
@@ -197,6 +207,7 @@ class SfuCallSession(CallBase[FeedLink]):
         self._events: asyncio.Task[None] | None = None
         self._subscribing: set[asyncio.Task[None]] = set()
         self._feeds: dict[str, str] = {}  # peer id -> feed id
+        self._avatar_broadcast: AvatarBroadcast | None = None
         self.publisher_id: str | None = None
         """Our feed id in the room."""
 
@@ -218,6 +229,8 @@ class SfuCallSession(CallBase[FeedLink]):
         self.publisher_id = str(joined.get("id"))
         publisher = Publisher(cfg, self._voice)
         self._publisher = publisher
+        self._avatar_broadcast = AvatarBroadcast(self.own, publisher.send_control_to_everyone,
+                                                 lambda: int(publisher.control.bufferedAmount))
         await publisher.pc.setLocalDescription(await publisher.pc.createOffer())
         _, jsep = await handle.message({"request": "publish", "audio": self._voice is not None, "data": True},
                                        {"type": "offer", "sdp": publisher.pc.localDescription.sdp})
@@ -236,6 +249,8 @@ class SfuCallSession(CallBase[FeedLink]):
             await self._remove_remote(peer_id, "leaving")
         await cancel_and_wait(self._events)
         self._events = None
+        if self._avatar_broadcast is not None:
+            await self._avatar_broadcast.close()
         if self._publisher is not None:
             await close_peer_connection(self._publisher.pc, "janus")
             self._publisher = None
@@ -288,6 +303,10 @@ class SfuCallSession(CallBase[FeedLink]):
         me = self.config.peer_id
 
         def on_message(data: bytes | str) -> None:
+            if holder:
+                # Anything from this feed (also messages to others, queued ahead of ours on its ordered
+                # channel) shows the publisher is alive.
+                holder[0].note_heard()
             opened = open_envelope(data, me)
             if opened is None or not holder:
                 return
@@ -326,7 +345,7 @@ class SfuCallSession(CallBase[FeedLink]):
         await pc.setLocalDescription(await pc.createAnswer())
         await handle.message({"request": "start"}, {"type": "answer", "sdp": pc.localDescription.sdp})
         remote = RemotePeer(display, link, self.config, self.own, self._cache, self._exchange, self.clock,
-                            self._timings, self._on_frame, voice)
+                            self._timings, self._on_frame, voice, avatar_server=self._avatar_broadcast)
         remote.signaling_us = self.clock.now_us()
         holder.append(remote)
         self._remotes[display] = remote
@@ -334,7 +353,8 @@ class SfuCallSession(CallBase[FeedLink]):
 
     def send(self, frame: LatentFrame) -> int:
         """Encode `frame` and publish it once (Janus fans it out); 1 if sent, 0 if dropped or not connected."""
-        data = encode_latent_frame(frame, self._layout, quant=self.config.quant)
+        encoded = self._latent_sender.encode(frame)  # v2 only when every subscriber reads it
+        data = encoded.for_all([remote.caps for remote in self._remotes.values()])
         self._frames_sent += 1
         if self._publisher is None or not self._publisher.send_latent(data):
             return 0
