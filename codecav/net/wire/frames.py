@@ -48,11 +48,12 @@ def check_layout(layout: LatentLayout) -> None:
         )
 
 
-def _vector(value: np.ndarray, size: int, name: str) -> np.ndarray:
+def finite_vector(value: np.ndarray, size: int, name: str, dtype: type[np.floating] = np.float32) -> np.ndarray:
+    """`value` as a `dtype` vector of `size` finite numbers; WireEncodeError naming `name` otherwise."""
     arr = np.asarray(value)
     if arr.shape != (size,):
         raise WireEncodeError(f"{name} has shape {arr.shape}; it must be ({size},)")
-    out = arr.astype(np.float32)
+    out = arr.astype(dtype)
     if not np.all(np.isfinite(out)):
         raise WireEncodeError(f"{name} holds NaN or inf")
     return out
@@ -75,13 +76,13 @@ def encode_latent_frame(frame: LatentFrame, layout: LatentLayout, *, quant: str 
     flags = int(frame.flags)
     if not 0 <= flags <= MAX_FLAGS:
         raise WireEncodeError(f"frame flags {flags} must be in [0, {MAX_FLAGS}]")
-    code = _vector(frame.code, layout.dim, "frame code")
+    code = finite_vector(frame.code, layout.dim, "frame code")
     if layout.dim and float(np.max(np.abs(code))) > MAX_CODE_ABS:
         raise WireEncodeError(f"frame code has an entry beyond +-{MAX_CODE_ABS}; scale the code down")
-    position = _vector(frame.head_pose.position, 3, "head position")
+    position = finite_vector(frame.head_pose.position, 3, "head position")
     if float(np.max(np.abs(position))) > MAX_POSITION_M:
         raise WireEncodeError(f"head position {position.tolist()} is beyond +-{MAX_POSITION_M} m")
-    orientation = _vector(frame.head_pose.orientation, 4, "head orientation")
+    orientation = finite_vector(frame.head_pose.orientation, 4, "head orientation")
     _check_unit(orientation, "head orientation", WireEncodeError)
     quantized = quantizer.quantize(code, layout)
     fields: dict[str, object] = {
@@ -95,8 +96,8 @@ def encode_latent_frame(frame: LatentFrame, layout: LatentLayout, *, quant: str 
         fields["k"] = quantized.scales
     fields["p"] = np.concatenate([position, orientation]).astype("<f4").tobytes()
     if frame.gaze is not None:
-        left = _vector(frame.gaze.left, 3, "left gaze")
-        right = _vector(frame.gaze.right, 3, "right gaze")
+        left = finite_vector(frame.gaze.left, 3, "left gaze")
+        right = finite_vector(frame.gaze.right, 3, "right gaze")
         _check_unit(left, "left gaze", WireEncodeError)
         _check_unit(right, "right gaze", WireEncodeError)
         fields["g"] = np.concatenate([left, right]).astype("<f4").tobytes()

@@ -33,6 +33,7 @@ from codecav.net.wire.frames import (
     UNIT_NORM_TOLERANCE,
     check_layout,
     encode_latent_frame,
+    finite_vector,
 )
 from codecav.net.wire.quant import MAX_CODE_ABS
 
@@ -136,16 +137,6 @@ def _gaze_vector(yaw: float, pitch: float) -> np.ndarray:
     return np.array([math.cos(pitch) * math.sin(yaw), math.sin(pitch), math.cos(pitch) * math.cos(yaw)], np.float32)
 
 
-def _vector(value: np.ndarray, size: int, name: str) -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.shape != (size,):
-        raise WireEncodeError(f"{name} has shape {arr.shape}; it must be ({size},)")
-    out = arr.astype(np.float64)
-    if not np.all(np.isfinite(out)):
-        raise WireEncodeError(f"{name} holds NaN or inf")
-    return out
-
-
 def _unit(vec: np.ndarray, name: str) -> np.ndarray:
     norm = float(np.linalg.norm(vec))
     if abs(norm - 1.0) > UNIT_NORM_TOLERANCE:
@@ -155,21 +146,21 @@ def _unit(vec: np.ndarray, name: str) -> np.ndarray:
 
 def frame_indices(frame: LatentFrame, layout: LatentLayout, table: CodeQuantTable) -> FrameIndices:
     """The integer fields of `frame`; WireEncodeError if a value is out of the format's range."""
-    code = _vector(frame.code, layout.dim, "frame code")
+    code = finite_vector(frame.code, layout.dim, "frame code", np.float64)
     if layout.dim and float(np.max(np.abs(code))) > MAX_CODE_ABS:
         raise WireEncodeError(f"frame code has an entry beyond +-{MAX_CODE_ABS}; scale the code down")
-    position = _vector(frame.head_pose.position, 3, "head position")
+    position = finite_vector(frame.head_pose.position, 3, "head position", np.float64)
     if float(np.max(np.abs(position))) > MAX_POSITION_M:
         raise WireEncodeError(f"head position {position.tolist()} is beyond +-{MAX_POSITION_M} m")
-    quat = _unit(_vector(frame.head_pose.orientation, 4, "head orientation"), "head orientation")
+    quat = _unit(finite_vector(frame.head_pose.orientation, 4, "head orientation", np.float64), "head orientation")
     largest = int(np.argmax(np.abs(quat)))
     if quat[largest] < 0:
         quat = -quat
     others = [float(quat[i]) for i in range(4) if i != largest]
     gaze = None
     if frame.gaze is not None:
-        ly, lp = _gaze_angles(_unit(_vector(frame.gaze.left, 3, "left gaze"), "left gaze"))
-        ry, rp = _gaze_angles(_unit(_vector(frame.gaze.right, 3, "right gaze"), "right gaze"))
+        ly, lp = _gaze_angles(_unit(finite_vector(frame.gaze.left, 3, "left gaze", np.float64), "left gaze"))
+        ry, rp = _gaze_angles(_unit(finite_vector(frame.gaze.right, 3, "right gaze", np.float64), "right gaze"))
         gaze = (round(ly / GAZE_STEP_RAD), round(lp / GAZE_STEP_RAD), round(ry / GAZE_STEP_RAD),
                 round(rp / GAZE_STEP_RAD))
     pos = [round(float(p) / POSITION_STEP_M) for p in position]
