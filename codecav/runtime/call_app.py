@@ -358,7 +358,7 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
                 left.add(peer)
                 if peer in shown:  # its avatar leaves the room rather than staying frozen
                     engine.remove_remote(peer)
-                    del shown[peer], feeds[peer]
+                    del shown[peer]  # its feed stays: what it showed goes into the results
                     lay_out()
             for peer in sorted(now_present - present):
                 if peer in left:
@@ -367,7 +367,7 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
             present.update(now_present)
             for peer, _sha, package in session.ready_peers():
                 if peer not in shown and len(shown) < MAX_SHOWN:
-                    feeds[peer] = CallFeed(session, peer, timings)
+                    feeds.setdefault(peer, CallFeed(session, peer, timings))  # the same feed if it comes back
                     engine.add_remote(peer, package, slots[len(shown)], feeds[peer])
                     engine.prepare(views)
                     shown[peer] = package
