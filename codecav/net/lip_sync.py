@@ -13,7 +13,7 @@ picture noticeable from about 45 ms and sound behind picture from about 125 ms, 
 trailing its voice by at most 30 ms and leading it by at most 60 ms, -30 ms <= av_offset <= +60 ms, and within
 that window neither waits longer than it must:
 
-    face delay   = max(face needed,  voice delay - 60 ms)     -> JitterBuffer.floor_us
+    face delay   = max(face needed,  voice delay - 60 ms + 10) -> JitterBuffer.floor_us (10 ms inside the window)
     voice target = max(voice needed, face delay  - 30 ms)     -> VoicePlayout.floor_ms
 
 Thread-safe: the face side reports from the render thread, the voice side from the voice output thread.
@@ -34,6 +34,11 @@ class LipSyncConfig:
     """Most the face may show a later capture time than the voice heard (sound behind picture)."""
     face_trails_max_ms: float = 30.0
     """Most the face may show an earlier capture time than the voice heard (sound ahead of picture)."""
+    face_aim_inside_ms: float = 10.0
+    """A face held back by its voice aims this far inside the window (voice delay - 50 ms): the voice's delay is
+    an estimate (its packets' capture times come from the fastest arrival seen so far), up to ~10 ms short in the
+    first second of a call, and the two delays move a few ms between updates; neither should carry the face past
+    +60."""
     stale_ms: float = 250.0
     """A side that has not reported for this long (e.g. the face is not being rendered) no longer holds the other."""
     offset_every_ms: float = 100.0
@@ -95,7 +100,7 @@ class LipSync:
             voice = self._voice
         if voice is None or abs(now_us - voice[0]) > cfg.stale_ms * 1000:
             return 0.0
-        return max(0.0, voice[1] - cfg.face_leads_max_ms * 1000)
+        return max(0.0, voice[1] - (cfg.face_leads_max_ms - cfg.face_aim_inside_ms) * 1000)
 
     def voice_floor_us(self, now_us: float) -> float:
         """The least voice delay at `now_us`: face delay - face_trails_max (0 when the face is not shown)."""
