@@ -7,7 +7,8 @@ import os
 from codecav.camera import View
 from codecav.xr.base import RenderTarget
 from codecav.xr.errors import RenderTargetError
-from codecav.xr.openxr.target import OpenXRConfig, OpenXRTarget, OpenXRUnavailable
+from codecav.xr.openxr.config import OpenXRConfig, OpenXRUnavailable
+from codecav.xr.openxr.target import OpenXRTarget
 
 
 def open_best_target(

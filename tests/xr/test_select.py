@@ -10,7 +10,8 @@ import pytest
 from codecav.camera import View, look_at, perspective
 from codecav.errors import CodecavError
 from codecav.xr.errors import RenderTargetError
-from codecav.xr.openxr.target import OpenXRConfig, OpenXRTarget, OpenXRUnavailable
+from codecav.xr.openxr.config import OpenXRConfig, OpenXRUnavailable
+from codecav.xr.openxr.target import OpenXRTarget
 from codecav.xr.select import open_best_target
 
 xr = pytest.importorskip("xr", reason="pyopenxr not installed")
@@ -110,7 +111,8 @@ def test_no_runtime_prints_nothing_by_default(tmp_path: Any) -> None:
 
     env = {k: v for k, v in os.environ.items() if k != "XR_LOADER_DEBUG"}
     env["XR_RUNTIME_JSON"] = str(tmp_path / "no_such_runtime.json")
-    code = ("from codecav.xr.openxr.target import OpenXRTarget, OpenXRUnavailable\n"
+    code = ("from codecav.xr.openxr.config import OpenXRUnavailable\n"
+            "from codecav.xr.openxr.target import OpenXRTarget\n"
             "try:\n    OpenXRTarget()\nexcept OpenXRUnavailable as exc:\n    print(exc)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr

@@ -22,7 +22,8 @@ import numpy as np
 from codecav.camera import project_point
 from codecav.clock import FrameClock
 from codecav.xr.base import EyeView
-from codecav.xr.openxr.target import OpenXRConfig, OpenXRTarget
+from codecav.xr.openxr.config import OpenXRConfig
+from codecav.xr.openxr.target import OpenXRTarget
 
 QUAD_CENTRE = np.array([0.0, 0.0, -1.0], np.float32)
 """World (LOCAL space) position of the test quad: 1 m in front of the origin, facing +z."""

@@ -16,12 +16,14 @@ from typing import Any
 import moderngl
 import numpy as np
 
-from codecav.camera import View, asymmetric_projection, pose_matrix
+from codecav.camera import View
 from codecav.clock import MONOTONIC, Clock, FrameClock
 from codecav.latent import Gaze, HeadPose
 from codecav.xr.base import EyeView, RenderTarget
 from codecav.xr.errors import RenderTargetError
+from codecav.xr.openxr.config import OpenXRConfig, OpenXRUnavailable, XrFrameTimes
 from codecav.xr.openxr.gl import DepthCopier, GLBinding, create_binding
+from codecav.xr.openxr.pose import quat_xyzw, vec3, view_from_pose
 from codecav.xr.openxr.timing import FrameTimingRecorder, FrameTimingStats
 from codecav.xr.openxr.tracking import (
     EYE_GAZE_EXTENSION,
@@ -41,70 +43,6 @@ GL_RGBA8 = 0x8058
 # and the compositor reads it as sRGB-encoded, which is what display-referred renderers write.
 COLOR_FORMATS = (GL_SRGB8_ALPHA8, GL_RGBA8)
 DEPTH_FORMATS = (0x8CAC, 0x81A6, 0x88F0, 0x81A5)  # DEPTH_COMPONENT32F, 24, DEPTH24_STENCIL8, 16
-
-
-class OpenXRUnavailable(RenderTargetError):
-    """No OpenXR runtime, extension, headset or session: the app should fall back to a window or headless."""
-
-
-@dataclass(frozen=True)
-class XrFrameTimes:
-    """When the last frame went through the runtime (CLOCK_MONOTONIC ns), for traces."""
-
-    wait_start_ns: int
-    """xrWaitFrame called."""
-    wait_end_ns: int
-    """xrWaitFrame returned (the runtime released the loop)."""
-    end_start_ns: int
-    """xrEndFrame called."""
-    end_end_ns: int
-    """xrEndFrame returned."""
-    predicted_display_ns: int
-    """The frame's predicted display time (0 without XR_KHR_convert_timespec_time)."""
-    period_ns: int
-    """The runtime's predicted display period."""
-    late: bool
-    """xrEndFrame returned after the predicted display time."""
-    rendered: bool
-    """The frame carried a projection layer."""
-
-
-@dataclass(frozen=True)
-class OpenXRConfig:
-    """How OpenXRTarget sets up the session; `from_env` applies CODECAV_XR_* overrides."""
-
-    graphics: str = "egl"
-    """"egl" (XR_MNDX_egl_enable, no display) or "glx" (XR_KHR_opengl_enable through a hidden GLFW window)."""
-    reference_space: str = "local"
-    """"local" (seated, origin at the startup head pose) or "stage" (room scale, origin on the floor)."""
-    near: float = 0.05
-    """Near clip plane in metres."""
-    far: float = 100.0
-    """Far clip plane in metres."""
-    depth: bool = True
-    """Submit depth swapchains when the runtime offers XR_KHR_composition_layer_depth."""
-    eye_gaze: bool = True
-    """Read eye gaze when the runtime and headset support it."""
-    face_tracking: bool = True
-    """Read face expressions when the runtime and headset support it."""
-    timing: bool = True
-    """Record per-frame wait/begin/end durations (a few clock reads per frame)."""
-    ready_timeout_s: float = 5.0
-    """How long the constructor waits for the session to become READY."""
-    app_name: str = "codecav"
-    """Application name reported to the runtime."""
-    loader_messages: bool = False
-    """Let the OpenXR loader print its diagnostics to stderr; off sets XR_LOADER_DEBUG=none unless the
-    environment already sets it (the loader's multi-line errors would bury OpenXRUnavailable's one line)."""
-
-    @staticmethod
-    def from_env(base: OpenXRConfig | None = None) -> OpenXRConfig:
-        """`base` with CODECAV_XR_GRAPHICS (egl|glx) and CODECAV_XR_SPACE (local|stage) applied."""
-        config = base or OpenXRConfig()
-        return OpenXRConfig(
-            **{**config.__dict__,
-               "graphics": os.environ.get("CODECAV_XR_GRAPHICS", config.graphics),
-               "reference_space": os.environ.get("CODECAV_XR_SPACE", config.reference_space)})
 
 
 @dataclass
@@ -127,25 +65,6 @@ class _Eye:
 def _xr_error_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def _quat(q: Any) -> np.ndarray:
-    return np.array([q.x, q.y, q.z, q.w], np.float32)
-
-
-def _vec(v: Any) -> np.ndarray:
-    return np.array([v.x, v.y, v.z], np.float32)
-
-
-def view_from_pose(
-    position: np.ndarray, orientation_xyzw: np.ndarray, fov: tuple[float, float, float, float], near: float,
-    far: float, width: int, height: int,
-) -> View:
-    """A View from an XrView: view matrix = inverse of the eye pose, projection from the FOV angles
-    (left, right, up, down in radians; left and down negative)."""
-    eye_to_world = pose_matrix(position, orientation_xyzw)
-    view_matrix = np.linalg.inv(eye_to_world.astype(np.float64)).astype(np.float32)
-    return View(view_matrix, asymmetric_projection(*fov, near, far), width, height)
 
 
 class OpenXRTarget(RenderTarget):
@@ -498,7 +417,7 @@ class OpenXRTarget(RenderTarget):
         location = xr.locate_space(self._view_space, self._space, xr_time)
         valid = xr.SPACE_LOCATION_POSITION_VALID_BIT | xr.SPACE_LOCATION_ORIENTATION_VALID_BIT
         if location.location_flags & valid == valid:
-            self.head_pose = HeadPose(_vec(location.pose.position), _quat(location.pose.orientation))
+            self.head_pose = HeadPose(vec3(location.pose.position), quat_xyzw(location.pose.orientation))
         if self._gaze is not None:
             self.gaze = self._gaze.sample(self._session, self._view_space, xr_time)
         if self._face is not None:
@@ -508,7 +427,7 @@ class OpenXRTarget(RenderTarget):
 
     def _view(self, eye: _Eye, xr_view: Any) -> View:
         fov = xr_view.fov
-        return view_from_pose(_vec(xr_view.pose.position), _quat(xr_view.pose.orientation),
+        return view_from_pose(vec3(xr_view.pose.position), quat_xyzw(xr_view.pose.orientation),
                               (fov.angle_left, fov.angle_right, fov.angle_up, fov.angle_down),
                               self.config.near, self.config.far, eye.width, eye.height)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from codecav.camera import project_point
-from codecav.xr.openxr.target import view_from_pose
+from codecav.xr.openxr.pose import view_from_pose
 from codecav.xr.openxr.timing import FrameTimingRecorder
 
 SIM_FOV = (-0.7418, 0.7418, 0.7784, -0.7784)
