@@ -371,15 +371,14 @@ def av_offsets_ms(frames: Sequence[FramePresented], audio: Sequence[AudioPlayed]
     (`audio`, blocks with their capture and playout times): the face's capture time seen minus the voice's capture
     time heard at the display's present (+ = face ahead of the voice)."""
     blocks = sorted(audio, key=lambda a: a.playout_ns)
+    if not blocks:
+        return []
     starts = np.asarray([a.playout_ns for a in blocks], np.int64)
+    last = starts.size - 1
     offsets = []
     for f in frames:
-        if starts.size == 0:
-            break
-        i = int(np.clip(np.searchsorted(starts, f.present_ns, side="right") - 1, 0, starts.size - 1))
-        nearest = min((j for j in (i, min(i + 1, starts.size - 1))),
-                      key=lambda j: abs(int(starts[j]) - f.present_ns))
-        block = blocks[nearest]
+        before = int(np.clip(np.searchsorted(starts, f.present_ns, side="right") - 1, 0, last))
+        block = min(blocks[before], blocks[min(before + 1, last)], key=lambda a: abs(a.playout_ns - f.present_ns))
         if abs(block.playout_ns - f.present_ns) > max_gap_ns:
             continue
         heard_capture_ns = block.capture_ns + (f.present_ns - block.playout_ns)

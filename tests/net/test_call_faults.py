@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,17 +19,7 @@ from codecav.net.errors import NetError
 from codecav.net.impairment import Impairment, impair
 from codecav.net.signaling.server import SignalingServer
 from tests.net.calls import SECRET, latent_received, send_frames, session
-
-
-async def _until(condition: object, timeout_s: float, what: str) -> float:
-    """Seconds until `condition()` holds (polled every 10 ms); fails naming `what` after `timeout_s` (a hang
-    guard only: the asserted figures are measured, not the guard)."""
-    began = time.monotonic()
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() - began > timeout_s:
-            pytest.fail(f"{what} did not happen within {timeout_s} s")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - began
+from tests.net.loopback import until
 
 
 async def crash(call: CallSession) -> None:
@@ -68,8 +57,8 @@ def test_a_silent_peer_is_dropped_and_the_others_go_on(tmp_path: Path,
                     impair(remote.link, Impairment(loss=1.0))
                 talk = asyncio.gather(send_frames(alice, 120), send_frames(bob, 120))
                 with caplog.at_level(logging.WARNING):
-                    await _until(lambda: "carol" not in alice._remotes and "carol" not in bob._remotes,
-                                 10.0, "dropping the silent carol")  # how fast: benchmarks/faults.py
+                    assert await until(lambda: "carol" not in alice._remotes and "carol" not in bob._remotes,
+                                       10.0), "the silent carol was not dropped"  # how fast: benchmarks/faults.py
                 await talk
                 before = latent_received(alice, "bob")
                 await send_frames(bob, 45)  # after the drop, however long it took
@@ -97,13 +86,13 @@ def test_a_restarted_peer_is_linked_again_with_its_avatar_from_the_cache(tmp_pat
                 await bob.wait_for_peers(1)
                 fetched = alice._exchange.fetched
                 await crash(bob)
-                await _until(lambda: "bob" not in alice._remotes, 10.0, "the server telling alice bob is gone")
+                assert await until(lambda: "bob" not in alice._remotes, 10.0), "the server did not tell alice"
                 bob2 = session(server, "bob", tmp_path, seed=2)  # the same id, the same cache
                 await bob2.start()
                 try:
                     await alice.wait_for_peers(1)
                     sending = asyncio.create_task(send_frames(bob2, 60))
-                    await _until(lambda: latent_received(alice, "bob") > 0, 10.0, "bob's first frame")
+                    assert await until(lambda: latent_received(alice, "bob") > 0, 10.0), "no frame of bob's"
                     await sending
                     assert alice._exchange.fetched == fetched, "the avatar came from alice's cache"
                     assert alice._exchange.from_cache >= 1
@@ -132,14 +121,14 @@ def test_the_media_outlives_a_signaling_restart_and_the_clients_rejoin(tmp_path:
             talk = asyncio.create_task(send_frames(bob, 150))  # 5 s of face while the server goes and comes
             await asyncio.sleep(0.5)
             await server.stop()
-            await _until(lambda: not alice.signaling_connected and not bob.signaling_connected, 5.0,
-                         "noticing the server is gone")
+            assert await until(lambda: not alice.signaling_connected and not bob.signaling_connected, 5.0), \
+                "the server's going was not noticed"
             during = latent_received(alice, "bob")
             await asyncio.sleep(0.5)
             assert latent_received(alice, "bob") > during + 5, "frames flow peer-to-peer without the server"
             server = SignalingServer("127.0.0.1", port, SECRET)
             await server.start()
-            await _until(lambda: alice.signaling_connected and bob.signaling_connected, 10.0, "rejoining")
+            assert await until(lambda: alice.signaling_connected and bob.signaling_connected, 10.0), "no rejoin"
             assert alice.signaling_reconnects == 1 and bob.signaling_reconnects == 1
             assert list(alice._remotes) == ["bob"] and list(bob._remotes) == ["alice"], "no second link"
             carol = session(server, "carol", tmp_path, seed=3)  # the rejoined room works for a newcomer
@@ -165,8 +154,8 @@ def test_waiting_for_peers_ends_at_once_when_one_leaves(tmp_path: Path) -> None:
             await bob.start()
             try:
                 waiting = asyncio.create_task(alice.wait_for_peers(2, timeout_s=60))  # carol never comes
-                await _until(lambda: "bob" in alice._remotes and alice._remotes["bob"].link.is_open, 20.0,
-                             "bob linking")
+                assert await until(lambda: "bob" in alice._remotes and alice._remotes["bob"].link.is_open, 20.0), \
+                    "bob did not link"
                 await bob.stop()
                 with pytest.raises(NetError, match="peer bob went away .* only 0 remain"):
                     await waiting

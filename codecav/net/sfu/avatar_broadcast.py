@@ -15,13 +15,12 @@ import asyncio
 from collections.abc import Callable
 
 from codecav.net.avatar_exchange import OwnAvatar
+from codecav.net.remote_peer import AVATAR_SEND_BUFFER_BYTES
 from codecav.net.tasks import cancel_and_wait
 from codecav.net.wire.control import encode_control_message
 
 GATHER_S = 0.2
 """A round starts this long after the first request, so participants joining together share it."""
-SEND_BUFFER_BYTES = 256 * 1024
-"""The round pauses while more than this is queued on the control channel (pings stay timely)."""
 
 
 class AvatarBroadcast:
@@ -29,7 +28,8 @@ class AvatarBroadcast:
 
     def __init__(self, own: OwnAvatar, send: Callable[[bytes], bool], backlog: Callable[[], int]) -> None:
         """`send(message)` publishes a control message to everyone (False while the channel is not open);
-        `backlog()` is the bytes queued on that channel."""
+        `backlog()` is the bytes queued on that channel (a round pauses above AVATAR_SEND_BUFFER_BYTES, as a
+        transfer to one peer does, so pings stay timely)."""
         self.own = own
         self._send = send
         self._backlog = backlog
@@ -52,7 +52,7 @@ class AvatarBroadcast:
             askers, self._pending = frozenset(self._pending), set()
             for msg in self.own.chunks():
                 data = encode_control_message(msg)
-                while self._backlog() > SEND_BUFFER_BYTES or not self._send(data):
+                while self._backlog() > AVATAR_SEND_BUFFER_BYTES or not self._send(data):
                     await asyncio.sleep(0.005)
             self.rounds += 1
             self.served.append(askers)
