@@ -29,7 +29,7 @@ from aiortc.sdp import candidate_from_sdp
 from codecav.clock import MONOTONIC, Clock
 from codecav.net.errors import NetError
 from codecav.net.rtp_tap import ReceiverTap, VoicePacketHandler, negotiate_opus_voice, tap_audio_track
-from codecav.net.tasks import cancel_and_wait
+from codecav.net.tasks import cancel_and_wait, finish_apart
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +69,9 @@ CLOSE_TIMEOUT_S = 5.0
 
 
 async def close_peer_connection(pc: RTCPeerConnection, remote_id: str) -> None:
-    """pc.close(), bounded as a safety net: a call's stop() must end even if aiortc's close does not."""
-    try:
-        async with asyncio.timeout(CLOSE_TIMEOUT_S):
-            await pc.close()
-    except TimeoutError:
+    """pc.close(), bounded as a safety net (a call's stop() must end even if aiortc's close does not), and apart
+    from the calling task, so that the caller stays cancellable (see finish_apart)."""
+    if not await finish_apart(pc.close(), CLOSE_TIMEOUT_S):
         log.warning("closing the connection to %s took over %g s; abandoned", remote_id, CLOSE_TIMEOUT_S)
 
 

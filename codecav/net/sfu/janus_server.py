@@ -129,6 +129,9 @@ class JanusProcess:
         binary = janus_binary()
         if binary is None:
             raise JanusError("janus is not installed; apt-get install janus (Debian 1.1.2)")
+        if self.info() is not None:  # ours would fail to bind, and that one would answer in its place
+            raise JanusError(f"another Janus already answers on {self.config.url}; stop it (pkill janus) or pick "
+                             "another http_port")
         main = write_config(self.config)
         self.process = subprocess.Popen([*self.prefix, binary, "-F", str(self.config.folder), "-C", str(main)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
