@@ -28,7 +28,7 @@ async def cancel_and_wait(task: asyncio.Task[None] | None, *also_ignore: type[Ba
             raise
 
 
-async def finish_apart(work: Coroutine[Any, Any, None], timeout_s: float) -> bool:
+async def finish_apart(work: Coroutine[Any, Any, object], timeout_s: float) -> bool:
     """Await `work` in a task of its own; False (and `work` cancelled) if it takes over `timeout_s`.
 
     Library teardown can absorb a cancellation meant for whoever awaits it: aioice's Connection.close() cancels

@@ -78,7 +78,7 @@ async def close_like_aioice(closed: list[str], winding: asyncio.Event) -> None:
     closed.append("closed")
 
 
-async def closing_loop(close: Callable[[], Awaitable[None]], loops: list[int]) -> None:
+async def closing_loop(close: Callable[[], Awaitable[object]], loops: list[int]) -> None:
     """An event loop that closes something, then goes back to waiting (the SFU session's _event_loop)."""
     await close()
     while True:
