@@ -38,9 +38,9 @@ from codecav.net.voice_player import VoicePlayer
 from codecav.runtime.engine import Engine, EngineRun, NetworkThread, ReceivedFrame, SenderWorker
 from codecav.runtime.headset_call import HeadsetCall
 from codecav.runtime.profiler import Profiler, ProfilerOptions
-from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance
+from codecav.runtime.render_command import framed_row, framing_distance, row_width_m
 from codecav.runtime.report import JoinTimes, PeerJoin, build_report, write_report_json
-from codecav.runtime.scene import camera_views, room_layout, row_layout
+from codecav.runtime.scene import camera_views, room_layout
 from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.xr.base import RenderTarget
 from codecav.xr.openxr.target import OpenXRTarget
@@ -292,8 +292,8 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
     headset: HeadsetCall | None = None  # under OpenXR
     recorder = VoiceRecorder(session, clock=clock) if request.out is not None else None
     width, height = request.size
-    views = camera_views(width, height, eye=(0.0, 0.0, framing_distance(5 * HEAD_SPACING_M + 0.25, 35.0,
-                                                                          width / height)), fovy_deg=35.0)
+    camera_distance = framing_distance(row_width_m(MAX_SHOWN), 35.0, width / height)
+    views = camera_views(width, height, eye=(0.0, 0.0, camera_distance), fovy_deg=35.0)
     try:
         # Ready before media flows: the display and the source (its models loaded and run once) before joining;
         # each remote is added and warmed up before its first frame is pulled (add_ready_peers).
@@ -302,14 +302,12 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
             yield f"display: {target_note}"
         renderer = SceneRenderer(target.ctx)
         profiler = Profiler(ProfilerOptions(enabled=request.out is not None), clock=clock)
-        slots = row_layout(MAX_SHOWN, HEAD_SPACING_M)
         headset = _headset_call(target, profiler, request)
         if headset is not None:
             # The runtime paces the loop (xrWaitFrame) and says when each frame is shown.
             engine = Engine(target, renderer, profiler)
             eye_w, eye_h = headset.target.eye_size()
             views = camera_views(eye_w, eye_h, stereo=True)
-            slots = room_layout(MAX_SHOWN)
             source, source_note = headset.open_source(request.source, own.package, request.fps, open_source)
             yield f"headset: {source_note}"
             engine.on_presented = headset.on_presented
@@ -344,8 +342,9 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
             player = VoicePlayer(session.voice_samples)
 
         def lay_out() -> None:
-            """Everyone shown in the first slots (headset: one across the table, or everyone around it)."""
-            places = room_layout(len(shown)) if headset is not None else slots[: len(shown)]
+            """Everyone shown, centred and as large as fits (headset: one across the table, or everyone around it)."""
+            places = room_layout(len(shown)) if headset is not None else \
+                framed_row(len(shown), camera_distance, 35.0, width / height)
             for place, remote in zip(places, shown, strict=True):
                 engine.place_remote(remote, place)
 
@@ -368,7 +367,7 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
             for peer, _sha, package in session.ready_peers():
                 if peer not in shown and len(shown) < MAX_SHOWN:
                     feeds.setdefault(peer, CallFeed(session, peer, timings))  # the same feed if it comes back
-                    engine.add_remote(peer, package, slots[len(shown)], feeds[peer])
+                    engine.add_remote(peer, package, np.eye(4, dtype=np.float32), feeds[peer])  # lay_out places it
                     engine.prepare(views)
                     shown[peer] = package
                     lay_out()

@@ -101,6 +101,20 @@ def framing_distance(row_width_m: float, fovy_deg: float, aspect: float, margin:
     return max(need_h, need_v) * margin
 
 
+def row_width_m(count: int) -> float:
+    """Width of a row of `count` heads HEAD_SPACING_M apart (one head ~0.25 m wide)."""
+    return max(count - 1, 0) * HEAD_SPACING_M + 0.25
+
+
+def framed_row(count: int, camera_distance: float, fovy_deg: float, aspect: float) -> list[np.ndarray]:
+    """Head->world transforms of `count` heads in a row centred before a fixed camera at (0, 0,
+    `camera_distance`) looking down -z, brought as close as the row still fits: a lone head fills about half the
+    view's height, several share its width (framing_distance). The camera stays where it is, so a view set up
+    for a full row needs no change when people come and go."""
+    depth = camera_distance - framing_distance(row_width_m(count), fovy_deg, aspect)
+    return row_layout(count, HEAD_SPACING_M, depth=depth)
+
+
 def random_codes(package: AvatarPackage, count: int, seed: int) -> list[np.ndarray]:
     """`count` latent codes drawn from N(0, 0.5^2), reproducible from `seed`."""
     rng = np.random.default_rng(seed)

@@ -10,9 +10,16 @@ from PIL import Image
 
 from codecav.assets.synthetic.avatar import build_synthetic_avatar
 from codecav.assets.writer import write_avatar
-from codecav.camera import rotation_y, translation
-from codecav.runtime.render_command import RenderRequest, RenderRequestError, render_to_png
-from codecav.runtime.scene import row_layout
+from codecav.camera import project_point, rotation_y, translation
+from codecav.runtime.render_command import (
+    RenderRequest,
+    RenderRequestError,
+    framed_row,
+    framing_distance,
+    render_to_png,
+    row_width_m,
+)
+from codecav.runtime.scene import camera_views, row_layout
 from codecav.runtime.scene_renderer import head_space_view_dir
 
 
@@ -64,3 +71,21 @@ def test_bad_requests_say_what_to_fix(tmp_path: Path) -> None:
         render_to_png(request(tmp_path, count=0))
     with pytest.raises(RenderRequestError, match=r"must end in \.png"):
         render_to_png(request(tmp_path, out=tmp_path / "x.jpg"))
+
+
+def _screen_box(transforms: list[np.ndarray], width: int, height: int, distance: float) -> np.ndarray:
+    """[x0, y0, x1, y1] in pixels of the heads' extents (0.25 m wide and tall about their origin)."""
+    view = camera_views(width, height, eye=(0.0, 0.0, distance), fovy_deg=35.0)[0]
+    corners = [t @ np.array([dx, dy, 0.0, 1.0]) for t in transforms for dx in (-0.125, 0.125) for dy in (-0.125, 0.125)]
+    pixels = np.array([project_point(view.projection @ view.view_matrix, c[:3], width, height) for c in corners])
+    return np.array([pixels[:, 0].min(), pixels[:, 1].min(), pixels[:, 0].max(), pixels[:, 1].max()])
+
+
+def test_a_lone_remote_is_framed_centred_and_large_and_five_share_the_view() -> None:
+    width, height = 640, 480
+    distance = framing_distance(row_width_m(5), 35.0, width / height)  # the call's fixed camera, set for five
+    x0, y0, x1, y1 = _screen_box(framed_row(1, distance, 35.0, width / height), width, height, distance)
+    assert abs((x0 + x1) / 2 - width / 2) < 2 and abs((y0 + y1) / 2 - height / 2) < 2  # centred
+    assert 0.45 * height <= y1 - y0 <= 0.8 * height  # about half the view's height (the issue: ~50 px wide before)
+    x0, y0, x1, y1 = _screen_box(framed_row(5, distance, 35.0, width / height), width, height, distance)
+    assert x0 > 0 and x1 < width and y1 - y0 < 0.5 * height  # all five inside the view
