@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,65 @@ def load_or_create_secret(path: Path) -> tuple[bytes, bool]:
     return secret, True
 
 
-async def _serve(host: str, port: int, secret: bytes, seconds: float | None) -> None:
+def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """A server TLS context from PEM files (both or neither); SignalCommandError naming the file otherwise."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise SignalCommandError("give both --tls-cert and --tls-key (PEM files), or neither")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except FileNotFoundError as exc:
+        raise SignalCommandError(f"cannot read {exc.filename or cert} ({exc.strerror})") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise SignalCommandError(f"--tls-cert {cert} / --tls-key {key} are not a PEM certificate and its key "
+                                 f"({exc.__class__.__name__}: {exc})".splitlines()[0]) from None
+    return context
+
+
+def web_site() -> Any:
+    """The browser participant's site, serving the webcam extra's verified face model to its FaceLandmarker."""
+    from codecav.encoders.webcam.model import load_landmarker_model
+    from codecav.net.web.site import WebSite, WebSiteConfig
+
+    return WebSite(WebSiteConfig(extra_files={"/models/face_landmarker.task": load_landmarker_model}))
+
+
+INVITE_TTL_S = 24 * 3600
+"""How long the join tokens of --invite links stay valid."""
+
+
+def parse_invite(text: str) -> tuple[str, str]:
+    """ROOM/PEER of an --invite; SignalCommandError naming the rule otherwise."""
+    import re
+
+    room, _, peer = text.partition("/")
+    if not (re.fullmatch(r"[A-Za-z0-9._-]{1,64}", room) and re.fullmatch(r"[A-Za-z0-9._-]{1,64}", peer)):
+        raise SignalCommandError(f"--invite {text!r} must be ROOM/PEER, each 1-64 of letters, digits, '.', '_', '-'")
+    return room, peer
+
+
+def invite_url(http_url: str, secret: bytes, room: str, peer: str, ttl_s: int = INVITE_TTL_S) -> str:
+    """The page's URL that joins `room` as `peer` with a fresh token."""
+    from urllib.parse import urlencode
+
+    from codecav.net.signaling.join_token import make_join_token
+
+    return f"{http_url}?{urlencode({'room': room, 'peer': peer, 'token': make_join_token(secret, room, peer, ttl_s)})}"
+
+
+async def _serve(host: str, port: int, secret: bytes, seconds: float | None,
+                 context: ssl.SSLContext | None = None, invites: tuple[tuple[str, str], ...] = ()) -> None:
     from codecav.net.signaling.server import SignalingServer
 
-    server = SignalingServer(host, port, secret)
+    server = SignalingServer(host, port, secret, site=web_site(), ssl_context=context)
     await server.start()
-    print(f"codecav signal: serving {server.url} (peers join with tokens made from the secret)", flush=True)
+    print(f"codecav signal: serving {server.url} (peers join with tokens made from the secret); "
+          f"browsers join at {server.http_url}", flush=True)
+    for room, peer in invites:
+        print(f"codecav signal: browser link for {peer} in {room} (valid {INVITE_TTL_S // 3600} h): "
+              f"{invite_url(server.http_url, secret, room, peer)}", flush=True)
     try:
         if seconds is None:
             await asyncio.Event().wait()
@@ -57,7 +111,9 @@ def _cmd_signal(args: argparse.Namespace) -> int:
         raise SignalCommandError(f"--secret-file {args.secret_file}: {exc}") from None
     if created:
         print(f"codecav signal: wrote a new secret to {args.secret_file}; share it with the participants", flush=True)
-    asyncio.run(_serve(args.host, args.port, secret, args.seconds))
+    context = tls_context(args.tls_cert, args.tls_key)
+    invites = tuple(parse_invite(text) for text in args.invite)
+    asyncio.run(_serve(args.host, args.port, secret, args.seconds, context, invites))
     return 0
 
 
@@ -82,13 +138,20 @@ def _cmd_call(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add `codecav signal` and `codecav call`."""
     signal = sub.add_parser("signal", help="run the WebRTC signaling server (rooms, join tokens)",
-                            description="Serve ws://HOST:PORT/ws for `codecav call`. Binds 127.0.0.1 unless told "
+                            description="Serve ws://HOST:PORT/ws for `codecav call` and the browser participant at "
+                                        "http://HOST:PORT/ (docs/web.md). Binds 127.0.0.1 unless told "
                                         "otherwise. Tokens are HMACs of the secret (see docs/signaling.md).")
     signal.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     signal.add_argument("--port", type=int, default=8765)
     signal.add_argument("--secret-file", required=True,
                         help="file holding the shared secret; created with a random secret if absent")
     signal.add_argument("--seconds", type=float, default=None, help="stop after this long (default: run until ^C)")
+    signal.add_argument("--tls-cert", metavar="PEM", default=None,
+                        help="serve HTTPS/WSS with this certificate (a headset's browser needs it for WebXR and the "
+                             "microphone off localhost); with --tls-key")
+    signal.add_argument("--tls-key", metavar="PEM", default=None, help="the certificate's private key")
+    signal.add_argument("--invite", metavar="ROOM/PEER", action="append", default=[],
+                        help="print a browser link that joins ROOM as PEER (a 24 h token); repeatable")
     signal.set_defaults(handler=_cmd_signal)
 
     call = sub.add_parser("call", help="join a call: send this avatar's frames, render the others",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from codecav.net.signaling.messages import (
     parse_client_message,
     server_message_json,
 )
+from codecav.net.web.site import WebSite
 
 __all__ = ["SignalingConfig", "SignalingServer", "make_join_token"]
 
@@ -113,9 +115,15 @@ class SignalingServer:
         config: SignalingConfig | None = None,
         wall_clock: Callable[[], float] = time.time,  # Unix seconds: join-token expiry is wall time by protocol
         clock: Clock = MONOTONIC,
+        site: WebSite | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        """`wall_clock` checks join-token expiry (Unix seconds); `clock` times the rate limit (FakeClock in tests)."""
+        """`wall_clock` checks join-token expiry (Unix seconds); `clock` times the rate limit (FakeClock in tests).
+        `site` also serves the browser participant over HTTP (codecav.net.web.site); `ssl_context` makes it all
+        HTTPS and WSS (a headset's browser needs a secure origin for WebXR and the microphone)."""
         self._secret = secret_key(secret)
+        self.site = site
+        self.ssl_context = ssl_context
         self.host = host
         self.port = port
         self.config = config or SignalingConfig()
@@ -129,7 +137,12 @@ class SignalingServer:
     @property
     def url(self) -> str:
         """The WebSocket URL clients connect to (valid after start())."""
-        return f"ws://{self.host}:{self.port}/ws"
+        return f"{'wss' if self.ssl_context else 'ws'}://{self.host}:{self.port}/ws"
+
+    @property
+    def http_url(self) -> str:
+        """Where a browser opens the page (valid after start(); the page is there only with a `site`)."""
+        return f"{'https' if self.ssl_context else 'http'}://{self.host}:{self.port}/"
 
     def room_peers(self, room: str) -> tuple[str, ...]:
         """Peer ids in `room`, in join order (for tests and monitoring)."""
@@ -141,11 +154,13 @@ class SignalingServer:
             raise SignalingError("signaling server already started; call stop() first")
         app = web.Application()
         app.router.add_get("/ws", self._handle)
+        if self.site is not None:
+            self.site.add_routes(app)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=self.config.close_timeout_s)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        tcp = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context)
         try:
-            await site.start()
+            await tcp.start()
         except OSError as exc:
             await runner.cleanup()
             raise SignalingError(f"cannot listen on {self.host}:{self.port} ({exc.strerror}); pick another port") \

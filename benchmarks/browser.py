@@ -1,0 +1,205 @@
+"""A Python participant and a browser participant in one call on loopback: what the browser's decode, render and
+voice cost and how late frames are where people see them.
+
+    .venv/bin/python benchmarks/browser.py --json --seconds 8 --size 128x128
+
+One process runs a SignalingServer that also serves the page, a CallSession ("py": shipped sample avatar, voice
+from a synthetic voiced WAV, synthetic latent source at 30 frames/s) and headless Chromium (Debian's
+/usr/bin/chromium through Playwright, fake microphone). The page ("web") joins with the same sample, sends
+its in-page synthetic frames and its microphone, verifies py's avatar (avatar module: sha256, package checks,
+onnxruntime-web trial decode) and draws py with the WebGL2 PiCA pass at --size on SwiftShader (CPU).
+
+Keys: browser_decode_ms_p50 (onnxruntime-web wasm decode per frame), browser_frame_ms_p50 (decode + upload + draw
++ readPixels finish, at --size), python_to_browser_capture_to_photon_ms_p50 (py's capture time mapped through
+the page's clock sync, to the page's draw finishing; latest frame wins, no jitter buffer),
+browser_voice_jitter_buffer_ms (getStats: jitterBufferDelay / jitterBufferEmittedCount of py's voice),
+browser_to_python_capture_to_receive_ms_p50 (py's FrameTiming: the page's capture time mapped through codecav's
+clock sync, to arrival). Keys that this run
+cannot measure are null with the reason in `null_reasons`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import wave
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from codecav.assets.samples import SAMPLES_DIR  # noqa: E402
+from codecav.encoders.synthetic_source import SyntheticLatentSource  # noqa: E402
+from codecav.net.avatar_exchange import OwnAvatar  # noqa: E402
+from codecav.net.call_session import CallSession  # noqa: E402
+from codecav.net.call_types import CallConfig  # noqa: E402
+from codecav.net.peer import PeerConfig  # noqa: E402
+from codecav.net.signaling.server import SignalingServer, make_join_token  # noqa: E402
+from codecav.net.voice import VoiceTrack, wav_feed  # noqa: E402
+from codecav.net.web.site import WebSite  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+SECRET = b"browser-benchmark-secret-0123456789"
+ROOM = "bench"
+FLAGS = ["--enable-unsafe-swiftshader", "--allow-loopback-in-peer-connection",
+         "--disable-features=WebRtcHideLocalIpsWithMdns", "--autoplay-policy=no-user-gesture-required",
+         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
+def voiced(seconds: float) -> np.ndarray:
+    """A voiced test signal (gliding pitch, second harmonic), float32 48 kHz."""
+    t = np.arange(int(seconds * 48000)) / 48000
+    phase = 2 * np.pi * np.cumsum(220 + 80 * np.sin(2 * np.pi * 0.7 * t)) / 48000
+    return (0.3 * (np.sin(phase) + 0.3 * np.sin(2 * phase)) / 1.3).astype(np.float32)
+
+
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    """16-bit mono 48 kHz WAV for Chromium's fake microphone."""
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(48000)
+        f.writeframes((samples * 32767).astype("<i2").tobytes())
+
+
+def p50(values: list[float]) -> float | None:
+    """Median rounded to 0.01, or None without values."""
+    return round(statistics.median(values), 2) if values else None
+
+
+async def page_state(page: Any) -> dict[str, Any]:
+    """The page's `await codecav.state()`."""
+    state: dict[str, Any] = await page.evaluate("codecav.state()")
+    return state
+
+
+async def wait_page(page: Any, check: Any, timeout_s: float) -> dict[str, Any]:
+    """Poll the page's state until `check(state)`; RuntimeError with the last state otherwise."""
+    deadline = time.monotonic() + timeout_s
+    state: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        state = await page_state(page)
+        if check(state):
+            return state
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the page did not get there within {timeout_s:g} s: phase {state.get('phase')!r}, "
+                       f"error {state.get('error')!r}, log {state.get('log', [])[-3:]}")
+
+
+async def run(seconds: float, size: str, avatar: str, tmp: Path) -> dict[str, Any]:
+    """One call; the measured keys."""
+    from playwright.async_api import async_playwright
+
+    wav = tmp / "mic.wav"
+    write_wav(wav, voiced(6.0))
+    own = OwnAvatar.from_path(SAMPLES_DIR / avatar)
+    async with SignalingServer("127.0.0.1", 0, SECRET, site=WebSite()) as server, async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM,
+                                          args=[*FLAGS, f"--use-file-for-fake-audio-capture={wav}"])
+        config = CallConfig(room=ROOM, peer_id="py", signal_url=server.url,
+                            token=make_join_token(SECRET, ROOM, "py", 300), peer=PeerConfig(loopback_only=True),
+                            cache_dir=tmp / "cache")
+        py = CallSession(config, own, voice_track=VoiceTrack(wav_feed(voiced(6.0))), receive_voice=True)
+        await py.start()
+        try:
+            page = await browser.new_page()
+            query = {"room": ROOM, "peer": "web", "token": make_join_token(SECRET, ROOM, "web", 300),
+                     "avatar": avatar, "join": "1", "size": size}
+            await page.goto(f"{server.http_url}?{urlencode(query)}")
+            await py.wait_for_peers(1, timeout_s=60)
+            await wait_page(page, lambda s: (s.get("call") or {}).get("remotes", {}).get("py", {}).get("avatar")
+                            in ("ready", "refused"), 60)
+            source = SyntheticLatentSource(own.package.manifest.latent, seed=0)
+            start = py.clock.now_us()
+            count = int(seconds * 30)
+            for seq in range(count):
+                delay_us = start + int(seq * 1e6 / 30) - py.clock.now_us()
+                if delay_us > 0:
+                    await asyncio.sleep(delay_us / 1e6)
+                py.send(source.frame_at(seq, py.clock.now_us()))
+            await asyncio.sleep(0.5)
+            state = await page_state(page)
+            timings = [t for t in py.frame_timings() if t.peer == "web"]
+            peer = py.stats().peers[0]
+        finally:
+            await py.stop()
+            await browser.close()
+    render = state.get("render") or {}
+    voice = state.get("voiceStats", {}).get("py") or {}
+    remote = state["call"]["remotes"]["py"]
+    reasons = {
+        "browser_render_psnr_db": "measured against codecav's own render by tests/net/web/test_browser_render.py, "
+                                  "not in this call",
+        "browser_to_python_capture_to_photon_ms_p50": "the Python participant here does not render (it would need "
+                                                      "`codecav call --render` in a child process); see "
+                                                      "browser_to_python_capture_to_receive_ms_p50",
+    }
+    out: dict[str, Any] = {
+        "browser_render_psnr_db": None,
+        "browser_decode_ms_p50": p50(render.get("decodeMs", [])),
+        "browser_frame_ms_p50": p50(render.get("frameMs", [])),
+        "browser_render_size": size,
+        "python_to_browser_capture_to_photon_ms_p50": p50(render.get("captureToPhotonMs", [])),
+        "browser_to_python_capture_to_photon_ms_p50": None,
+        "browser_to_python_capture_to_receive_ms_p50": p50([(t.receive_us - t.capture_local_us) / 1000
+                                                            for t in timings]),
+        "browser_voice_jitter_buffer_ms": round(voice["jitterBufferMs"], 2) if voice.get("jitterBufferMs")
+        else None,
+        "frames_sent_by_python": count,
+        "frames_decoded_by_browser": remote["framesDecoded"],
+        "frames_drawn_by_browser": render.get("frames", 0),
+        "frames_sent_by_browser": state["call"]["framesSent"],
+        "frames_accepted_by_python": peer.frames_accepted,
+        "voice_frames_received_by_python": peer.audio_frames_received,
+        "voice_packets_received_by_browser": voice.get("packetsReceived"),
+        "avatar": avatar,
+        "browser_avatar_state": remote["avatar"],
+        "seconds": seconds,
+        "null_reasons": {},
+    }
+    for key, reason in reasons.items():
+        if out[key] is None:
+            out["null_reasons"][key] = reason
+    for key in ("browser_decode_ms_p50", "browser_frame_ms_p50", "python_to_browser_capture_to_photon_ms_p50",
+                "browser_voice_jitter_buffer_ms"):
+        if out[key] is None:
+            out["null_reasons"][key] = f"no samples (page avatar module: {state.get('avatarModule')}, render errors: " \
+                                       f"{render.get('lastError', '')!r})"
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run and print the figures (JSON with --json)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--seconds", type=float, default=8.0, help="how long py sends frames (default 8)")
+    parser.add_argument("--size", default="128x128", help="WxH the browser renders at (default 128x128)")
+    parser.add_argument("--avatar", default="ada.cavatar", help="shipped sample both participants drive")
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"browser benchmark: no Chromium at {CHROMIUM}; apt-get install chromium", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            result = asyncio.run(run(args.seconds, args.size, args.avatar, Path(tmp)))
+        except RuntimeError as exc:
+            print(f"browser benchmark: {exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
