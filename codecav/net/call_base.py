@@ -185,6 +185,13 @@ class CallBase(Generic[L]):
         """Remote peer ids."""
         return tuple(self._remotes)
 
+    def note_decoder_dropped(self, peer: str, reason: str) -> None:
+        """The renderer refused or dropped `peer`'s decoder (e.g. it blew its time budget): counted with the
+        avatar refusals as `decoder:REASON` (event loop; the peer stays in the call, its voice goes on)."""
+        key = f"decoder:{reason}"
+        self._exchange.refused[key] = self._exchange.refused.get(key, 0) + 1
+        log.warning("the decoder of peer %s was dropped (%s); the call goes on", peer, reason)
+
     def stats(self) -> CallStats:
         """A snapshot of counters, clock estimates and jitter-buffer state."""
         return CallStats(

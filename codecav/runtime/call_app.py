@@ -22,6 +22,7 @@ import numpy as np
 from codecav.assets.package import AvatarPackage
 from codecav.camera import View
 from codecav.clock import MONOTONIC, Clock, FrameClock
+from codecav.decoders.neural import DecoderModelError
 from codecav.encoders.base import LatentSource
 from codecav.encoders.synthetic_source import SyntheticLatentSource
 from codecav.errors import CodecavError
@@ -348,6 +349,13 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
             for place, remote in zip(places, shown, strict=True):
                 engine.place_remote(remote, place)
 
+        unshowable: set[str] = set()
+
+        def note_unshowable(peer: str, exc: DecoderModelError) -> None:
+            unshowable.add(peer)
+            say(f"{peer}'s avatar cannot be shown ({exc.reason}): {exc}; the call and its voice go on")
+            loop.call_soon_threadsafe(session.note_decoder_dropped, peer, exc.reason)
+
         def add_ready_peers() -> bool:
             if recorder is not None:
                 recorder.poll()
@@ -365,12 +373,21 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
             present.clear()
             present.update(now_present)
             for peer, _sha, package in session.ready_peers():
-                if peer not in shown and len(shown) < MAX_SHOWN:
+                if peer not in shown and peer not in unshowable and len(shown) < MAX_SHOWN:
                     feeds.setdefault(peer, CallFeed(session, peer, timings))  # the same feed if it comes back
-                    engine.add_remote(peer, package, np.eye(4, dtype=np.float32), feeds[peer])  # lay_out places it
-                    engine.prepare(views)
+                    try:
+                        engine.add_remote(peer, package, np.eye(4, dtype=np.float32), feeds[peer])  # lay_out places it
+                        engine.prepare(views)
+                    except DecoderModelError as exc:  # its model passed the checks and trial, yet fails here
+                        engine.remove_remote(peer)
+                        note_unshowable(peer, exc)
+                        continue
                     shown[peer] = package
                     lay_out()
+            for key, why in renderer.dropped().items():  # over its time budget or failing mid-call
+                peer = key.removeprefix("remote:")
+                if peer not in unshowable:
+                    note_unshowable(peer, why)
             return headset is not None and headset.check(say)
 
         run = engine.run(seconds=None if headset is not None else request.seconds, should_stop=add_ready_peers)

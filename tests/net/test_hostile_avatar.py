@@ -64,3 +64,15 @@ def test_a_hostile_avatar_is_refused_and_the_call_goes_on(tmp_path: Path, attack
                     await call.stop()
 
     asyncio.run(main())
+
+
+def test_a_decoder_dropped_by_the_renderer_is_counted_with_the_refusals(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
+            alice = session(server, "alice", tmp_path, seed=1)
+            assert alice.stats().avatar_refused == {}
+            alice.note_decoder_dropped("bob", "decode_over_budget")
+            alice.note_decoder_dropped("carol", "decode_over_budget")
+            assert alice.stats().avatar_refused == {"decoder:decode_over_budget": 2}
+
+    asyncio.run(main())
