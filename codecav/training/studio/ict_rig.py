@@ -1,0 +1,208 @@
+"""ICT-FaceKit's face rig (MIT, USC ICT Vision and Graphics Lab) as NumPy arrays: a neutral head with eyes,
+teeth, gums and lashes, 57 expression shapes and the first identity modes, posed by ARKit-52 weights.
+
+The arrays come from `scripts/convert_face_sources.py` (see `data/README.md`); nothing here reads ICT's
+own files. Head space is the studio's: metres, +y up, +z out of the face, +x the avatar's left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from codecav.arkit import ARKIT_52, ARKIT_INDEX
+from codecav.assets.package import MeshTopology
+from codecav.training.studio.errors import StudioDataError
+from codecav.training.studio.head_model import REGIONS, HeadModel
+
+__all__ = [
+    "ARKIT_TO_ICT", "ICT_EXTRA_CHANNELS", "IctFaceModel", "ict_channel_weights", "load_ict_face_model",
+    "to_head_model",
+]
+
+MM_TO_M = 0.001
+
+
+_DIRECTIONS = ("jawLeft", "jawRight", "mouthLeft", "mouthRight")
+"""ARKit names whose Left/Right is a direction of motion, not a side; ICT spells them the same."""
+
+
+def _arkit_to_ict() -> dict[str, tuple[tuple[str, float], ...]]:
+    """ARKit name -> ICT channels and their weights. ICT names a side `_L`/`_R` (the avatar's left is `_L`,
+    +x, the same side as ARKit's `Left`); `browInnerUp` and `cheekPuff` are split in ICT, so both halves
+    follow the one ARKit weight; ICT has no `tongueOut`."""
+    table: dict[str, tuple[tuple[str, float], ...]] = {}
+    for name in ARKIT_52:
+        if name in _DIRECTIONS:
+            table[name] = ((name, 1.0),)
+        elif name == "tongueOut":
+            table[name] = ()
+        elif name in ("browInnerUp", "cheekPuff"):
+            table[name] = ((f"{name}_L", 1.0), (f"{name}_R", 1.0))
+        elif name.endswith("Left"):
+            table[name] = ((name[: -len("Left")] + "_L", 1.0),)
+        elif name.endswith("Right"):
+            table[name] = ((name[: -len("Right")] + "_R", 1.0),)
+        else:
+            table[name] = ((name, 1.0),)
+    return table
+
+
+ARKIT_TO_ICT: dict[str, tuple[tuple[str, float], ...]] = _arkit_to_ict()
+"""Every ARKit-52 name -> the ICT expression channels it drives (empty for `tongueOut`)."""
+
+ICT_EXTRA_CHANNELS: tuple[str, ...] = ("PupilDilate_L", "PupilDilate_R", "cheekRaiser_L", "cheekRaiser_R")
+"""ICT channels no ARKit name drives; reachable through `extra` weights."""
+
+PART_REGION: dict[str, str] = {
+    "face": "skin", "head_neck": "skin", "eye_socket": "skin", "eyelashes": "skin",
+    "mouth_socket": "mouth_interior", "gums_tongue": "tongue", "teeth": "teeth",
+    "eyeball_left": "eyes", "eyeball_right": "eyes",
+}
+"""ICT part -> the studio's coarser region (codecav.training.studio.head_model.REGIONS)."""
+
+
+@dataclass(frozen=True)
+class IctFaceModel:
+    """The ICT neutral head, its expression channels and identity modes, in head space (metres)."""
+
+    positions: np.ndarray
+    """float32 [V, 3] neutral geometry."""
+    mesh: MeshTopology
+    """Triangles over render vertices (split at UV seams) with the studio atlas UVs."""
+    vertex_part: np.ndarray
+    """uint8 [V] index into `part_names` of each vertex (by ICT's vertex ranges)."""
+    face_part: np.ndarray
+    """uint8 [F] index into `part_names` of each triangle (by ICT's polygon ranges; meshes share border
+    vertices, so a head_neck triangle may use face vertices)."""
+    part_names: tuple[str, ...]
+    """face, head_neck, mouth_socket, eye_socket, gums_tongue, teeth, eyeball_left, eyelashes, eyeball_right."""
+    landmarks: np.ndarray
+    """int32 [68] vertices of the Multi-PIE 68-point landmarks (ICT's list)."""
+    channel_names: tuple[str, ...]
+    """ICT expression channels (57), alphabetical."""
+    channel_deltas: np.ndarray
+    """float32 [C, V, 3] offset of each channel at weight 1."""
+    identity_modes: np.ndarray
+    """float32 [K, V, 3] identity modes (ICT's first K PCA modes; weights ~ N(0, 1))."""
+
+    @property
+    def num_vertices(self) -> int:
+        """Geometry vertices V."""
+        return int(self.positions.shape[0])
+
+    def part_mask(self, *names: str) -> np.ndarray:
+        """bool [V]: vertices in any of the parts `names` (ValueError naming the known parts)."""
+        unknown = [n for n in names if n not in self.part_names]
+        if unknown:
+            raise ValueError(f"unknown ICT part {unknown[0]!r}; known: {', '.join(self.part_names)}")
+        return np.isin(self.vertex_part, [self.part_names.index(n) for n in names])
+
+    def shape(self, identity: np.ndarray | None = None) -> np.ndarray:
+        """float32 [V, 3] neutral positions of the identity with mode weights `identity` [<= K]."""
+        if identity is None:
+            return self.positions.copy()
+        w = np.asarray(identity, dtype=np.float32).ravel()
+        if len(w) > len(self.identity_modes):
+            raise ValueError(f"{len(w)} identity weights given, the rig has {len(self.identity_modes)} modes")
+        return (self.positions + np.tensordot(w, self.identity_modes[: len(w)], axes=1)).astype(np.float32)
+
+    def posed(
+        self, arkit: np.ndarray, identity: np.ndarray | None = None, extra: dict[str, float] | None = None
+    ) -> np.ndarray:
+        """float32 [V, 3]: the identity's neutral plus ARKit-52 `arkit` [52] weights mapped to ICT channels
+        (and `extra` ICT channel weights by name)."""
+        w = ict_channel_weights(arkit, self.channel_names, extra)
+        base = self.shape(identity)
+        active = np.nonzero(w)[0]
+        if active.size == 0:
+            return base
+        return (base + np.tensordot(w[active], self.channel_deltas[active], axes=1)).astype(np.float32)
+
+
+def ict_channel_weights(
+    arkit: np.ndarray, channel_names: tuple[str, ...], extra: dict[str, float] | None = None
+) -> np.ndarray:
+    """float32 [C] ICT channel weights for ARKit-52 weights [52] plus `extra` ICT weights by name."""
+    a = np.asarray(arkit, dtype=np.float32)
+    if a.shape != (len(ARKIT_52),):
+        raise ValueError(f"ARKit weights must have shape ({len(ARKIT_52)},), got {a.shape}")
+    index = {name: i for i, name in enumerate(channel_names)}
+    out = np.zeros(len(channel_names), dtype=np.float32)
+    for name, targets in ARKIT_TO_ICT.items():
+        for channel, scale in targets:
+            out[index[channel]] += scale * a[ARKIT_INDEX[name]]
+    for channel, value in (extra or {}).items():
+        if channel not in index:
+            raise ValueError(f"unknown ICT channel {channel!r}; extras: {', '.join(ICT_EXTRA_CHANNELS)}")
+        out[index[channel]] += value
+    return out
+
+
+def data_dir() -> Path:
+    """The folder of converted face data inside the package."""
+    return Path(str(resources.files("codecav.training.studio") / "data"))
+
+
+@lru_cache(maxsize=2)
+def load_ict_face_model(identities: int | None = None, path: Path | None = None) -> IctFaceModel:
+    """The rig from `data/ict/ict_face.npz` (~0.5 s; cached), with at most `identities` identity modes."""
+    file = (data_dir() / "ict" / "ict_face.npz") if path is None else Path(path)
+    if not file.is_file():
+        raise StudioDataError(f"{file} is missing; run scripts/convert_face_sources.py (see data/README.md)")
+    with np.load(file) as z:
+        positions = z["positions"]
+        names = tuple(str(n) for n in z["expression_names"])
+        offsets, index, delta = z["expression_offsets"], z["expression_index"], z["expression_delta_mm"]
+        deltas = np.zeros((len(names), len(positions), 3), dtype=np.float32)
+        for c in range(len(names)):
+            rows = index[offsets[c]: offsets[c + 1]].astype(np.int64)
+            deltas[c, rows] = delta[offsets[c]: offsets[c + 1]].astype(np.float32) * MM_TO_M
+        modes = z["identity_delta_mm"][:identities].astype(np.float32) * MM_TO_M
+        return IctFaceModel(
+            positions=positions,
+            mesh=MeshTopology(faces=z["faces"], uv=z["uv"], vertex_index=z["vertex_index"]),
+            vertex_part=z["vertex_part"],
+            face_part=z["face_part"],
+            part_names=tuple(str(n) for n in z["part_names"]),
+            landmarks=z["landmarks"],
+            channel_names=names,
+            channel_deltas=deltas,
+            identity_modes=modes,
+        )
+
+
+def to_head_model(
+    model: IctFaceModel, identity: np.ndarray | None = None, eyelashes: bool = False
+) -> HeadModel:
+    """A studio HeadModel of the ICT rig (one identity), so capture code written for the MakeHuman head can
+    pose it: ARKit-52 blendshapes resolved to ICT channels, parts folded into the studio's REGIONS. The
+    eyelash strips are left out unless `eyelashes` (without an alpha texture they draw as black bands)."""
+    blendshapes = np.zeros((len(ARKIT_52), model.num_vertices, 3), dtype=np.float32)
+    index = {name: i for i, name in enumerate(model.channel_names)}
+    for name, targets in ARKIT_TO_ICT.items():
+        for channel, scale in targets:
+            blendshapes[ARKIT_INDEX[name]] += scale * model.channel_deltas[index[channel]]
+    region_of_part = np.array([REGIONS.index(PART_REGION[p]) for p in model.part_names], dtype=np.uint8)
+    keep = np.ones(len(model.face_part), dtype=bool)
+    if not eyelashes:
+        keep = model.face_part != model.part_names.index("eyelashes")
+    positions = model.shape(identity)
+    eye_centres = np.zeros((2, 3), dtype=np.float32)
+    for side, part in enumerate(("eyeball_left", "eyeball_right")):
+        ids = model.part_mask(part)
+        eye_centres[side] = (positions[ids].min(axis=0) + positions[ids].max(axis=0)) / 2
+    return HeadModel(
+        positions=positions,
+        mesh=MeshTopology(faces=model.mesh.faces[keep], uv=model.mesh.uv, vertex_index=model.mesh.vertex_index),
+        source_uv=model.mesh.uv,
+        source_index=np.arange(model.num_vertices, dtype=np.int32),
+        vertex_region=region_of_part[model.vertex_part],
+        face_region=region_of_part[model.face_part[keep]],
+        blendshapes=blendshapes,
+        eye_centres=eye_centres,
+    )
