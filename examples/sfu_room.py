@@ -62,7 +62,13 @@ async def room(url: str, count: int, seconds: float, cache: Path) -> None:
             await call.wait_for_peers(count - 1, timeout_s=120)
         print(f"{count} participants joined through Janus; talking for {seconds:g} s", flush=True)
         await asyncio.gather(*(participant_frames(call, seconds, i) for i, call in enumerate(calls)))
-        await asyncio.sleep(0.3)
+        sent = int(seconds * 30)
+        ended = monotonic_us()
+        # Frames still in flight (a loaded machine runs every participant and Janus on its cores) get 5 s more.
+        while monotonic_us() - ended < 5_000_000 and any(
+                p.frames_accepted + p.frames_lost < sent for call in calls for p in call.stats().peers):
+            await asyncio.sleep(0.1)
+        print(f"  (the last frames arrived {(monotonic_us() - ended) / 1e6:.1f} s after the last was sent)")
         for call in calls:
             peers = call.stats().peers
             frames = [p.frames_accepted for p in peers]

@@ -210,6 +210,11 @@ class AvatarFetch:
         self._requested_us = self._progress_us = now_us
         return self._request
 
+    @property
+    def wanted(self) -> str | None:
+        """The sha256 of the avatar being fetched (None: none wanted, or its transfer is over)."""
+        return self._wanted
+
     def stalled_s(self, now_us: int) -> float:
         """Seconds the wanted avatar has made no progress: since the first request or the last chunk (0 when no
         transfer is wanted)."""

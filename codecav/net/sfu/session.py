@@ -10,6 +10,9 @@ chunks must not be lost), and messages carry a one-byte envelope:
     b"C" + len(to) (1 byte) + to (peer id) + control msg   to one peer (the others drop it), or to everyone
                                                            when `to` is "*" (the avatar, see avatar_broadcast)
 
+A participant's avatar goes out on a second feed of its own, which the others subscribe to only while they
+fetch it (see avatar_feed): on the live feed, it would hold back latent frames and pings at every subscriber.
+
 Janus 1.1.2 queues rather than drops under SCTP back-pressure, so the sender keeps the latest-wins rule on its
 publisher channel (PeerConfig.latent_max_buffered_bytes), and the receiver's jitter buffer drops frames whose
 time has been played. The CallConfig's `signal_url` is the Janus HTTP API URL; `token` is not used.
@@ -20,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Coroutine
+from typing import Any
 
 from aiortc import (
     MediaStreamTrack,
@@ -49,6 +53,13 @@ from codecav.net.peer import (
 from codecav.net.remote_peer import FrameListener, RemotePeer
 from codecav.net.rtp_tap import ReceiverTap, negotiate_opus_voice, tap_audio_track
 from codecav.net.sfu.avatar_broadcast import AvatarBroadcast
+from codecav.net.sfu.avatar_feed import (
+    AVATAR_FEED_SUFFIX,
+    AvatarPublisher,
+    AvatarSubscription,
+    avatar_feed_owner,
+    join_as_subscriber,
+)
 from codecav.net.sfu.janus_client import JanusHandle, JanusSession
 from codecav.net.sfu.janus_server import JanusError
 from codecav.net.tasks import cancel_and_wait
@@ -113,13 +124,6 @@ class Publisher:
     def is_open(self) -> bool:
         """Whether both channels to Janus are open."""
         return self.channel.readyState == "open" and self.control.readyState == "open"
-
-    def send_control_to_everyone(self, data: bytes) -> bool:
-        """Publish one control message for every subscriber; False while the channels are not open."""
-        if not self.is_open:
-            return False
-        self.control.send(control_envelope(EVERYONE, data))
-        return True
 
     def send_latent(self, data: bytes) -> bool:
         """Latest wins, as PeerLink.send_latent."""
@@ -208,6 +212,10 @@ class SfuCallSession(CallBase[FeedLink]):
         self._subscribing: set[asyncio.Task[None]] = set()
         self._feeds: dict[str, str] = {}  # peer id -> feed id
         self._avatar_broadcast: AvatarBroadcast | None = None
+        self._avatar_publisher: AvatarPublisher | None = None
+        self._avatar_feeds: dict[str, str] = {}  # peer id -> its avatar feed id
+        self._avatar_subscriptions: dict[str, AvatarSubscription] = {}
+        self._avatar_keeper: asyncio.Task[None] | None = None
         self.publisher_id: str | None = None
         """Our feed id in the room."""
 
@@ -229,8 +237,7 @@ class SfuCallSession(CallBase[FeedLink]):
         self.publisher_id = str(joined.get("id"))
         publisher = Publisher(cfg, self._voice)
         self._publisher = publisher
-        self._avatar_broadcast = AvatarBroadcast(self.own, publisher.send_control_to_everyone,
-                                                 lambda: int(publisher.control.bufferedAmount))
+        self._avatar_broadcast = AvatarBroadcast(self.own, self._send_avatar, self._avatar_backlog)
         await publisher.pc.setLocalDescription(await publisher.pc.createOffer())
         _, jsep = await handle.message({"request": "publish", "audio": self._voice is not None, "data": True},
                                        {"type": "offer", "sdp": publisher.pc.localDescription.sdp})
@@ -240,6 +247,7 @@ class SfuCallSession(CallBase[FeedLink]):
         for feed in joined.get("publishers", []):
             self._subscribe_later(str(feed["id"]), str(feed.get("display", "")))
         self._events = asyncio.create_task(self._event_loop(handle), name=f"sfu-events-{cfg.peer_id}")
+        self._avatar_keeper = asyncio.create_task(self._keep_avatar_feeds(), name=f"sfu-avatars-{cfg.peer_id}")
 
     async def stop(self) -> None:
         """Leave: close subscriptions, the publisher and the Janus session; await every task."""
@@ -249,8 +257,15 @@ class SfuCallSession(CallBase[FeedLink]):
             await self._remove_remote(peer_id, "leaving")
         await cancel_and_wait(self._events)
         self._events = None
+        await cancel_and_wait(self._avatar_keeper)
+        self._avatar_keeper = None
+        for owner in list(self._avatar_subscriptions):
+            await self._avatar_subscriptions.pop(owner).close()
         if self._avatar_broadcast is not None:
             await self._avatar_broadcast.close()
+        if self._avatar_publisher is not None:
+            await self._avatar_publisher.close()
+            self._avatar_publisher = None
         if self._publisher is not None:
             await close_peer_connection(self._publisher.pc, "janus")
             self._publisher = None
@@ -266,11 +281,19 @@ class SfuCallSession(CallBase[FeedLink]):
                 self._subscribe_later(str(feed["id"]), str(feed.get("display", "")))
             gone = data.get("unpublished") or data.get("leaving")
             if gone and gone != "ok":
+                for owner, feed in list(self._avatar_feeds.items()):
+                    if feed == str(gone):
+                        del self._avatar_feeds[owner]
                 for peer_id in list(self._remotes):
                     if self._feeds.get(peer_id) == str(gone):
                         await self._remove_remote(peer_id, "left the room")
 
     def _subscribe_later(self, feed: str, display: str) -> None:
+        owner = avatar_feed_owner(display)
+        if owner is not None:  # subscribed to only while we want that avatar (_keep_avatar_feeds)
+            if owner != self.config.peer_id:
+                self._avatar_feeds[owner] = feed
+            return
         if feed == self.publisher_id or not display or display in self._remotes:
             return
         if self._subscribe_to is not None and display not in self._subscribe_to:
@@ -283,18 +306,7 @@ class SfuCallSession(CallBase[FeedLink]):
     async def _subscribe(self, feed: str, display: str) -> None:
         assert self._janus is not None and self._publisher is not None
         handle = await self._janus.attach()
-        body = {"request": "join", "ptype": "subscriber", "room": self.config.room, "streams": [{"feed": feed}]}
-        jsep = None
-        for _attempt in range(50):  # 428 until the publisher's webrtcup
-            try:
-                _, jsep = await handle.message(body)
-                break
-            except JanusError as exc:
-                if "428" not in str(exc):
-                    raise
-                await asyncio.sleep(0.1)
-        if jsep is None:
-            raise JanusError(f"could not subscribe to {display}: Janus kept answering 428 (no media yet)")
+        jsep = await join_as_subscriber(handle, self.config.room, feed, display)
         pc = RTCPeerConnection(_rtc_config(self.config))
         link = FeedLink(display, self._publisher, pc, handle)
         watch_connection(pc, link.times, self.clock)
@@ -350,6 +362,75 @@ class SfuCallSession(CallBase[FeedLink]):
         holder.append(remote)
         self._remotes[display] = remote
         self._runners[display] = asyncio.create_task(self._run_remote(remote), name=f"sfu-peer-{display}")
+
+    @property
+    def avatar_feeds_open(self) -> tuple[str, ...]:
+        """Participants whose avatar feed we are subscribed to (only while fetching their avatar)."""
+        return tuple(self._avatar_subscriptions)
+
+    def _send_avatar(self, data: bytes) -> bool:
+        """One message of an avatar round, on our avatar feed (published on the first round); False while it is
+        not open."""
+        if self._avatar_publisher is None:
+            if self._janus is None:
+                return False
+            self._avatar_publisher = AvatarPublisher(_rtc_config(self.config))
+            self._background(self._avatar_publisher.start(self._janus, self.config.room,
+                                                          self.config.peer_id + AVATAR_FEED_SUFFIX),
+                             "publishing our avatar feed")
+            return False
+        return self._avatar_publisher.send(control_envelope(EVERYONE, data))
+
+    def _avatar_backlog(self) -> int:
+        return 0 if self._avatar_publisher is None else self._avatar_publisher.backlog()
+
+    async def _keep_avatar_feeds(self) -> None:
+        """Subscribe to a participant's avatar feed while we want its avatar, and leave it once we do not."""
+        while True:
+            for owner, remote in list(self._remotes.items()):
+                fetch = remote.fetch
+                wants = fetch.wanted is not None and fetch.package is None and not fetch.failed
+                subscription = self._avatar_subscriptions.get(owner)
+                if wants and subscription is None and owner in self._avatar_feeds:
+                    subscription = AvatarSubscription(owner, _rtc_config(self.config),
+                                                      self._avatar_message_handler(owner))
+                    self._avatar_subscriptions[owner] = subscription
+                    assert self._janus is not None
+                    self._background(subscription.start(self._janus, self.config.room, self._avatar_feeds[owner]),
+                                     f"subscribing to {owner}'s avatar feed")
+                elif not wants and subscription is not None:
+                    await self._avatar_subscriptions.pop(owner).close()
+            for owner in [o for o in self._avatar_subscriptions if o not in self._remotes]:
+                await self._avatar_subscriptions.pop(owner).close()
+            await asyncio.sleep(0.1)
+
+    def _avatar_message_handler(self, owner: str) -> Callable[[bytes | str], None]:
+        me = self.config.peer_id
+
+        def on_message(data: bytes | str) -> None:
+            opened = open_envelope(data, me)
+            remote = self._remotes.get(owner)
+            if opened is None or opened[0] != "control" or remote is None:
+                return
+            remote.link.stats.control_received += 1
+            try:
+                remote.on_control(opened[1])
+            except Exception as exc:  # never raise into aiortc; counted like PeerLink does
+                remote.link.stats.errors.append(f"{type(exc).__name__}: {exc}")
+
+        return on_message
+
+    def _background(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run `work` as a task stop() awaits; a failure is logged in one line."""
+        async def run() -> None:
+            try:
+                await work
+            except (JanusError, NetError, OSError) as exc:
+                log.warning("%s failed: %s", what, exc)
+
+        task = asyncio.create_task(run(), name=what)
+        self._subscribing.add(task)
+        task.add_done_callback(self._subscribing.discard)
 
     def send(self, frame: LatentFrame) -> int:
         """Encode `frame` and publish it once (Janus fans it out); 1 if sent, 0 if dropped or not connected."""

@@ -65,6 +65,7 @@ async def run(url: str, peers: int, seconds: float, cache: Path, voice: bool) ->
             transit = [t.receive_us - t.capture_local_us for t in timings]
             report["peers"][call.config.peer_id] = {
                 "seen": seen, "frames_shown": len(call.remote_frames()),
+                "avatar_feeds_open": list(call.avatar_feeds_open),
                 "transit_ms_p50": round(float(np.percentile(transit, 50)) / 1000, 2) if transit else None,
                 "transit_ms_p99": round(float(np.percentile(transit, 99)) / 1000, 2) if transit else None}
         return report

@@ -51,6 +51,7 @@ def test_three_peers_with_voice_through_janus(namespace: JanusNamespace) -> None
     for me, view in report["peers"].items():
         others = {p for p in report["peers"] if p != me}
         assert set(view["seen"]) == others and view["frames_shown"] == 2
+        assert view["avatar_feeds_open"] == []  # avatar feeds are left once the avatars are in
         for peer, seen in view["seen"].items():
             assert seen["avatar"] == "ready"  # fetched through Janus and verified
             assert seen["frames"] >= 80, (me, peer, seen)  # 90 sent
