@@ -264,7 +264,9 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
     out.mkdir(parents=True, exist_ok=True)
     own = OwnAvatar.from_path(config.avatar)
     package = own.package
-    sent_voice = SentVoice()
+    for stale in ("voice_sent.f32", "voice_output.f32"):  # a run that was killed may have left them
+        (out / stale).unlink(missing_ok=True)
+    sent_voice = SentVoice(spill=out / "voice_sent.f32")  # on disk as it goes: memory stays flat in long calls
     voice: np.ndarray | None = None
     if config.clip is not None:
         open_latent, voice = open_clip_source(Path(config.clip), package, config.start_ns)
@@ -285,7 +287,7 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
                                          seed=len(config.name))
                    if config.impair_loss > 0 or config.impair_jitter_ms > 0 else None),
         own, voice_track=track, receive_voice=True)
-    output = VirtualOutput(session.voice_samples)
+    output = VirtualOutput(session.voice_samples, spill=out / "voice_output.f32")
     profiler = Profiler(ProfilerOptions(enabled=True), clock=clock)
     net = NetworkThread()
     views = camera_views(config.width, config.height, eye=(0.0, 0.0, 0.62), fovy_deg=30.0)
@@ -408,6 +410,9 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
     }
     np.save(out / "voice_sent.npy", sent_voice.stream())
     np.save(out / "voice_output.npy", output.taken.stream())
+    for spilled in (sent_voice.spill, output.taken.spill):
+        if spilled is not None:
+            spilled.unlink(missing_ok=True)
     (out / "records.json").write_text(json.dumps(records) + "\n")
     (out / "spans.json").write_text(json.dumps([asdict(s) for s in profiler.spans()]) + "\n")
     lost = sum(p.frames_lost for p in (*stats.peers, *stats.departed))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -27,13 +28,34 @@ class SentVoice:
     """What a sender's voice track sent: the samples, and the capture time of sample 0."""
 
     samples: list[np.ndarray] = field(default_factory=list)
-    """float32 blocks in the order the track took them."""
+    """float32 blocks in the order the track took them (those not spilled)."""
     start_ns: int | None = None
     """Monotonic capture time of the first sample (the track's start); sample i is captured i / 48 kHz later."""
+    spill: Path | None = None
+    """Where new blocks go instead of `samples` (raw float32, appended): a long call records ~11 MB a minute."""
+
+    def add(self, block: np.ndarray) -> None:
+        """Keep one block (in `spill` when set)."""
+        _keep(block, self.samples, self.spill)
 
     def stream(self) -> np.ndarray:
         """All sent samples."""
-        return np.concatenate(self.samples) if self.samples else np.zeros(0, np.float32)
+        return _joined(self.samples, self.spill)
+
+
+def _keep(block: np.ndarray, blocks: list[np.ndarray], spill: Path | None) -> None:
+    if spill is None:
+        blocks.append(block)
+        return
+    with spill.open("ab") as out:
+        out.write(np.ascontiguousarray(block, np.float32).tobytes())
+
+
+def _joined(blocks: list[np.ndarray], spill: Path | None) -> np.ndarray:
+    parts = list(blocks)
+    if spill is not None and spill.exists():
+        parts.insert(0, np.fromfile(spill, np.float32))
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def clip_feed(samples: np.ndarray, origin_ns: int, log: SentVoice, *, clock: Clock = MONOTONIC) -> PcmFeed:
@@ -49,7 +71,7 @@ def clip_feed(samples: np.ndarray, origin_ns: int, log: SentVoice, *, clock: Clo
             position = max(0, (now - origin_ns) * SAMPLE_RATE // 1_000_000_000)
         out = np.take(samples, np.arange(position, position + n), mode="wrap").astype(np.float32)
         position += n
-        log.samples.append(out)
+        log.add(out)
         return out
 
     return feed
@@ -63,21 +85,30 @@ class ReceivedVoice:
     """float32 mono blocks at VOICE_RATE, in order."""
     handoff_ns: list[int] = field(default_factory=list)
     """Monotonic time each block was handed to the output."""
+    spill: Path | None = None
+    """Where new blocks go instead of `samples` (raw float32, appended)."""
+
+    def add(self, block: np.ndarray, handoff_ns: int) -> None:
+        """Keep one block handed over at `handoff_ns` (in `spill` when set)."""
+        _keep(block, self.samples, self.spill)
+        self.handoff_ns.append(handoff_ns)
 
     def stream(self) -> np.ndarray:
         """All samples taken."""
-        return np.concatenate(self.samples) if self.samples else np.zeros(0, np.float32)
+        return _joined(self.samples, self.spill)
 
 
 class VirtualOutput:
     """A sound output without a device: a thread that pulls `pull(play_us, n)` every 20 ms, on schedule, and
     keeps what it got (for the demo video and the mouth-to-ear measurement)."""
 
-    def __init__(self, pull: Callable[[float, int], np.ndarray], *, clock: Clock = MONOTONIC) -> None:
-        """`pull(play_us, n)` gives `n` samples to play at `play_us`; `clock` schedules the pulls."""
+    def __init__(self, pull: Callable[[float, int], np.ndarray], *, clock: Clock = MONOTONIC,
+                 spill: Path | None = None) -> None:
+        """`pull(play_us, n)` gives `n` samples to play at `play_us`; `clock` schedules the pulls; what it takes
+        goes to the file `spill` when given (ReceivedVoice.spill)."""
         self._pull = pull
         self._clock = clock
-        self.taken = ReceivedVoice()
+        self.taken = ReceivedVoice(spill=spill)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="codecav-voice-out", daemon=True)
 
@@ -95,8 +126,7 @@ class VirtualOutput:
             if wait_ns > 0 and clock.wait_ns(self._stop, wait_ns):
                 break
             now = clock.now_ns()
-            self.taken.samples.append(self._pull(now / 1000, FRAME_SAMPLES).astype(np.float32))
-            self.taken.handoff_ns.append(now)
+            self.taken.add(self._pull(now / 1000, FRAME_SAMPLES).astype(np.float32), now)
             block += 1
 
     def stop(self) -> None:

@@ -5,6 +5,7 @@ VoiceReceiver, mixed on a playout clock and pulled by a virtual output)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection
@@ -100,3 +101,17 @@ def test_voice_over_webrtc_loopback_measures_mouth_to_ear() -> None:
     settled = m2e.delay_ns[m2e.handoff_ns >= m2e.handoff_ns[0] + 1_000_000_000]
     assert settled.size > 5
     assert float(np.percentile(settled, 90) - np.percentile(settled, 10)) / 1e6 < 40.0, "steady delay"
+
+
+def test_recorded_voice_can_go_to_disk_as_it_comes(tmp_path: Path) -> None:
+    blocks = [np.full(FRAME_SAMPLES, i, np.float32) for i in range(5)]
+    sent = SentVoice(spill=tmp_path / "sent.f32")
+    received = ReceivedVoice(spill=tmp_path / "received.f32")
+    for i, block in enumerate(blocks):
+        sent.add(block)
+        received.add(block, i * 20_000_000)
+    assert sent.samples == [] and received.samples == []  # nothing kept in memory
+    np.testing.assert_array_equal(sent.stream(), np.concatenate(blocks))
+    np.testing.assert_array_equal(received.stream(), np.concatenate(blocks))
+    assert received.handoff_ns == [i * 20_000_000 for i in range(5)]
+    assert (tmp_path / "sent.f32").stat().st_size == 5 * FRAME_SAMPLES * 4
