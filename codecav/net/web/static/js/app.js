@@ -4,11 +4,13 @@
  *
  * Query parameters (all optional; the form holds the same): room, peer, token, avatar (a shipped sample name,
  * default ada.cavatar) or avatarUrl, signal (default ws(s)://this host/ws), size (WxH of the view, default
- * 256x256), fps (30), source (synthetic | camera), join=1 (join at once).
+ * 256x256), fps (30), source (auto | camera | synthetic; auto: the camera when there is one, else the synthetic
+ * source, with the reason on the page's `source` line), join=1 (join at once).
  */
 
 import { unzipSync } from "../vendor/fflate/browser.js";
 import { BrowserCall } from "./call.js";
+import { CameraSource } from "./camera.js";
 import { nowUs } from "./clock.js";
 import { defaultSignalUrl } from "./signaling.js";
 import { SyntheticSource } from "./source.js";
@@ -18,7 +20,7 @@ import { layoutOf } from "./wire.js";
 const params = new URLSearchParams(window.location.search);
 const $ = (id) => document.getElementById(id);
 const logLines = [];
-const page = { phase: "idle", error: "", avatarModule: "loading", avatarModuleError: "", own: null, call: null, view: null, source: null };
+const page = { phase: "idle", error: "", avatarModule: "loading", avatarModuleError: "", own: null, call: null, view: null, source: null, sourceNote: "", camera: null };
 
 function log(line) {
   logLines.push(line);
@@ -89,12 +91,13 @@ function formValues() {
   return {
     room: $("room").value.trim(), peer: $("peer").value.trim(), token: $("token").value.trim(),
     avatar: $("avatar").value, avatarUrl: params.get("avatarUrl") ?? "", signal: params.get("signal") ?? defaultSignalUrl(),
-    fps: Number(params.get("fps") ?? 30),
+    fps: Number(params.get("fps") ?? 30), source: params.get("source") ?? "auto",
   };
 }
 
 function renderStatus() {
   $("phase").textContent = page.error ? `error: ${page.error}` : page.phase;
+  $("source").textContent = page.source ? `own frames: ${page.source}${page.sourceNote ? ` (${page.sourceNote})` : ""}` : "";
   const call = page.call;
   if (!call) return;
   $("sent").textContent = `frames sent: ${call.framesSent}`;
@@ -127,7 +130,7 @@ async function join() {
     page.call = call;
     page.phase = "in call";
     page.voice = micTrack !== null;
-    startSource(call, own.layout, form.fps);
+    startSource(call, own, form.fps, form.source);
     startView();
   } catch (e) {
     page.error = String(e.message).split("\n")[0];
@@ -136,18 +139,35 @@ async function join() {
   renderStatus();
 }
 
-function startSource(call, layout, fps) {
-  const source = new SyntheticSource(layout);
+/** The synthetic source at once; with source auto or camera, the camera replaces it when its tracking is ready
+ * (one line on the page says which source runs and, for the synthetic one, why). */
+function startSource(call, own, fps, which) {
+  const source = new SyntheticSource(own.layout);
   page.source = "synthetic";
+  page.sourceNote = which === "synthetic" ? "asked for" : "starting the camera";
   let sequence = 0;
+  let synthetic = true;
+  const nextSequence = () => sequence++;
   const start = performance.now();
   const tick = () => {
-    if (page.call !== call) return;
-    call.send(source.frameAt(sequence, nowUs(), fps));
-    sequence++;
-    setTimeout(tick, Math.max(0, start + (sequence * 1000) / fps - performance.now()));
+    if (page.call !== call || !synthetic) return;
+    const n = nextSequence();
+    call.send(source.frameAt(n, nowUs(), fps));
+    setTimeout(tick, Math.max(0, start + ((n + 1) * 1000) / fps - performance.now()));
   };
   tick();
+  if (which === "synthetic") return;
+  CameraSource.open({ own, fps, log }).then((camera) => {
+    if (page.call !== call) { camera.stop(); return; }
+    synthetic = false;
+    page.camera = camera;
+    page.source = "camera";
+    page.sourceNote = `FaceLandmarker ${camera.stats.width}x${camera.stats.height} -> ${own.avatarId} expression encoder`;
+    camera.start((frame) => { if (page.call === call) call.send(frame); }, nextSequence);
+  }, (e) => {
+    page.sourceNote = String(e.message).split("\n")[0];
+    log(`own frames stay synthetic: ${page.sourceNote}`);
+  }).finally(renderStatus);
 }
 
 async function startView() {
@@ -166,6 +186,8 @@ async function startView() {
 }
 
 async function leave() {
+  if (page.camera) page.camera.stop();
+  page.camera = null;
   if (page.call) await page.call.stop();
   page.call = null;
   page.phase = "left";
@@ -182,6 +204,8 @@ async function state() {
     avatarModule: page.avatarModule,
     avatarModuleError: page.avatarModuleError,
     source: page.source,
+    sourceNote: page.sourceNote,
+    camera: page.camera ? { ...page.camera.stats } : null,
     voice: page.voice ?? false,
     own: page.own ? { avatarId: page.own.avatarId, sha256: page.own.sha256, bytes: page.own.bytes.length, dim: page.own.layout.dim } : null,
     call: call ? call.snapshot() : null,
@@ -206,5 +230,10 @@ function init() {
   setInterval(renderStatus, 250);
 }
 
-window.codecav = { state, join, leave, page };
+/** The camera source's last `n` sent frames (raw and fused weights, code, tag), [] without a camera. */
+function cameraHistory(n) {
+  return page.camera ? page.camera.history(n) : [];
+}
+
+window.codecav = { state, join, leave, page, cameraHistory };
 init();

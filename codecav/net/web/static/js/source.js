@@ -3,7 +3,8 @@
  *
  * SyntheticSource: smooth codes (sums of slow sines per entry), head sway and gaze, like codecav's
  * `--source synthetic`; it needs nothing but the avatar's layout. The camera path (MediaPipe FaceLandmarker ->
- * the avatar's expression encoder) is in face.js.
+ * the webcam driver's per-frame work -> the avatar's expression encoder) is in camera.js and face.js; the page
+ * falls back to this source when the camera path cannot start.
  */
 
 import { FLAGS } from "./wire.js";
