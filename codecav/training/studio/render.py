@@ -175,18 +175,27 @@ class StudioRenderer:
                 f"camera {camera.name} is {camera.width}x{camera.height}, renderer {self.width}x{self.height}"
             )
 
+    def _image_program(self) -> tuple[moderngl.Program, moderngl.VertexArray]:
+        """The image pass's program and vertex array (a subclass may shade the head its own way)."""
+        return self._head, self._head_vao
+
+    def _bind_image_textures(self) -> None:
+        """Bind what the image program samples."""
+        self._albedo.use(0)
+
     def _image_pass(self, camera: Camera) -> np.ndarray:
         """Draw the head into the image framebuffer (kept for the unwrap pass) and read it back."""
         ctx = self.ctx
+        program, vao = self._image_program()
         self._image_fbo.use()
         ctx.disable(moderngl.BLEND)
         ctx.enable(moderngl.DEPTH_TEST)
         ctx.disable(moderngl.CULL_FACE)
         self._image_fbo.clear(*self.lighting.background, 1.0, depth=1.0)
-        _uniform(self._head, "u_mvp").write(camera_mvp(camera).T.tobytes())
-        _uniform(self._head, "u_camera").value = tuple(float(c) for c in camera.centre)
-        self._albedo.use(0)
-        self._head_vao.render(moderngl.TRIANGLES)
+        _uniform(program, "u_mvp").write(camera_mvp(camera).T.tobytes())
+        _uniform(program, "u_camera").value = tuple(float(c) for c in camera.centre)
+        self._bind_image_textures()
+        vao.render(moderngl.TRIANGLES)
         raw = np.frombuffer(self._image_fbo.read(components=3), dtype=np.uint8)
         return raw.reshape(self.height, self.width, 3)[::-1].copy()
 

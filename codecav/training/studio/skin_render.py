@@ -11,8 +11,7 @@ import numpy as np
 
 from codecav.shaders.loader import build_program
 from codecav.training.studio.head_model import HeadModel
-from codecav.training.studio.render import Lighting, StudioRenderer, _uniform, camera_mvp
-from codecav.training.studio.rig import Camera
+from codecav.training.studio.render import Lighting, StudioRenderer, _uniform
 from codecav.training.studio.scan_skin import SkinMaps
 
 __all__ = ["SKIN_LIGHTING", "SkinOptions", "SkinRenderer", "make_skin_renderer"]
@@ -77,22 +76,14 @@ class SkinRenderer(StudioRenderer):
         tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
         return tex
 
-    def _image_pass(self, camera: Camera) -> np.ndarray:
-        """Draw the head with the skin shader into the image framebuffer (kept for unwrapping); read it."""
-        ctx = self.ctx
-        self._image_fbo.use()
-        ctx.disable(moderngl.BLEND)
-        ctx.enable(moderngl.DEPTH_TEST)
-        ctx.disable(moderngl.CULL_FACE)
-        self._image_fbo.clear(*self.lighting.background, 1.0, depth=1.0)
-        _uniform(self._skin, "u_mvp").write(camera_mvp(camera).T.tobytes())
-        _uniform(self._skin, "u_camera").value = tuple(float(c) for c in camera.centre)
+    def _image_program(self) -> tuple[moderngl.Program, moderngl.VertexArray]:
+        """The skin shader (specular and height maps) instead of the studio's head shader."""
+        return self._skin, self._skin_vao
+
+    def _bind_image_textures(self) -> None:
         self._albedo.use(0)
         self._spec_tex.use(3)
         self._height_tex.use(4)
-        self._skin_vao.render(moderngl.TRIANGLES)
-        raw = np.frombuffer(self._image_fbo.read(components=3), dtype=np.uint8)
-        return raw.reshape(self.height, self.width, 3)[::-1].copy()
 
     def release(self) -> None:
         """Free the skin objects and the base renderer's."""
