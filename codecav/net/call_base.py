@@ -125,6 +125,11 @@ class CallBase(Generic[L]):
                 del self._remotes[remote.peer_id]
                 self._runners.pop(remote.peer_id, None)  # this task: ends here
                 await remote.close("dropped")
+                self._after_drop(remote.peer_id)
+
+    def _after_drop(self, peer_id: str) -> None:
+        """`peer_id` was dropped (silent, never answered, no avatar) though nobody said it left: a subclass may
+        link it again (event loop)."""
 
     async def _remove_remote(self, peer_id: str, reason: str) -> None:
         """Forget a participant: final stats kept, its tasks awaited, its link closed."""

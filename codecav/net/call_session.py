@@ -23,11 +23,18 @@ from codecav.net.errors import NetError, SignalingError
 from codecav.net.peer import PeerLink
 from codecav.net.remote_peer import FrameListener, RemotePeer
 from codecav.net.signaling.client import SignalingClient
-from codecav.net.signaling.messages import Answer, Candidate, ErrorReply, Offer, PeerDropped, PeerLeft
+from codecav.net.signaling.messages import Answer, Candidate, ErrorReply, Offer, PeerDropped, PeerJoined, PeerLeft
 from codecav.net.tasks import cancel_and_wait
 from codecav.net.voice_baseline import DecodedVoice, consume_voice
 
 log = logging.getLogger(__name__)
+
+RELINK_FIRST_WAIT_S = 0.5
+"""A dropped peer still in the room is offered a new link this long after the drop (doubling on each drop)..."""
+RELINK_MAX_WAIT_S = 30.0
+"""... up to this."""
+RELINK_DEFER_S = 2.0
+"""The peer with the larger id waits this much longer, so that when both dropped each other only one offers."""
 
 
 def monotonic_us() -> int:
@@ -67,6 +74,12 @@ class CallSession(CallBase[PeerLink]):
         """Times the connection to the signaling server was lost and made again."""
         self.signaling_connected = False
         """Whether this peer is in its room on the signaling server now."""
+        self._room: set[str] = set()
+        """Who else the signaling server says is in the room."""
+        self._relinks: dict[str, asyncio.Task[None]] = {}
+        self._relink_wait_s: dict[str, float] = {}
+        self.relinks = 0
+        """Links made again to a peer dropped while still in the room (e.g. after a stall of over peer_silent_s)."""
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -83,12 +96,16 @@ class CallSession(CallBase[PeerLink]):
             self._signaling = None
             raise NetError(f"room {cfg.room!r} already has {len(joined.peers)} peers; a full mesh holds at most "
                            f"{cfg.max_peers} participants - use an SFU room for more")
+        self._room = set(joined.peers)
         await self._offer_to(client, joined.peers)
         self.signaling_connected = True
         self._signal_task = asyncio.create_task(self._signal_loop(client), name=f"call-signaling-{cfg.peer_id}")
 
     async def stop(self) -> None:
         """Say bye, leave the room, close every link and await every task."""
+        for task in list(self._relinks.values()):
+            await cancel_and_wait(task)
+        self._relinks.clear()
         for peer_id in list(self._remotes):
             await self._remove_remote(peer_id, "leaving")
         await cancel_and_wait(self._signal_task)
@@ -170,6 +187,7 @@ class CallSession(CallBase[PeerLink]):
             old, self._signaling = self._signaling, client
             if old is not None:
                 await old.close()
+            self._room = set(joined.peers)
             await self._offer_to(client, joined.peers)
             self.signaling_connected = True
             return client
@@ -204,10 +222,39 @@ class CallSession(CallBase[PeerLink]):
             await self._remotes[msg.peer].link.accept_answer(msg.sdp)
         elif isinstance(msg, Candidate) and msg.peer in self._remotes:
             await self._remotes[msg.peer].link.add_candidate(msg.candidate, msg.sdp_mid, msg.sdp_mline_index)
+        elif isinstance(msg, PeerJoined):
+            self._room.add(msg.peer)
         elif isinstance(msg, PeerLeft | PeerDropped):
+            self._room.discard(msg.peer)
             await self._remove_remote(msg.peer, "peer left")
         elif isinstance(msg, ErrorReply):
             log.warning("signaling server: %s (%s)", msg.message, msg.code)
+
+    def _after_drop(self, peer_id: str) -> None:
+        """A peer dropped while the server still has it in the room (it stalled, or its network went for a while)
+        is offered a link again: at once by the peer with the smaller id, after RELINK_DEFER_S by the other (whose
+        offer is then needed only if the first did not drop it), then with backoff up to RELINK_MAX_WAIT_S."""
+        if peer_id not in self._room or peer_id in self._relinks:
+            return
+        wait_s = self._relink_wait_s.get(peer_id, RELINK_FIRST_WAIT_S)
+        self._relink_wait_s[peer_id] = min(RELINK_MAX_WAIT_S, wait_s * 2)
+        if self.config.peer_id > peer_id:
+            wait_s += RELINK_DEFER_S
+        task = asyncio.create_task(self._relink(peer_id, wait_s), name=f"call-relink-{peer_id}")
+        self._relinks[peer_id] = task
+        task.add_done_callback(lambda _t: self._relinks.pop(peer_id, None))
+
+    async def _relink(self, peer_id: str, wait_s: float) -> None:
+        await asyncio.sleep(wait_s)
+        client = self._signaling
+        if client is None or not self.signaling_connected or peer_id not in self._room or peer_id in self._remotes:
+            return  # gone, or it offered first and is linked again
+        log.warning("offering %s a new link (dropped while still in the room)", peer_id)
+        self.relinks += 1
+        try:
+            await self._offer_to(client, [peer_id])
+        except SignalingError as exc:
+            log.warning("could not offer %s a new link (%s)", peer_id, exc)
 
     # -- media ----------------------------------------------------------------------------------------------------
 

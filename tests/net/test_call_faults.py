@@ -1,7 +1,7 @@
 """Faults a call survives, on real WebRTC over loopback with a real signaling server: a peer that goes silent
-(hung, network gone) is dropped while the others go on; a peer restarting with the same id is
-linked again and its avatar comes from the cache; the signaling server restarting mid-call leaves the media
-flowing and the clients rejoin it by themselves; a participant waiting for others
+(hung, network gone) is dropped while the others go on, and linked again once it answers; a peer restarting
+with the same id is linked again and its avatar comes from the cache; the signaling server restarting
+mid-call leaves the media flowing and the clients rejoin it by themselves; a participant waiting for others
 is told at once when one leaves instead."""
 
 from __future__ import annotations
@@ -63,13 +63,43 @@ def test_a_silent_peer_is_dropped_and_the_others_go_on(tmp_path: Path,
                 before = latent_received(alice, "bob")
                 await send_frames(bob, 45)  # after the drop, however long it took
                 assert latent_received(alice, "bob") - before > 30, "alice still receives bob after the drop"
-                assert [p.peer for p in alice.stats().peers] == ["bob"]
+                # Still in the room, carol is offered a new link (she does not answer: she stays unlinked).
+                assert await until(lambda: alice.relinks + bob.relinks >= 1, 5.0)
+                assert [p.peer for p in alice.stats().peers if p.frames_accepted] == ["bob"]
                 departed = alice.stats().departed[0]
                 assert departed.peer == "carol" and "went silent" in departed.departed_reason
                 lines = [r.getMessage() for r in caplog.records if "carol" in r.getMessage()]
                 assert any("went silent" in line and "\n" not in line for line in lines), lines
             finally:
                 for call in calls:
+                    await call.stop()
+
+    asyncio.run(main())
+
+
+def test_a_peer_dropped_for_a_stall_is_linked_again_when_it_answers(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
+            alice = session(server, "alice", tmp_path, seed=1)
+            carol = session(server, "carol", tmp_path, seed=3)
+            for call in (alice, carol):
+                call.config = replace(call.config, peer_silent_s=1.5)
+                await call.start()
+            try:
+                for call in (alice, carol):
+                    await call.wait_for_peers(1)
+                # carol stalls: nothing of hers reaches alice for a while (her process was starved, say), but she
+                # never left the room and still hears alice, so she keeps her link.
+                impair(carol._remotes["alice"].link, Impairment(loss=1.0))
+                talk = asyncio.ensure_future(send_frames(carol, 300))
+                assert await until(lambda: any(d.peer == "carol" for d in alice.stats().departed), 10.0)
+                # alice (the smaller id) offers again; carol takes the offer in place of her old link.
+                assert await until(lambda: latent_received(alice, "carol") > 10, 15.0), \
+                    "carol's frames did not come back after the relink"
+                assert alice.relinks == 1
+                await talk
+            finally:
+                for call in (alice, carol):
                     await call.stop()
 
     asyncio.run(main())
