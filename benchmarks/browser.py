@@ -21,7 +21,11 @@ browser_to_python_capture_to_receive_ms_p50 (py's FrameTiming: the page's captur
 clock sync, to arrival), browser_to_python_capture_to_photon_ms_p50 (the same capture time to py's render of that
 frame finishing, pixels read back; with the camera, the capture time is the camera frame's, so tracking and
 encoding in the page count), browser_camera_track_ms_p50 / browser_camera_encode_ms_p50 (FaceLandmarker and the
-expression encoder per camera frame in the page). Keys that this run
+expression encoder per camera frame in the page), browser_render_psnr_db (after the call, in a fresh page of
+the same Chromium build: the page's avatar module decodes and draws the sample at --size's width, square, for a
+fixed code, pose and view, against codecav's own OnnxNeuralDecoder + PicaRenderer render of the same, over head
+pixels; tests/net/web/render_page.py's measure_browser_render, with its decode, frame and open times as
+browser_render_decode_ms_p50, browser_render_frame_ms_p50 and browser_render_open_ms). Keys that this run
 cannot measure are null with the reason in `null_reasons`.
 """
 
@@ -258,12 +262,9 @@ async def run(seconds: float, size: str, avatar: str, tmp: Path, camera: bool = 
     voice = state.get("voiceStats", {}).get("py") or {}
     remote = state["call"]["remotes"]["py"]
     reasons = {
-        "browser_render_psnr_db": "measured against codecav's own render by tests/net/web/test_browser_render.py, "
-                                  "not in this call",
         "browser_to_python_capture_to_photon_ms_p50": view.error or "py drew none of the page's frames",
     }
     out: dict[str, Any] = {
-        "browser_render_psnr_db": None,
         "browser_decode_ms_p50": p50(render.get("decodeMs", [])),
         "browser_frame_ms_p50": p50(render.get("frameMs", [])),
         "browser_render_size": size,
@@ -301,6 +302,30 @@ async def run(seconds: float, size: str, avatar: str, tmp: Path, camera: bool = 
     return out
 
 
+def render_figures(size: str, avatar: str) -> dict[str, Any]:
+    """The page's render of `avatar` against codecav's own (tests/net/web/render_page.py's measure_browser_render,
+    sync Playwright, so outside the call's event loop): browser_render_psnr_db and the render-only times; the PSNR
+    is None with `browser_render_error` when it cannot be measured here."""
+    width = int(size.split("x")[0])
+    try:
+        from tests.net.web.browser import chromium_page, skip_reason
+        from tests.net.web.render_page import measure_browser_render, ort_missing
+
+        reason = skip_reason() or ort_missing()
+        if reason is not None:
+            return {"browser_render_psnr_db": None, "browser_render_error": reason}
+        with chromium_page() as page:
+            measured = measure_browser_render(page, SAMPLES_DIR / avatar, size=width)
+    except Exception as exc:  # no EGL for codecav's render, or the test helpers are missing
+        return {"browser_render_psnr_db": None,
+                "browser_render_error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"}
+    return {"browser_render_psnr_db": measured["browser_render_psnr_db"],
+            "browser_render_decode_ms_p50": measured["browser_decode_ms_p50"],
+            "browser_render_frame_ms_p50": measured["browser_frame_ms_p50"],
+            "browser_render_open_ms": measured["browser_open_ms"],
+            "browser_render_psnr_size": f"{width}x{width}"}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run and print the figures (JSON with --json)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -319,6 +344,12 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as exc:
             print(f"browser benchmark: {exc}", file=sys.stderr)
             return 1
+    render = render_figures(args.size, args.avatar)
+    if render["browser_render_psnr_db"] is None:
+        result["null_reasons"]["browser_render_psnr_db"] = render.pop("browser_render_error")
+    null_reasons = result.pop("null_reasons")
+    result = {"browser_render_psnr_db": render.pop("browser_render_psnr_db"), **result, **render,
+              "null_reasons": null_reasons}
     if args.json:
         print(json.dumps(result, indent=2))
     else:

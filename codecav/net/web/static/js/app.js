@@ -6,6 +6,10 @@
  * default ada.cavatar) or avatarUrl, signal (default ws(s)://this host/ws), size (WxH of the view, default
  * 256x256), fps (30), source (auto | camera | synthetic; auto: the camera when there is one, else the synthetic
  * source, with the reason on the page's `source` line), join=1 (join at once).
+ *
+ * When the browser offers an immersive-vr WebXR session (navigator.xr.isSessionSupported), an "Enter VR" button
+ * shows; in the session the remotes are drawn per view (xr.js) and the viewer's head pose, relative to where the
+ * session began, is the head pose of every frame this page sends (as `codecav call --render xr`).
  */
 
 import { unzipSync } from "../vendor/fflate/browser.js";
@@ -16,11 +20,13 @@ import { defaultSignalUrl } from "./signaling.js";
 import { SyntheticSource } from "./source.js";
 import { RemoteView } from "./view.js";
 import { layoutOf } from "./wire.js";
+import { XrPresenter, xrSupported } from "./xr.js";
 
 const params = new URLSearchParams(window.location.search);
 const $ = (id) => document.getElementById(id);
 const logLines = [];
-const page = { phase: "idle", error: "", avatarModule: "loading", avatarModuleError: "", own: null, call: null, view: null, source: null, sourceNote: "", camera: null };
+const page = { phase: "idle", error: "", avatarModule: "loading", avatarModuleError: "", own: null, call: null, view: null, source: null, sourceNote: "", camera: null,
+  xrSupported: false, xr: null, xrError: "" };
 
 function log(line) {
   logLines.push(line);
@@ -97,6 +103,7 @@ function formValues() {
 
 function renderStatus() {
   $("phase").textContent = page.error ? `error: ${page.error}` : page.phase;
+  renderXr();
   $("source").textContent = page.source ? `own frames: ${page.source}${page.sourceNote ? ` (${page.sourceNote})` : ""}` : "";
   const call = page.call;
   if (!call) return;
@@ -139,6 +146,11 @@ async function join() {
   renderStatus();
 }
 
+/** Send one of our frames; in an immersive session it carries the viewer's head pose. */
+function sendOwn(call, frame) {
+  call.send(page.xr && page.xr.active ? page.xr.stamp(frame) : frame);
+}
+
 /** The synthetic source at once; with source auto or camera, the camera replaces it when its tracking is ready
  * (one line on the page says which source runs and, for the synthetic one, why). */
 function startSource(call, own, fps, which) {
@@ -152,7 +164,7 @@ function startSource(call, own, fps, which) {
   const tick = () => {
     if (page.call !== call || !synthetic) return;
     const n = nextSequence();
-    call.send(source.frameAt(n, nowUs(), fps));
+    sendOwn(call, source.frameAt(n, nowUs(), fps));
     setTimeout(tick, Math.max(0, start + ((n + 1) * 1000) / fps - performance.now()));
   };
   tick();
@@ -163,7 +175,7 @@ function startSource(call, own, fps, which) {
     page.camera = camera;
     page.source = "camera";
     page.sourceNote = `FaceLandmarker ${camera.stats.width}x${camera.stats.height} -> ${own.avatarId} expression encoder`;
-    camera.start((frame) => { if (page.call === call) call.send(frame); }, nextSequence);
+    camera.start((frame) => { if (page.call === call) sendOwn(call, frame); }, nextSequence);
   }, (e) => {
     page.sourceNote = String(e.message).split("\n")[0];
     log(`own frames stay synthetic: ${page.sourceNote}`);
@@ -185,7 +197,54 @@ async function startView() {
   requestAnimationFrame(loop);
 }
 
+/** Show the Enter VR button when the browser offers immersive-vr (again whenever its XR devices change). */
+async function checkXr() {
+  page.xrSupported = await xrSupported();
+  renderStatus();
+  return page.xrSupported;
+}
+
+function renderXr() {
+  const button = $("xr");
+  const active = Boolean(page.xr && page.xr.active);
+  button.hidden = !page.xrSupported && !active;
+  button.disabled = !active && !page.view?.renderer;
+  button.textContent = active ? "Exit VR" : "Enter VR";
+  const s = page.xr?.stats;
+  $("xrline").textContent = page.xrError ? `VR: ${page.xrError}` : active && s
+    ? `in VR: ${s.frames} frames, ${s.views} views; sending the headset's head pose` : "";
+}
+
+/** Enter the immersive-vr session (from the button: browsers want a user gesture), or leave it. */
+async function toggleXr() {
+  if (page.xr && page.xr.active) {
+    await page.xr.end();
+    return;
+  }
+  if (!page.view) {
+    page.xrError = "join a call first";
+    renderStatus();
+    return;
+  }
+  page.xrError = "";
+  try {
+    const view = page.view;
+    view.paused = true;
+    page.xr = await XrPresenter.start(view, () => (page.call ? [...page.call.remotes.values()] : []), {
+      log,
+      onEnd: () => { view.paused = false; log("left VR"); renderStatus(); },
+    });
+    log("in VR: the remotes are drawn per view; the headset's head pose is sent");
+  } catch (e) {
+    page.view.paused = false;
+    page.xrError = `cannot enter VR (${String(e.message).split("\n")[0]})`;
+    log(page.xrError);
+  }
+  renderStatus();
+}
+
 async function leave() {
+  if (page.xr && page.xr.active) await page.xr.end();
   if (page.camera) page.camera.stop();
   page.camera = null;
   if (page.call) await page.call.stop();
@@ -211,6 +270,7 @@ async function state() {
     call: call ? call.snapshot() : null,
     voiceStats: call ? await call.voiceStats() : {},
     render: page.view ? page.view.stats : null,
+    xr: { supported: page.xrSupported, active: Boolean(page.xr && page.xr.active), error: page.xrError, stats: page.xr ? page.xr.stats : null },
     refusals: call ? [...call.remotes.values()].map((r) => r.refusal).filter(Boolean) : [],
     log: logLines.slice(),
   };
@@ -227,6 +287,9 @@ function init() {
   });
   $("join").onclick = () => join();
   $("leave").onclick = () => leave();
+  $("xr").onclick = () => toggleXr();
+  checkXr();
+  navigator.xr?.addEventListener?.("devicechange", () => checkXr());
   setInterval(renderStatus, 250);
 }
 
@@ -235,5 +298,5 @@ function cameraHistory(n) {
   return page.camera ? page.camera.history(n) : [];
 }
 
-window.codecav = { state, join, leave, page, cameraHistory };
+window.codecav = { state, join, leave, page, cameraHistory, checkXr, toggleXr };
 init();

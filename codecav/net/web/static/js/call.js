@@ -130,6 +130,7 @@ export class BrowserCall {
         samplesReceived: s.totalSamplesReceived ?? 0,
         concealedSamples: s.concealedSamples ?? 0,
         audioLevel: s.audioLevel ?? null,
+        totalAudioEnergy: s.totalAudioEnergy ?? null,
       };
     }
     return out;

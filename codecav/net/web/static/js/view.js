@@ -41,18 +41,20 @@ export class RemoteView {
   /** `avatarModule`: the imported static/avatar/avatar.js; `canvas`: where the remotes are drawn. */
   constructor(canvas, avatarModule) {
     this.canvas = canvas;
-    this.gl = canvas.getContext("webgl2", { antialias: false, preserveDrawingBuffer: true });
+    // xrCompatible when the browser has WebXR, so an immersive session (xr.js) can draw with the same context
+    this.gl = canvas.getContext("webgl2", { antialias: false, preserveDrawingBuffer: true, xrCompatible: Boolean(navigator.xr) });
     this.renderer = this.gl ? avatarModule.createRenderer(this.gl) : null;
     this.avatarModule = avatarModule;
     this.handles = new Map(); // peer -> Promise<handle>
     this.drawn = new Map(); // peer -> sequence drawn last
     this.stats = { frames: 0, decodeMs: [], frameMs: [], captureToPhotonMs: [], errors: 0, lastError: "" };
     this.busy = false;
+    this.paused = false; // true while an immersive session (xr.js) draws with this renderer
   }
 
   /** Draw every remote whose newest frame was not drawn yet (call once per animation frame). */
   async tick(remotes) {
-    if (this.busy || this.renderer === null) return;
+    if (this.busy || this.paused || this.renderer === null) return;
     const ready = remotes.filter((r) => r.avatar && r.avatar.decode && r.lastFrame);
     const fresh = ready.filter((r) => this.drawn.get(r.peerId) !== r.lastFrame.sequence);
     if (!fresh.length) return;
