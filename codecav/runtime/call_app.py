@@ -8,8 +8,11 @@ joining, and each remote is added and warmed up (`Engine.prepare`) before its fi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import signal
+import threading
 import wave
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -172,6 +175,31 @@ class VoiceRecorder:
             wav.writeframes((np.clip(pcm, -1, 1) * 32767).astype("<i2").tobytes())
 
 
+@contextlib.contextmanager
+def leave_on_signal() -> Iterator[threading.Event]:
+    """While inside, Ctrl-C (SIGINT) or SIGTERM sets the event instead of killing the call, so that it leaves the
+    room and writes its results; a second one interrupts at once. Only the main thread can take signals: elsewhere
+    the event is never set."""
+    leave = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield leave
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        leave.set()
+        for sig, handler in previous.items():  # the next one acts as it did before
+            signal.signal(sig, handler)
+
+    for sig in previous:
+        signal.signal(sig, on_signal)
+    try:
+        yield leave
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def resolve_token(request: CallRequest, peer_id: str) -> str:
     """--token as given, or one made from --secret-file; CallRequestError if neither is usable."""
     if request.token:
@@ -295,6 +323,7 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
     width, height = request.size
     camera_distance = framing_distance(row_width_m(MAX_SHOWN), 35.0, width / height)
     views = camera_views(width, height, eye=(0.0, 0.0, camera_distance), fovy_deg=35.0)
+    exits = contextlib.ExitStack()
     try:
         # Ready before media flows: the display and the source (its models loaded and run once) before joining;
         # each remote is added and warmed up before its first frame is pulled (add_ready_peers).
@@ -328,6 +357,7 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
         if not sender.wait_first_frame(SOURCE_READY_S):  # `sender.stop()` below re-raises what stopped it, if anything
             raise CallRequestError(f"--source {request.source!r} delivered no frame in {SOURCE_READY_S:g} s; "
                                    "check the device or file it reads")
+        leave = exits.enter_context(leave_on_signal())  # from joining on, Ctrl-C leaves with the results
         join_start_ns = session.clock.now_ns()
         net.call(session.start(), timeout=30)
         sender.start_sending()
@@ -390,7 +420,13 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
                     note_unshowable(peer, why)
             return headset is not None and headset.check(say)
 
-        run = engine.run(seconds=None if headset is not None else request.seconds, should_stop=add_ready_peers)
+        def keep_going_or_leave() -> bool:
+            return leave.is_set() or add_ready_peers()
+
+        run = engine.run(seconds=None if headset is not None else request.seconds, should_stop=keep_going_or_leave)
+        exits.close()  # signals act as before again
+        if leave.is_set():
+            say("leaving the call (interrupted); writing what it measured")
         if headset is not None:
             headset.check(say)  # the states that ended the loop (STOPPING ... EXITING), and why it left
         yield from pending
@@ -432,6 +468,7 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
                 Image.fromarray(read_rgb(0)).save(image_path)
                 yield f"wrote {image_path}"
     finally:
+        exits.close()
         if headset is not None:
             headset.close()
         if player is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,12 +41,12 @@ def test_two_processes_call_with_voice(tmp_path: Path) -> None:
     alice_avatar = write_avatar(build_synthetic_avatar(seed=1, **small), tmp_path / "alice.cavatar")  # type: ignore[arg-type]
     bob_avatar = write_avatar(build_synthetic_avatar(seed=2, **small), tmp_path / "bob.cavatar")  # type: ignore[arg-type]
     wav = write_wav(tmp_path / "clicks.wav", clicks(2.0), SAMPLE_RATE)
-    signal = codecav("signal", "--port", str(port), "--secret-file", str(secret), "--seconds", "40",
+    server = codecav("signal", "--port", str(port), "--secret-file", str(secret), "--seconds", "40",
                      cache=tmp_path / "cache-s")
     try:
         deadline = time.monotonic() + 20
         while not secret.exists() or not _listening(port):
-            assert signal.poll() is None and time.monotonic() < deadline, "signaling server did not start"
+            assert server.poll() is None and time.monotonic() < deadline, "signaling server did not start"
             time.sleep(0.1)
         url = f"ws://127.0.0.1:{port}/ws"
         common = ["--room", "r1", "--signal", url, "--secret-file", str(secret), "--loopback", "--size", "160x120"]
@@ -56,8 +57,8 @@ def test_two_processes_call_with_voice(tmp_path: Path) -> None:
         bob_out, _ = bob.communicate(timeout=60)
         alice_out, _ = alice.communicate(timeout=60)
     finally:
-        signal.terminate()
-        signal.wait(10)
+        server.terminate()
+        server.wait(10)
     assert bob.returncode == 0, bob_out
     assert alice.returncode == 0, alice_out
     stats = json.loads((tmp_path / "bob" / "call_stats.json").read_text())
@@ -118,3 +119,35 @@ def test_call_source_from_a_recorded_clip_gives_paced_codes(tmp_path: Path) -> N
     assert len(codes) == 6 and all(c.shape == (package.manifest.latent.dim,) for c in codes)
     assert elapsed >= 0.2, "six frames at 20 fps take at least 0.25 s of real time"
     assert [f.sequence for f in frames if f is not None] == sorted(f.sequence for f in frames if f is not None)
+
+
+def test_ctrl_c_leaves_the_call_and_writes_its_results(tmp_path: Path) -> None:
+    port = free_port()
+    secret = tmp_path / "secret.txt"
+    avatar = write_avatar(build_synthetic_avatar(seed=1, feature_size=16, mesh_resolution=(8, 12)),
+                          tmp_path / "a.cavatar")
+    server = codecav("signal", "--port", str(port), "--secret-file", str(secret), "--seconds", "60",
+                     cache=tmp_path / "cache-s")
+    try:
+        deadline = time.monotonic() + 20
+        while not secret.exists() or not _listening(port):
+            assert server.poll() is None and time.monotonic() < deadline, "signaling server did not start"
+            time.sleep(0.1)
+        call = codecav("call", "--room", "r1", "--signal", f"ws://127.0.0.1:{port}/ws", "--secret-file", str(secret),
+                       "--loopback", "--size", "64x48", "--peer", "alice", "--avatar", str(avatar),
+                       "--seconds", "300", "--out", str(tmp_path / "out"), cache=tmp_path / "cache-a")
+        assert call.stdout is not None
+        lines = []
+        for line in call.stdout:  # until it is in the room
+            lines.append(line)
+            if line.startswith("joined room"):
+                break
+        assert lines and lines[-1].startswith("joined room"), "".join(lines)
+        call.send_signal(signal.SIGINT)
+        rest, _ = call.communicate(timeout=30)  # far less than its 300 s
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert call.returncode == 0, "".join(lines) + rest
+    assert "leaving the call (interrupted)" in rest
+    assert json.loads((tmp_path / "out" / "call_stats.json").read_text())["peer_id"] == "alice"
