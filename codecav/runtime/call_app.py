@@ -414,6 +414,7 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
                         continue
                     shown[peer] = package
                     lay_out()
+                    say(f"{peer} is here with avatar {package.manifest.avatar_id} (verified); showing it")
             for key, why in renderer.dropped().items():  # over its time budget or failing mid-call
                 peer = key.removeprefix("remote:")
                 if peer not in unshowable:
