@@ -7,7 +7,13 @@ Keys: hmc_encoder_ms_p50 (one frame of three 128x128 views, onnxruntime with one
 core), audio_driver_ms_per_hop (median time of pushing one 10 ms hop of 16 kHz audio through AudioDriver:
 log-mel + model), audio_algorithmic_delay_ms (lookahead + half a window), lipsync_jaw_corr (Pearson correlation
 of the driver's jawOpen with the phoneme-timed truth on the studio's SENTENCES spoken by espeak-ng, never
-trained on), hmc_decode_psnr_db (codecav.training.drivers_eval, mean over the shipped sample avatars, each with
+trained on), lipsync_jaw_corr_real (real recorded speech, never trained on: a face video with its sound track,
+by default the talking-face clip the tests fetch; Pearson correlation, over the video frames where the webcam
+driver finds a face, of the audio driver's jawOpen from the video's sound track (imageio-ffmpeg extracts it as
+16 kHz mono; the driver's samples interpolated to each frame's presentation time) with the jawOpen the webcam
+driver reads from the same video's frames (calibrated and smoothed, as it drives an avatar); null with the reason
+when the video has no sound track, no face, or either jawOpen barely moves; --real-speech PATH picks another
+video), hmc_decode_psnr_db (codecav.training.drivers_eval, mean over the shipped sample avatars, each with
 the HMC model of its studio identity; null with a reason when there are none), webcam_ms_p50
 (benchmarks/webcam.py; null with a reason without the webcam extra).
 Baselines in the same run: the HMC encoder on all cores, the log-mel front end alone, the real-time factor.
@@ -96,6 +102,99 @@ def audio_metrics(speech: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, floa
         "lipsync_jaw_corr": round(float(np.corrcoef(np.concatenate(pred_all), np.concatenate(true_all))[0, 1]), 4)}
 
 
+REAL_SPEECH_MIN_STD = 0.01
+"""A jawOpen series with less spread than this (0..1) barely moves: its correlation is undefined."""
+
+
+def audio_track(video: Path) -> tuple[np.ndarray, float] | None:
+    """(16 kHz mono float32 audio of `video`'s sound track, its start in seconds after the first video frame), or
+    None when the file has no sound track. Extracted with imageio-ffmpeg's ffmpeg."""
+    import subprocess
+
+    import av
+    import imageio_ffmpeg
+
+    with av.open(str(video)) as container:
+        audio = [s for s in container.streams if s.type == "audio"]
+        vstreams = [s for s in container.streams if s.type == "video"]
+        if not audio:
+            return None
+
+        def start(stream: Any) -> float:
+            return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+
+        offset = start(audio[0]) - (start(vstreams[0]) if vstreams else 0.0)
+    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-map", "0:a:0",
+                           "-vn", "-ac", "1", "-ar", "16000", "-f", "s16le", "-"], capture_output=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not extract {video.name}'s sound: "
+                           f"{done.stderr.decode(errors='replace').strip()[-160:]}")
+    return np.frombuffer(done.stdout, np.int16).astype(np.float32) / 32768.0, offset
+
+
+def webcam_jaw(video: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(presentation times in s, jawOpen) of the frames of `video` where the webcam driver finds a face."""
+    from codecav.encoders.webcam.source import open_webcam_source
+
+    times, jaw = [], []
+    with open_webcam_source(f"webcam:{video}") as source:
+        while (item := source.read_frame(timeout=10.0)) is not None:
+            if item.observation is not None:
+                times.append(item.time_s)
+                jaw.append(float(item.sample.weights[ARKIT_INDEX["jawOpen"]]))
+    return np.array(times), np.array(jaw)
+
+
+def audio_jaw(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(times in s from the audio's start, jawOpen) of the audio driver's samples of 16 kHz `audio`."""
+    driver = AudioDriver(threads=1)
+    samples = []
+    for start in range(0, len(audio) - HOP + 1, HOP):
+        samples += driver.push(audio[start:start + HOP])
+    samples += driver.flush()
+    return (np.array([s.capture_time_us / 1e6 for s in samples]),
+            np.array([s.weights[ARKIT_INDEX["jawOpen"]] for s in samples], np.float64))
+
+
+def jaw_correlation(video_t: np.ndarray, video_jaw: np.ndarray, audio_t: np.ndarray, audio_jaw_: np.ndarray,
+                    min_std: float = REAL_SPEECH_MIN_STD) -> tuple[float | None, str | None]:
+    """Pearson correlation of the webcam's jawOpen with the audio driver's, interpolated to the video frames'
+    times (frames outside the audio left out); (None, reason) when undefined."""
+    inside = (video_t >= audio_t[0]) & (video_t <= audio_t[-1]) if len(audio_t) else np.zeros(len(video_t), bool)
+    if inside.sum() < 3:
+        return None, f"{int(inside.sum())} video frames with a face overlap the sound track"
+    v = video_jaw[inside]
+    a = np.interp(video_t[inside], audio_t, audio_jaw_)
+    for what, series in (("the webcam driver's", v), ("the audio driver's", a)):
+        if float(np.std(series)) < min_std:
+            return None, f"{what} jawOpen barely moves (std {float(np.std(series)):.4f})"
+    return float(np.corrcoef(v, a)[0, 1]), None
+
+
+def real_speech(video: Path | None) -> dict[str, Any]:
+    """lipsync_jaw_corr_real on `video` (default: the tests' talking-face clip), or null with the reason."""
+    try:
+        if video is None:
+            from tests.encoders.webcam.media import talking_face_video
+
+            video = talking_face_video()
+        track = audio_track(video)
+        if track is None:
+            return {"lipsync_jaw_corr_real": None,
+                    "lipsync_real_note": f"{video.name} has no sound track (no recorded speech to drive from)"}
+        audio, offset = track
+        if len(audio) < HOP * 10:
+            return {"lipsync_jaw_corr_real": None, "lipsync_real_note": f"{video.name}'s sound track is empty"}
+        video_t, video_jaw = webcam_jaw(video)
+        audio_t, jaw = audio_jaw(audio)
+        corr, note = jaw_correlation(video_t, video_jaw, audio_t + offset, jaw)
+    except Exception as exc:  # no webcam extra, no media, no ffmpeg: say why
+        return {"lipsync_jaw_corr_real": None, "lipsync_real_note": " ".join(str(exc).split())[:160]}
+    out: dict[str, Any] = {"lipsync_jaw_corr_real": None if corr is None else round(corr, 4),
+                           "lipsync_real_video": video.name, "lipsync_real_frames": len(video_t)}
+    return out if note is None else out | {"lipsync_real_note": note}
+
+
 def hmc_decode(frames: int) -> dict[str, Any]:
     """hmc_decode_psnr_db: mean over the shipped sample avatars that have an HMC model for their identity (each
     also reported), or null with the reason."""
@@ -142,12 +241,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--psnr-frames", type=int, default=8)
     parser.add_argument("--skip-psnr", action="store_true")
     parser.add_argument("--skip-webcam", action="store_true")
+    parser.add_argument("--real-speech", type=Path, default=None,
+                        help="face video with its sound track for lipsync_jaw_corr_real (default: the talking-face "
+                             "clip the tests fetch)")
+    parser.add_argument("--skip-real-speech", action="store_true")
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"hmc_encoder_ms_p50_all_cores": hmc_encoder_ms(os.cpu_count() or 1, args.repeats)}
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     result["hmc_encoder_ms_p50"] = hmc_encoder_ms(1, args.repeats)
     result |= audio_metrics(_speech())
+    result |= {"lipsync_jaw_corr_real": None, "lipsync_real_note": "skipped"} if args.skip_real_speech else \
+        real_speech(args.real_speech)
     result |= {"hmc_decode_psnr_db": None, "hmc_decode_note": "skipped"} if args.skip_psnr else \
         hmc_decode(args.psnr_frames)
     result |= {"webcam_ms_p50": None, "webcam_note": "skipped"} if args.skip_webcam else webcam(100)
