@@ -157,13 +157,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _longest_gap_ms(times: list[float], lo: float, hi: float) -> float:
-    """Longest interval between consecutive `times` that overlaps [lo, hi] (ms)."""
+def _longest_gap_ms(times: list[float], lo: float, hi: float, *, inside: bool = False) -> float:
+    """Longest interval between consecutive `times` that overlaps [lo, hi] (ms); with `inside`, only intervals
+    wholly within it."""
     arr = np.asarray(sorted(times))
     if arr.size < 2:
         return float("inf")
     starts, ends = arr[:-1], arr[1:]
-    keep = (ends >= lo) & (starts <= hi)
+    keep = (starts >= lo) & (ends <= hi) if inside else (ends >= lo) & (starts <= hi)
     return float(np.max(ends[keep] - starts[keep]) * 1000) if keep.any() else 0.0
 
 
@@ -249,7 +250,7 @@ def run(tmp: Path) -> dict[str, Any]:
     longest_gap = max(_longest_gap_ms(times, server_killed_at, reconnected_at)
                       for who, per_peer in arrivals.items() for times in per_peer.values())
     # The same run's steady state (the 2 s before carol is killed, everyone linked): frames 33 ms apart plus jitter.
-    steady_gap = max(_longest_gap_ms(times, killed_at - 2.0, killed_at)
+    steady_gap = max(_longest_gap_ms(times, killed_at - 2.0, killed_at, inside=True)
                      for who, per_peer in arrivals.items() for times in per_peer.values())
     return {
         "drop_detected_s": round(drop_detected_s, 3),
