@@ -41,13 +41,8 @@ def test_two_processes_call_with_voice(tmp_path: Path) -> None:
     alice_avatar = write_avatar(build_synthetic_avatar(seed=1, **small), tmp_path / "alice.cavatar")  # type: ignore[arg-type]
     bob_avatar = write_avatar(build_synthetic_avatar(seed=2, **small), tmp_path / "bob.cavatar")  # type: ignore[arg-type]
     wav = write_wav(tmp_path / "clicks.wav", clicks(2.0), SAMPLE_RATE)
-    server = codecav("signal", "--port", str(port), "--secret-file", str(secret), "--seconds", "40",
-                     cache=tmp_path / "cache-s")
+    server = start_signal(port, secret, 40, tmp_path / "cache-s")
     try:
-        deadline = time.monotonic() + 20
-        while not secret.exists() or not _listening(port):
-            assert server.poll() is None and time.monotonic() < deadline, "signaling server did not start"
-            time.sleep(0.1)
         url = f"ws://127.0.0.1:{port}/ws"
         common = ["--room", "r1", "--signal", url, "--secret-file", str(secret), "--loopback", "--size", "160x120"]
         alice = codecav("call", *common, "--peer", "alice", "--avatar", str(alice_avatar), "--voice", str(wav),
@@ -71,6 +66,19 @@ def test_two_processes_call_with_voice(tmp_path: Path) -> None:
     assert len(onsets(heard)) >= 3  # the clicks came through Opus and the playout
     assert (tmp_path / "bob" / "last_frame.png").is_file()
     assert "alice: avatar ready" in bob_out
+
+
+def start_signal(port: int, secret: Path, seconds: int, cache: Path) -> subprocess.Popen[str]:
+    """`codecav signal` on `port` (its secret in `secret`), once it listens."""
+    server = codecav("signal", "--port", str(port), "--secret-file", str(secret), "--seconds", str(seconds),
+                     cache=cache)
+    deadline = time.monotonic() + 20
+    while not secret.exists() or not _listening(port):
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError("signaling server did not start")
+        time.sleep(0.1)
+    return server
 
 
 def _listening(port: int) -> bool:
@@ -126,13 +134,8 @@ def test_ctrl_c_leaves_the_call_and_writes_its_results(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     avatar = write_avatar(build_synthetic_avatar(seed=1, feature_size=16, mesh_resolution=(8, 12)),
                           tmp_path / "a.cavatar")
-    server = codecav("signal", "--port", str(port), "--secret-file", str(secret), "--seconds", "60",
-                     cache=tmp_path / "cache-s")
+    server = start_signal(port, secret, 60, tmp_path / "cache-s")
     try:
-        deadline = time.monotonic() + 20
-        while not secret.exists() or not _listening(port):
-            assert server.poll() is None and time.monotonic() < deadline, "signaling server did not start"
-            time.sleep(0.1)
         call = codecav("call", "--room", "r1", "--signal", f"ws://127.0.0.1:{port}/ws", "--secret-file", str(secret),
                        "--loopback", "--size", "64x48", "--peer", "alice", "--avatar", str(avatar),
                        "--seconds", "300", "--out", str(tmp_path / "out"), cache=tmp_path / "cache-a")

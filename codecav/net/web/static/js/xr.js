@@ -17,6 +17,7 @@
  * and the XR frame draws the newest decoded one (latest wins, as the page canvas does).
  */
 
+import { matMul } from "../avatar/pica.js";
 import { poseMatrix } from "./view.js";
 
 const SEATED_DISTANCE_M = 1.1;
@@ -105,18 +106,6 @@ export function roomLayout(count, distance = SEATED_DISTANCE_M, eyeHeight = 0) {
   return out;
 }
 
-/** 4x4 column-major product a @ b. */
-function mul(a, b) {
-  const out = new Float32Array(16);
-  for (let c = 0; c < 4; c++) {
-    for (let r = 0; r < 4; r++) {
-      let s = 0;
-      for (let k = 0; k < 4; k++) s += a[k * 4 + r] * b[c * 4 + k];
-      out[c * 4 + r] = s;
-    }
-  }
-  return out;
-}
 
 /** The context made XR compatible, unless it was created so; a browser with WebXR but no device may never
  * settle the promise, so after COMPATIBLE_WAIT_MS the layer is tried anyway. */
@@ -229,7 +218,7 @@ export class XrPresenter {
     const out = [];
     ready.forEach((r, i) => {
       const shown = this.shown.get(r.peerId);
-      if (shown) out.push({ handle: shown.handle, pose: mul(places[i], poseMatrix([0, 0, 0], shown.frame.orientation)) });
+      if (shown) out.push({ handle: shown.handle, pose: matMul(places[i], poseMatrix([0, 0, 0], shown.frame.orientation)) });
     });
     return out;
   }
@@ -245,7 +234,7 @@ export class XrPresenter {
         if (this.shown.get(remote.peerId)?.frame === frame) continue;
         if (!this.view.handles.has(remote.peerId)) this.view.handles.set(remote.peerId, this.view.renderer.addAvatar(remote.avatar));
         const handle = await this.view.handles.get(remote.peerId);
-        const pose = mul(places[i], poseMatrix([0, 0, 0], frame.orientation));
+        const pose = matMul(places[i], poseMatrix([0, 0, 0], frame.orientation));
         const decoded = await remote.avatar.decode(frame.code, this.view.avatarModule.headSpaceViewDir(pose, this.eye));
         if (!this.active) return;
         this.view.renderer.update(handle, decoded);
