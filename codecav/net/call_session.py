@@ -20,7 +20,7 @@ from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.call_base import CallBase, new_remote_voice, voice_packet_handler
 from codecav.net.call_types import CallConfig
 from codecav.net.errors import NetError, SignalingError
-from codecav.net.peer import PeerLink
+from codecav.net.peer import PeerLink, quiet_aiortc_teardown
 from codecav.net.remote_peer import FrameListener, RemotePeer
 from codecav.net.signaling.client import SignalingClient
 from codecav.net.signaling.messages import Answer, Candidate, ErrorReply, Offer, PeerDropped, PeerJoined, PeerLeft
@@ -88,6 +88,7 @@ class CallSession(CallBase[PeerLink]):
         if self._signaling is not None:
             raise NetError("call session already started; stop() it first")
         cfg = self.config
+        quiet_aiortc_teardown(asyncio.get_running_loop())
         client = SignalingClient(cfg.signal_url, cfg.room, cfg.peer_id, cfg.token)
         joined = await client.connect()
         self._signaling = client

@@ -64,6 +64,31 @@ def use_loopback_ice() -> None:
     use_host_addresses(("127.0.0.1",))
 
 
+def quiet_aiortc_teardown(loop: asyncio.AbstractEventLoop) -> None:
+    """aiortc sends a data channel's queue from fire-and-forget tasks (RTCSctpTransport._data_channel_flush): a
+    message sent just as the DTLS transport goes (a peer dropped, relinked or gone) fails there with ConnectionError
+    that nobody retrieves, and asyncio prints its traceback on the terminal. On `loop`, those become one debug line;
+    everything else still goes to the previous handler (once per loop)."""
+    previous = loop.get_exception_handler()
+    if getattr(previous, "quiets_aiortc_teardown", False):
+        return
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        task = context.get("future")
+        coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+        if isinstance(context.get("exception"), ConnectionError) and \
+                getattr(coro, "__qualname__", "").endswith("SctpTransport._data_channel_flush"):
+            log.debug("a data channel send failed as its connection closed: %s", context.get("exception"))
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    handler.quiets_aiortc_teardown = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
+
+
 CLOSE_TIMEOUT_S = 5.0
 """How long closing a PeerConnection may take before it is abandoned (logged)."""
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
+
+import pytest
 
 from codecav.net.impairment import Impairment, impair
-from codecav.net.peer import PeerConfig, PeerLink
+from codecav.net.peer import PeerConfig, PeerLink, quiet_aiortc_teardown
 from tests.net.loopback import connect_pair, until
 
 CONFIG = PeerConfig(loopback_only=True)
@@ -90,3 +94,32 @@ def test_latest_wins_bounds_the_queue_when_sctp_congestion_control_holds_frames_
             await b.close()
 
     asyncio.run(main())
+
+
+class RTCSctpTransport:
+    """Stands in for aiortc's class only to give the coroutine its qualified name."""
+
+    async def _data_channel_flush(self) -> None:
+        raise ConnectionError("Cannot send encrypted data, not connected")
+
+
+def test_a_data_channel_send_failing_as_its_connection_closes_prints_no_traceback(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        quiet_aiortc_teardown(loop)
+        quiet_aiortc_teardown(loop)  # once per loop
+        asyncio.ensure_future(RTCSctpTransport()._data_channel_flush())  # aiortc's fire-and-forget flush
+
+        async def other() -> None:
+            raise ConnectionError("something else")
+
+        asyncio.ensure_future(other())
+        await asyncio.sleep(0.05)
+
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(main())
+        gc.collect()  # unretrieved exceptions are reported when their tasks are collected
+    unretrieved = [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()]
+    assert len(unretrieved) == 1 and "other()" in unretrieved[0], unretrieved  # only the unrelated task's
+    assert any("data channel send failed" in r.getMessage() for r in caplog.records)

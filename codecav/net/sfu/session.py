@@ -46,6 +46,7 @@ from codecav.net.peer import (
     LinkTimes,
     PeerLinkStats,
     close_peer_connection,
+    quiet_aiortc_teardown,
     use_host_addresses,
     use_loopback_ice,
     watch_connection,
@@ -222,6 +223,7 @@ class SfuCallSession(CallBase[FeedLink]):
     async def start(self) -> None:
         """Create the room if needed, join as publisher, publish, subscribe to everyone already there."""
         cfg = self.config
+        quiet_aiortc_teardown(asyncio.get_running_loop())
         janus = JanusSession(cfg.signal_url)
         await janus.create()
         self._janus = janus
