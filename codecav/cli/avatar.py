@@ -42,6 +42,9 @@ def register(sub: Any) -> None:
     capture.add_argument("--size", type=int, default=None, help="override the image height in pixels")
     capture.add_argument("--frames", type=int, default=None, help="override the number of random-expression frames")
     capture.add_argument("--seed", type=int, default=0)
+    capture.add_argument("--head", default="makehuman", choices=["makehuman", "ict"],
+                         help="head source: makehuman (painted MakeHuman head) or ict (ICT-FaceKit rig in Lee "
+                              "Perry-Smith's scanned skin; every ICT identity wears that same skin)")
     capture.set_defaults(handler=_cmd_avatar_capture)
 
     build = avatar_sub.add_parser("build", help="train a PiCA (or DAM) avatar on a capture and write the package")
@@ -108,7 +111,7 @@ def _cmd_avatar_capture(args: argparse.Namespace) -> int:
     from codecav.training.studio.capture import capture_identity
 
     summary = capture_identity(args.identity, Path(args.out), preset=args.preset, cameras=args.cameras,
-                               size=args.size, frames=args.frames, seed=args.seed)
+                               size=args.size, frames=args.frames, seed=args.seed, head_source=args.head)
     segments = ", ".join(f"{name} ({count})" for name, count in summary.segments)
     print(f"wrote capture of identity {summary.identity} ({summary.name}) to {summary.out_dir}: "
           f"{summary.frames} frames x {summary.cameras} cameras in {summary.seconds:.1f} s "
@@ -166,8 +169,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             identity = load_avatar(path).manifest.provenance.get("data", {}).get("identity", {})
             if "index" not in identity:
                 raise EvalError(f"{path}: provenance names no studio identity; pass --capture DIR instead of --quick")
+            settings = load_avatar(path).manifest.provenance.get("data", {}).get("capture_config", {})
             summary = capture_identity(int(identity["index"]), Path(tmp) / "quick", preset="quick",
-                                       seed=int(identity.get("seed", 0)), expression_seed=QUICK_SEED)
+                                       seed=int(identity.get("seed", 0)), expression_seed=QUICK_SEED,
+                                       head_source=str(settings.get("head_source", "makehuman")))
             capture = summary.out_dir
             note(f"quick capture: {summary.frames} frames x {summary.cameras} cameras in {summary.seconds:.1f} s")
         elif args.capture:

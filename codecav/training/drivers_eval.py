@@ -49,9 +49,13 @@ class HmcDecodeScore:
 
 
 def sample_identity(avatar: Path) -> int | None:
-    """The studio identity a trained package was captured from (provenance data.identity.index), or None."""
+    """The MakeHuman studio identity a trained package was captured from (provenance data.identity.index), or
+    None (also for a capture of another head, e.g. the ICT rig: the HMC models are per MakeHuman identity)."""
     provenance = load_avatar(avatar).manifest.provenance
     data = provenance.get("data")
+    settings = data.get("capture_config") if isinstance(data, dict) else None
+    if isinstance(settings, dict) and settings.get("head_source", "makehuman") != "makehuman":
+        return None
     identity = data.get("identity") if isinstance(data, dict) else None
     if isinstance(identity, dict):
         identity = identity.get("index")

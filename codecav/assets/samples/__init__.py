@@ -1,6 +1,7 @@
-"""The shipped sample avatars: PiCA avatars trained on studio captures of identities 0, 1, 2 (ada, ben,
-chiara) and a DAM baseline of ada, each a .cavatar beside this file. How each was made (command, data, seed,
-wall time, measured quality) is in TRAINING.md here and in every package's provenance."""
+"""The shipped sample avatars: PiCA avatars trained on studio captures of the MakeHuman head's identities 0, 1, 2
+(ada, ben, chiara), a DAM baseline of ada, and lee (the ICT rig in Lee Perry-Smith's scanned skin, CC BY 3.0),
+each a .cavatar beside this file. How each was made (command, data, seed, wall time, measured quality,
+attribution) is in TRAINING.md here and in every package's provenance."""
 
 from __future__ import annotations
 

