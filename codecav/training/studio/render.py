@@ -87,6 +87,16 @@ def vertex_normals(positions: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
+def write_lighting(program: moderngl.Program, light: Lighting) -> None:
+    """An image-pass program's lights (unit directions, colours, ambient) and its albedo on texture unit 0."""
+    dirs = np.asarray(light.directions, dtype=np.float32)
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    _uniform(program, "u_light_dir").write(dirs.tobytes())
+    _uniform(program, "u_light_rgb").write(np.asarray(light.colours, dtype=np.float32).tobytes())
+    _uniform(program, "u_ambient").value = tuple(light.ambient)
+    _uniform(program, "u_albedo").value = 0
+
+
 def _uniform(program: moderngl.Program, name: str) -> moderngl.Uniform:
     """The uniform `name` of `program` (typed; KeyError if the driver optimised it away)."""
     return cast(moderngl.Uniform, program[name])
@@ -149,13 +159,7 @@ class StudioRenderer:
         self._atlas_fbo = ctx.framebuffer(color_attachments=[self._atlas])
         self._accum = ctx.texture((texture_size, texture_size), 4, dtype="f4")
         self._accum_fbo = ctx.framebuffer(color_attachments=[self._accum])
-        light = self.lighting
-        dirs = np.asarray(light.directions, dtype=np.float32)
-        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-        _uniform(self._head, "u_light_dir").write(dirs.tobytes())
-        _uniform(self._head, "u_light_rgb").write(np.asarray(light.colours, dtype=np.float32).tobytes())
-        _uniform(self._head, "u_ambient").value = tuple(light.ambient)
-        _uniform(self._head, "u_albedo").value = 0
+        write_lighting(self._head, self.lighting)
         _uniform(self._unwrap, "u_image").value = 1
         _uniform(self._unwrap, "u_depth").value = 2
         _uniform(self._unwrap, "u_depth_bias").value = 2e-4

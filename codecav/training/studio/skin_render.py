@@ -11,7 +11,7 @@ import numpy as np
 
 from codecav.shaders.loader import build_program
 from codecav.training.studio.head_model import HeadModel
-from codecav.training.studio.render import Lighting, StudioRenderer, _uniform
+from codecav.training.studio.render import Lighting, StudioRenderer, _uniform, write_lighting
 from codecav.training.studio.scan_skin import SkinMaps
 
 __all__ = ["SKIN_LIGHTING", "SkinOptions", "SkinRenderer", "make_skin_renderer"]
@@ -57,13 +57,7 @@ class SkinRenderer(StudioRenderer):
         ], index_buffer=self._ibo, index_element_size=4)
         self._spec_tex = self._single_channel(maps.specular)
         self._height_tex = self._single_channel(maps.height)
-        light = self.lighting
-        dirs = np.asarray(light.directions, dtype=np.float32)
-        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-        _uniform(self._skin, "u_light_dir").write(dirs.tobytes())
-        _uniform(self._skin, "u_light_rgb").write(np.asarray(light.colours, dtype=np.float32).tobytes())
-        _uniform(self._skin, "u_ambient").value = tuple(light.ambient)
-        _uniform(self._skin, "u_albedo").value = 0
+        write_lighting(self._skin, self.lighting)
         _uniform(self._skin, "u_specular").value = 3
         _uniform(self._skin, "u_height").value = 4
         _uniform(self._skin, "u_height_scale").value = opts.height_scale_m
