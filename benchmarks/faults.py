@@ -15,11 +15,14 @@ coming, and at the end the arrival time of every frame it accepted. The script t
    `others_longest_freeze_ms`: the longest gap between frames alice accepted from bob and bob from alice while
    carol crashed and came back (30 frames/s: 33 ms is no freeze);
 3. kills the signaling server with SIGKILL and starts it again on the same port one second later;
-   `signaling_restart_longest_frame_gap_ms`: the longest gap between accepted frames of any pair while the
-   server was gone and until everyone rejoined it; `steady_longest_frame_gap_ms`: the same in the 2 s before carol
-   was killed (everyone linked: the frame period plus jitter); `signaling_restart_media_gap_ms`: how much longer
-   the first is than the second (0: the restart cost no frame); `signaling_reconnect_s`: from the server's
-   restart until the last participant is back in the room.
+   `signaling_restart_media_gap_ms`: the longest stretch of media that never arrived while the server was gone
+   and until everyone rejoined it: the longest run of frames (by sequence number) that any participant sent and
+   another never accepted, times the 33 ms frame period (0: the restart cost no frame);
+   `signaling_restart_frames_missing`: how many such frames, all pairs; `signaling_restart_longest_frame_gap_ms`:
+   the longest gap between arrivals of accepted frames of any pair in that time, and
+   `steady_longest_frame_gap_ms` the same in the 2 s before carol was killed (everyone linked: the frame period
+   plus scheduling jitter, for comparison); `signaling_reconnect_s`: from the server's restart until the last
+   participant is back in the room.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codecav.assets.synthetic.avatar import build_synthetic_avatar  # noqa: E402
 from codecav.encoders.synthetic_source import SyntheticLatentSource  # noqa: E402
+from codecav.latent import LatentFrame  # noqa: E402
 from codecav.net.avatar_exchange import OwnAvatar  # noqa: E402
 from codecav.net.call_session import CallSession  # noqa: E402
 from codecav.net.call_types import CallConfig  # noqa: E402
@@ -66,14 +70,15 @@ async def participant(name: str, url: str, cache: Path) -> None:
     """Join, send and sample until stdin closes; report what happens as JSON lines."""
     seed = NAMES.index(name) + 1
     own = OwnAvatar.from_package(build_synthetic_avatar(seed=seed, feature_size=16, mesh_resolution=(8, 12)))
-    arrivals: dict[str, list[float]] = {}
+    arrivals: dict[str, list[tuple[float, int]]] = {}
+    """Remote -> (monotonic arrival s, sequence number) of every frame accepted from it."""
     seen: set[str] = set()  # peers whose first frame (since they were linked) was reported
 
-    def on_frame(peer: str, frame: object, capture_us: float, receive_us: int) -> None:
+    def on_frame(peer: str, frame: LatentFrame, capture_us: float, receive_us: int) -> None:
         if peer not in seen:
             seen.add(peer)
             _emit("first_frame", peer=peer)
-        arrivals.setdefault(peer, []).append(time.monotonic())
+        arrivals.setdefault(peer, []).append((time.monotonic(), frame.sequence))
 
     token = make_join_token(SECRET.encode(), ROOM, name, 600)
     config = CallConfig(room=ROOM, peer_id=name, signal_url=url, token=token,
@@ -168,6 +173,22 @@ def _longest_gap_ms(times: list[float], lo: float, hi: float, *, inside: bool = 
     return float(np.max(ends[keep] - starts[keep]) * 1000) if keep.any() else 0.0
 
 
+def _longest_missing_run(accepted: list[tuple[float, int]], lo: float, hi: float) -> tuple[int, int]:
+    """Frames a sender sent and this receiver never accepted, between the last accepted before `lo` and the first
+    accepted after `hi` (arrival times, s): (longest run of consecutive missing sequence numbers, how many)."""
+    before = [seq for t, seq in accepted if t < lo]
+    after = [seq for t, seq in accepted if t > hi]
+    first = max(before) if before else min(seq for _, seq in accepted)
+    last = min(after) if after else max(seq for _, seq in accepted)
+    got = {seq for _, seq in accepted if first <= seq <= last}
+    longest = run = missing = 0
+    for seq in range(first, last + 1):
+        run = 0 if seq in got else run + 1
+        missing += seq not in got
+        longest = max(longest, run)
+    return longest, missing
+
+
 def run(tmp: Path) -> dict[str, Any]:
     """The scenario; the figures."""
     port = _free_port()
@@ -244,7 +265,10 @@ def run(tmp: Path) -> dict[str, Any]:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
-    arrivals = {r["who"]: r["arrivals"] for r in events.lines if r["event"] == "arrivals"}
+    accepted = {r["who"]: {peer: [(t, seq) for t, seq in pairs] for peer, pairs in r["arrivals"].items()}
+                for r in events.lines if r["event"] == "arrivals"}
+    arrivals = {who: {peer: [t for t, _ in pairs] for peer, pairs in per_peer.items()}
+                for who, per_peer in accepted.items()}
     freeze = max(_longest_gap_ms(arrivals["alice"].get("bob", []), killed_at, rejoined_at),
                  _longest_gap_ms(arrivals["bob"].get("alice", []), killed_at, rejoined_at))
     longest_gap = max(_longest_gap_ms(times, server_killed_at, reconnected_at)
@@ -252,11 +276,14 @@ def run(tmp: Path) -> dict[str, Any]:
     # The same run's steady state (the 2 s before carol is killed, everyone linked): frames 33 ms apart plus jitter.
     steady_gap = max(_longest_gap_ms(times, killed_at - 2.0, killed_at, inside=True)
                      for who, per_peer in arrivals.items() for times in per_peer.values())
+    missing = [_longest_missing_run(pairs, server_killed_at, reconnected_at)
+               for per_peer in accepted.values() for pairs in per_peer.values() if pairs]
     return {
         "drop_detected_s": round(drop_detected_s, 3),
         "rejoin_first_frame_s": round(rejoin_first_frame_s, 3),
         "others_longest_freeze_ms": round(freeze, 1),
-        "signaling_restart_media_gap_ms": round(max(0.0, longest_gap - steady_gap), 1),
+        "signaling_restart_media_gap_ms": round(max(run for run, _ in missing) * 1000 / FPS, 1),
+        "signaling_restart_frames_missing": sum(count for _, count in missing),
         "signaling_restart_longest_frame_gap_ms": round(longest_gap, 1),
         "steady_longest_frame_gap_ms": round(steady_gap, 1),
         "signaling_reconnect_s": round(reconnected_at - server_restarted_at, 3),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from array import array
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ class ProfilerOptions:
     enabled: bool = False
     """Record spans at all."""
     max_spans: int = 200_000
-    """Stop recording past this many spans (memory bound); `dropped` counts the rest."""
+    """Stop recording past this many spans (memory bound: ~36 B each in `SpanStore`); `dropped` counts the rest."""
 
     @staticmethod
     def from_env(default: ProfilerOptions | None = None) -> ProfilerOptions:
@@ -82,6 +83,55 @@ class StageSummary:
     """99th percentile."""
 
 
+class SpanStore:
+    """Spans kept in columns (two int64 times, an int64 frame, three int32 indexes into interned names): about
+    36 bytes a span, against ~200 for a Span object, so a long call's trace does not grow the process by tens of
+    MB. Not thread-safe by itself (the Profiler holds its lock around it)."""
+
+    NO_FRAME = -(2**63)
+    """The frame column's value for a span without a frame."""
+
+    def __init__(self) -> None:
+        self._start = array("q")
+        self._end = array("q")
+        self._frame = array("q")
+        self._name = array("i")
+        self._thread = array("i")
+        self._peer = array("i")
+        self._texts: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._start)
+
+    def _intern(self, text: str) -> int:
+        found = self._index.get(text)
+        if found is None:
+            found = self._index[text] = len(self._texts)
+            self._texts.append(text)
+        return found
+
+    def append(self, name: str, start_ns: int, end_ns: int, thread: str, frame: int | None, peer: str) -> None:
+        """Record one span."""
+        self._start.append(start_ns)
+        self._end.append(end_ns)
+        self._frame.append(self.NO_FRAME if frame is None else frame)
+        self._name.append(self._intern(name))
+        self._thread.append(self._intern(thread))
+        self._peer.append(self._intern(peer))
+
+    def nbytes(self) -> int:
+        """Bytes the columns' elements take (not counting the interned names)."""
+        columns = (self._start, self._end, self._frame, self._name, self._thread, self._peer)
+        return sum(c.buffer_info()[1] * c.itemsize for c in columns)
+
+    def spans(self) -> list[Span]:
+        """Every span, as Span objects, in the order recorded."""
+        texts = self._texts
+        return [Span(texts[n], s, e, texts[t], None if f == self.NO_FRAME else f, texts[p])
+                for s, e, f, n, t, p in zip(self._start, self._end, self._frame, self._name, self._thread, self._peer)]
+
+
 class Profiler:
     """Collects spans from any thread; thread-safe, bounded."""
 
@@ -92,7 +142,7 @@ class Profiler:
         self.clock = clock
         """The time source spans are measured on."""
         self._lock = threading.Lock()
-        self._spans: list[Span] = []
+        self._spans = SpanStore()
         self.dropped = 0
         """Spans not recorded because max_spans was reached."""
 
@@ -120,17 +170,17 @@ class Profiler:
         """Record a span measured elsewhere (e.g. a remote stage mapped through clock sync)."""
         if not self.options.enabled:
             return
-        span = Span(name, start_ns, end_ns, thread or threading.current_thread().name, frame, peer)
+        thread_name = thread or threading.current_thread().name
         with self._lock:
             if len(self._spans) >= self.options.max_spans:
                 self.dropped += 1
             else:
-                self._spans.append(span)
+                self._spans.append(name, start_ns, end_ns, thread_name, frame, peer)
 
     def spans(self) -> list[Span]:
         """A copy of the recorded spans."""
         with self._lock:
-            return list(self._spans)
+            return self._spans.spans()
 
     def summary(self) -> dict[str, StageSummary]:
         """Per span name: count and p50/p95/p99 durations in ms."""

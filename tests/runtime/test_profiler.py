@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from codecav.clock import FakeClock
-from codecav.runtime.profiler import Profiler, ProfilerOptions
+from codecav.runtime.profiler import Profiler, ProfilerOptions, Span, SpanStore
 
 
 def test_disabled_profiler_records_nothing_and_shares_one_noop() -> None:
@@ -42,6 +42,26 @@ def test_spans_percentiles_and_bound() -> None:
     assert summary.count == 100
     assert summary.p50_ms == pytest.approx(50.5)
     assert summary.p99_ms == pytest.approx(99.01)
+
+
+def test_span_store_gives_back_what_it_kept_in_columns() -> None:
+    store = SpanStore()
+    store.append("decode", 10, 25, "render", 7, "bob")
+    store.append("encode", -5, 2**62, "MainThread", None, "local")
+    store.append("decode", 30, 31, "render", 0, "bob")
+    assert store.spans() == [Span("decode", 10, 25, "render", 7, "bob"),
+                             Span("encode", -5, 2**62, "MainThread", None, "local"),
+                             Span("decode", 30, 31, "render", 0, "bob")]
+    assert len(store) == 3
+
+
+def test_many_spans_cost_tens_of_bytes_each() -> None:
+    """A 10-minute call records ~200,000 spans; as objects they grew each participant by ~30 MB."""
+    store = SpanStore()
+    before = store.nbytes()
+    for i in range(50_000):
+        store.append(("decode", "render", "hold")[i % 3], 10**15 + i, 10**15 + i + 5_000_000, "render", i, "peer")
+    assert (store.nbytes() - before) / 50_000 <= 48
 
 
 def test_chrome_trace_nests_and_names_tracks(tmp_path: Path) -> None:
