@@ -59,6 +59,11 @@ SOURCE_SEED = 5
 IP_UDP_HEADER_BYTES = 28
 
 
+RECEIVER_READY = "receiver.ready"
+"""File (in the shared --cache folder) the receiver creates once it has verified the sender's avatar: the
+sender's counted window starts after it, so no avatar bytes are counted as latent traffic."""
+
+
 def _log(role: str, text: str) -> None:
     print(f"[{role} {time.monotonic():.1f}] {text}", file=sys.stderr, flush=True)
 
@@ -102,7 +107,11 @@ async def run_sender(args: argparse.Namespace) -> dict[str, Any]:
     try:
         await call.wait_for_peers(1, timeout_s=60, avatars=False)
         _log("sender", "receiver connected")
-        while not any(p.avatar == "ready" for p in call.stats().peers):  # the receiver fetched our avatar...
+        ready = Path(args.cache) / RECEIVER_READY
+        deadline = time.monotonic() + 120
+        while not ready.exists():  # the receiver fetched and verified our avatar (it says so in this file)...
+            if time.monotonic() > deadline:
+                raise SystemExit("sender: the receiver never verified our avatar")
             await asyncio.sleep(0.05)
         _log("sender", "receiver has our avatar; sending")
         link = call._remotes["receiver"].link  # benchmark introspection: the sending window's counters
@@ -183,6 +192,7 @@ async def run_receiver(args: argparse.Namespace) -> dict[str, Any]:
     try:
         await call.wait_for_peers(1, timeout_s=60)
         _log("receiver", "sender connected, its avatar verified")
+        (Path(args.cache) / RECEIVER_READY).touch()  # the sender's sending window starts after this
         worker.package = call.ready_peers()[0][2]
         playout: list[float] = []
         deadline = time.monotonic() + args.seconds + 30
@@ -423,6 +433,9 @@ def run_parent(args: argparse.Namespace) -> dict[str, Any]:
         "avatar": Path(args.avatar).name,
         "loss": args.loss,
         "latent_bytes_per_frame": round(sender["latent_sent_bytes"] / max(sender["frames_sent"], 1), 1),
+        # every datagram the sender sent in the window: its latent frames, its pings and pongs, and SCTP's
+        # acknowledgements of what the receiver sent (aiortc acknowledges every packet at once)
+        "sender_datagrams_per_s": round(sender["datagrams"] / duration, 1),
         # under loss: the longest run of capture time with no decodable frame (a lost v2 key frame costs its
         # interval), and drops by reason ('no_reference': v2 deltas whose key frame was lost)
         "longest_gap_ms": receiver["longest_gap_ms"],

@@ -12,6 +12,12 @@ Prints exactly:
 - `frames_lost`: latent frames never received in time, both participants, the whole call;
 - `errors`: lines of the participants' logs that report a failure (a traceback, or a line saying error, failed,
   refused or exception); each is echoed to stderr.
+
+On stderr, a table per minute: capture-to-photon p50, frames displayed, the p50 of each participant's own
+`encode` stage and of `hold`. Encoding is fixed work (the same models on the same clip sizes), so its time is this
+run's measure of the machine's speed: on this shared 2-core machine a fixed workload's time swings by +-25 % within
+minutes, and capture-to-photon, all CPU work and waiting for a render tick, follows it. `hold` growing while
+`encode` does not would be the call itself drifting (a buffer filling).
 """
 
 from __future__ import annotations
@@ -123,6 +129,7 @@ def soak(out: Path, seconds: float) -> dict[str, Any]:
         head = _window_median(points, lo_s, lo_s + window_ns / 1e9)
         tail = _window_median(points, hi_s - window_ns / 1e9, hi_s)
         growth[name] = None if head is None or tail is None else round(tail - head, 1)
+    _print_minutes(out, records, begin_ns, end_ns)
     errors = 0
     for log in sorted((out / "peers").glob("*/stderr.log")):
         for line in log.read_text(errors="replace").splitlines():
@@ -136,6 +143,34 @@ def soak(out: Path, seconds: float) -> dict[str, Any]:
         "frames_lost": int(report["extra"].get("frames_lost", 0)),
         "errors": errors,
     }
+
+
+def _print_minutes(out: Path, records: list[dict[str, Any]], begin_ns: int, end_ns: int) -> None:
+    """The per-minute table of the docstring, on stderr."""
+    minutes = max(1, int((end_ns - begin_ns) // 60e9))
+    c2p: list[list[float]] = [[] for _ in range(minutes)]
+    stages: dict[str, list[list[float]]] = {"encode": [[] for _ in range(minutes)], "hold": [[] for _ in range(minutes)]}
+
+    def minute(t_ns: int) -> int | None:
+        index = int((t_ns - begin_ns) // 60e9)
+        return index if 0 <= index < minutes else None
+
+    for r in records:
+        for f in first_presents([FramePresented(**p) for p in r["presented"]]):
+            if (m := minute(f.present_ns)) is not None:
+                c2p[m].append((f.present_ns - f.capture_ns) / 1e6)
+    for path in sorted((out / "peers").glob("*/spans.json")):
+        for span in json.loads(path.read_text()):
+            if span["name"] in stages and (m := minute(span["start_ns"])) is not None:
+                stages[span["name"]][m].append((span["end_ns"] - span["start_ns"]) / 1e6)
+
+    def p50(values: list[float]) -> str:
+        return f"{np.median(values):.1f}" if values else "-"
+
+    print("  soak: minute  c2p_p50_ms  frames  encode_p50_ms  hold_p50_ms", file=sys.stderr)
+    for m in range(minutes):
+        print(f"  soak: {m + 1:6d}  {p50(c2p[m]):>10}  {len(c2p[m]):6d}  {p50(stages['encode'][m]):>13}  "
+              f"{p50(stages['hold'][m]):>11}", file=sys.stderr)
 
 
 def main() -> None:

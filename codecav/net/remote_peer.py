@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 CAPABILITIES: tuple[str, ...] = ("int8", "fp16", "gaze", "voice-opus", CAPABILITY_V2)
 """What this codecav announces in Hello."""
+CHECK_PERIOD_S = 0.5
+"""How often a linked peer's liveness, answer and avatar transfer are checked (and pings sent when due)."""
 AVATAR_SEND_BUFFER_BYTES = 256 * 1024
 """An avatar transfer waits while more than this is queued on the control channel (keeps pings timely)."""
 
@@ -136,20 +138,32 @@ class RemotePeer(Generic[L]):
         hello = Hello(self.config.peer_id, self.own.package.manifest.avatar_id, self.own.sha256, CAPABILITIES)
         pings = 0
         opened_us = self.clock.now_us()
+        last_ping_us: int | None = None
+        latent_seen = self.link.stats.latent_sent_bytes
         while True:
             self._check_answered(opened_us)
             self._check_alive()
+            synced = self.sync.estimate() is not None
             # Through an SFU, messages sent before the other side subscribed to us are lost: repeat Hello before
             # every ping until a Pong shows our messages arrive (control is ordered, so the Hello did too).
-            if self.sync.estimate() is None:
+            if not synced:
                 self._send(hello)
             request = self.fetch.retry_request(self.clock.now_us())
             if request is not None:
                 self._send(request)
-            self._ping_sequence = (self._ping_sequence + 1) % 2**32
-            self._send(Ping(self._ping_sequence, self.clock.now_us()))
-            pings += 1
-            period_s = 0.05 if pings < 8 else self.config.ping_interval_s
+            now_us = self.clock.now_us()
+            # While our frames flow they tell the peer we are alive; otherwise pings do, 4 within its silence limit.
+            latent_now = self.link.stats.latent_sent_bytes
+            frames_flow, latent_seen = latent_now != latent_seen, latent_now
+            interval_s = self.config.ping_interval_s if frames_flow else min(self.config.ping_interval_s,
+                                                                             self.config.peer_silent_s / 4)
+            if (not synced or pings < 8 or last_ping_us is None
+                    or now_us - last_ping_us >= interval_s * 1e6 - 1000):
+                self._ping_sequence = (self._ping_sequence + 1) % 2**32
+                self._send(Ping(self._ping_sequence, now_us))
+                pings += 1
+                last_ping_us = now_us
+            period_s = 0.05 if pings < 8 else min(CHECK_PERIOD_S, self.config.ping_interval_s)
             slept_from = self.clock.now_us()
             await asyncio.sleep(period_s)
             if self.clock.now_us() - slept_from > 2 * period_s * 1e6 + 100_000:

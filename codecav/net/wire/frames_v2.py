@@ -56,8 +56,10 @@ KEPT_KEYS = 4
 """Key frames a receiver keeps as references (all within KEY_WINDOW sequence numbers, so their tags differ)."""
 KEY_WINDOW = 192
 """A receiver forgets key frames more than this many sequence numbers before the newest one."""
-DEFAULT_KEY_INTERVAL_US = 333_000
-"""A sender starts a key frame once this much capture time passed since the last one (10 frames at 30/s)."""
+DEFAULT_KEY_INTERVAL_US = 100_000
+"""A sender starts a key frame once this much capture time passed since the last one (3 frames at 30/s). On
+every shipped sample's speech codes 100 ms is also the cheapest interval (docs/wire-format.md), and a lost key
+frame costs the least."""
 MAX_TIME_DELTA_US = 2**31
 """Largest |capture time - key capture time| of a delta frame, microseconds."""
 
