@@ -1,13 +1,16 @@
-"""Fuzz every parser of bytes a stranger can send, at volume: latent frames, control messages, signaling JSON.
+"""Fuzz every parser of bytes a stranger can send, at volume: latent frames (wire v1 and v2), control messages,
+signaling JSON.
 
     .venv/bin/python benchmarks/fuzz_wire.py --json [--inputs N] [--seed S]
 
-The unit tests (tests/net/wire/test_fuzz.py, hypothesis) run a few hundred inputs per property; this runs N
-(default 100,000) seeded inputs, in equal shares of five kinds: random bytes; valid latent and control messages
-with bytes overwritten, inserted or cut; valid messages with one msgpack field replaced by a random value
-(nested up to 40 deep); random and mutated signaling JSON (client and server messages, nesting up to 2,000
-deep). Each input goes through the decoders of its family; the only acceptable outcomes are a decoded message
-or the family's one-line error (WireFormatError, ProtocolError). Prints exactly `inputs` (how many ran),
+The unit tests (tests/net/wire/test_fuzz.py, test_fuzz_v2.py, hypothesis) run a few hundred inputs per property;
+this runs N (default 100,000) seeded inputs, in equal shares of seven kinds: random bytes; valid v1 latent and
+control messages with bytes overwritten, inserted or cut; valid messages with one msgpack field replaced by a
+random value (nested up to 40 deep); random and mutated signaling JSON (client and server messages, nesting up to
+2,000 deep); random bit streams after the v2 version byte; valid v2 key and delta frames with bytes and bits
+changed, cut or extended. Each input goes through the decoders of its family (v2 frames through a stream decoder
+that holds a key frame, so deltas are read too); the only acceptable outcomes are a decoded message or the
+family's one-line error (WireFormatError, ProtocolError). Prints exactly `inputs` (how many ran),
 `escapes` (anything else raised, or a multi-line error; each is echoed to stderr with the input's kind and
 seed) and `inputs_per_s`.
 """
@@ -38,7 +41,9 @@ from codecav.net.signaling.messages import (  # noqa: E402
 )
 from codecav.net.wire.control import AvatarChunk, Ping, decode_control_message, encode_control_message  # noqa: E402
 from codecav.net.wire.frames import decode_latent_frame, encode_latent_frame  # noqa: E402
+from codecav.net.wire.frames_v2 import LatentStreamDecoder  # noqa: E402
 from tests.net.frames import LAYOUT_256, sample_frame  # noqa: E402
+from tests.net.wire.v2_frames import TABLE_256, delta_message, key_message  # noqa: E402
 
 VALID_WIRE = [
     encode_latent_frame(sample_frame(), LAYOUT_256),
@@ -46,6 +51,8 @@ VALID_WIRE = [
     encode_control_message(Ping(7, 123_456)),
     encode_control_message(AvatarChunk("0" * 64, 3, b"x" * 300)),
 ]
+KEY_V2 = key_message()[0]
+VALID_V2 = [KEY_V2, key_message(with_gaze=False)[0], delta_message(3), delta_message(40)]
 VALID_JSON = [client_message_json(Join("room", "alice", "token")),
               client_message_json(Offer("bob", "v=0\r\n" * 20))]
 
@@ -93,6 +100,16 @@ def _wire(data: bytes) -> None:
         except WireFormatError as exc:
             if "\n" in str(exc):
                 raise AssertionError(f"multi-line error: {exc!r}") from None
+
+
+def _wire_v2(data: bytes) -> None:
+    decoder = LatentStreamDecoder(LAYOUT_256, TABLE_256)
+    decoder.decode(KEY_V2)  # a held key frame, so deltas are read to the end
+    try:
+        decoder.decode(data)
+    except WireFormatError as exc:
+        if "\n" in str(exc):
+            raise AssertionError(f"multi-line error: {exc!r}") from None
 
 
 def _signaling(text: str) -> None:
@@ -146,8 +163,25 @@ def signaling_fields(rng: random.Random) -> None:
     _signaling(json.dumps(obj, default=lambda v: v.hex() if isinstance(v, bytes) else str(v)))
 
 
+def random_v2(rng: random.Random) -> None:
+    """The v2 version byte and random bits of random length."""
+    _wire_v2(b"\x02" + rng.randbytes(rng.randint(0, 600)))
+
+
+def mutated_v2(rng: random.Random) -> None:
+    """A valid v2 key or delta frame with bytes overwritten, cut or inserted, or single bits flipped."""
+    data = bytearray(rng.choice(VALID_V2))
+    if rng.random() < 0.5:
+        for _ in range(rng.randint(1, 4)):
+            bit = rng.randrange(8 * len(data))
+            data[bit // 8] ^= 1 << (bit % 8)
+        _wire_v2(bytes(data))
+    else:
+        _wire_v2(_mutate(bytes(data), rng))
+
+
 KINDS: list[Callable[[random.Random], None]] = [random_bytes, mutated_wire, field_replaced, signaling_json,
-                                                signaling_fields]
+                                                signaling_fields, random_v2, mutated_v2]
 
 
 def fuzz(inputs: int, seed: int) -> dict[str, Any]:

@@ -64,6 +64,9 @@ class AvatarDraw:
     """From AvatarRenderer.add_avatar of the renderer that draws it."""
     model: np.ndarray
     """float32 [4, 4] head space -> world (column-vector convention)."""
+    placeholder: bool = False
+    """Draw it as a placeholder: grey, from the colour it would have (its decoder was dropped and this is its
+    last good frame, standing in for the person; gl_common.draw_style_rgb)."""
 
 
 class AvatarRenderer(ABC):

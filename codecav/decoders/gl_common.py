@@ -33,7 +33,18 @@ GBUFFER_SURFACE_UNIT = 2
 GBUFFER_POSITION_UNIT = 3
 """Texture unit of the PiCA G-buffer head-space positions."""
 
-_DRAW_BLOCK_BYTES = 96  # std140: mat4 (64) + vec4 camera_head (16) + vec4 screen_rect (16)
+_DRAW_BLOCK_BYTES = 112  # std140: mat4 (64) + vec4 camera_head (16) + vec4 screen_rect (16) + vec4 draw_style (16)
+
+PLACEHOLDER_BASE, PLACEHOLDER_GAIN = 0.35, 0.4
+"""A placeholder's grey: base + gain x BT.601 luma of the colour it would have had (draw_block.glsl)."""
+
+
+def draw_style_rgb(rgb: np.ndarray, placeholder: bool) -> np.ndarray:
+    """NumPy reference of draw_block.glsl's draw_style: float RGB [..., 3] as a draw shows it."""
+    if not placeholder:
+        return rgb
+    luma = rgb @ np.array([0.299, 0.587, 0.114], dtype=rgb.dtype)
+    return np.repeat((PLACEHOLDER_BASE + PLACEHOLDER_GAIN * luma)[..., None], 3, axis=-1)
 
 
 def check_mesh(mesh: MeshTopology) -> None:
@@ -144,7 +155,8 @@ class DrawBlocks:
 
     def write(self, view: View, draws: Sequence[AvatarDraw], bounds: Sequence[np.ndarray] | None = None) -> None:
         """Fill one block per draw: head->clip (column-major), the camera in head space with slot + 1 in w,
-        and the screen rectangle of the head-space AABB `bounds[i]` (whole screen when not given)."""
+        the screen rectangle of the head-space AABB `bounds[i]` (whole screen when not given), and the draw's
+        style (x: 1 for a placeholder)."""
         if not draws:
             return
         data = np.zeros((len(draws), self._stride // 4), dtype=np.float32)
@@ -155,6 +167,7 @@ class DrawBlocks:
             data[i, 16:19] = camera_in_head(draw.model, view)
             data[i, 19] = i + 1
             data[i, 20:24] = screen_rect(mvp, bounds[i], view) if bounds is not None else (-1, -1, 1, 1)
+            data[i, 24] = 1.0 if draw.placeholder else 0.0
         if self._buffer is None or self._buffer.size < data.nbytes:
             if self._buffer is not None:
                 self._buffer.release()

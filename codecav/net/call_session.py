@@ -35,6 +35,19 @@ RELINK_MAX_WAIT_S = 30.0
 """... up to this."""
 RELINK_DEFER_S = 2.0
 """The peer with the larger id waits this much longer, so that when both dropped each other only one offers."""
+RELINK_RESET_S = 60.0
+"""A peer dropped again this long after its previous drop starts the backoff afresh (it was linked meanwhile)."""
+
+
+def next_relink_wait(previous: tuple[float, float] | None, now_s: float) -> tuple[float, tuple[float, float]]:
+    """The wait before offering a dropped peer a new link, and the state to keep for its next drop: `previous`
+    is (the wait its next drop would get, when it was last dropped) or None before its first drop. The wait
+    doubles from RELINK_FIRST_WAIT_S up to RELINK_MAX_WAIT_S while drops follow each other, and starts again from
+    the first wait once a drop comes over RELINK_RESET_S after the one before."""
+    wait_s = RELINK_FIRST_WAIT_S
+    if previous is not None and now_s - previous[1] <= RELINK_RESET_S:
+        wait_s = previous[0]
+    return wait_s, (min(RELINK_MAX_WAIT_S, wait_s * 2), now_s)
 
 
 def monotonic_us() -> int:
@@ -77,7 +90,8 @@ class CallSession(CallBase[PeerLink]):
         self._room: set[str] = set()
         """Who else the signaling server says is in the room."""
         self._relinks: dict[str, asyncio.Task[None]] = {}
-        self._relink_wait_s: dict[str, float] = {}
+        self._relink_backoff: dict[str, tuple[float, float]] = {}
+        """Per peer: the state next_relink_wait keeps between its drops."""
         self.relinks = 0
         """Links made again to a peer dropped while still in the room (e.g. after a stall of over peer_silent_s)."""
 
@@ -234,11 +248,12 @@ class CallSession(CallBase[PeerLink]):
     def _after_drop(self, peer_id: str) -> None:
         """A peer dropped while the server still has it in the room (it stalled, or its network went for a while)
         is offered a link again: at once by the peer with the smaller id, after RELINK_DEFER_S by the other (whose
-        offer is then needed only if the first did not drop it), then with backoff up to RELINK_MAX_WAIT_S."""
+        offer is then needed only if the first did not drop it), then with backoff up to RELINK_MAX_WAIT_S
+        (next_relink_wait)."""
         if peer_id not in self._room or peer_id in self._relinks:
             return
-        wait_s = self._relink_wait_s.get(peer_id, RELINK_FIRST_WAIT_S)
-        self._relink_wait_s[peer_id] = min(RELINK_MAX_WAIT_S, wait_s * 2)
+        wait_s, self._relink_backoff[peer_id] = next_relink_wait(self._relink_backoff.get(peer_id),
+                                                                 self.clock.now_us() / 1e6)
         if self.config.peer_id > peer_id:
             wait_s += RELINK_DEFER_S
         task = asyncio.create_task(self._relink(peer_id, wait_s), name=f"call-relink-{peer_id}")

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 
 DROPPED_HOLD_NS = 1_000_000_000
-"""A dropped decoder's avatar keeps showing its last good frame this long, then is no longer drawn."""
+"""A dropped decoder's avatar keeps showing its last good frame this long, then that frame in grey as a
+placeholder (AvatarDraw.placeholder): the person is still in the call, their face is no longer live."""
 
 
 @dataclass
@@ -119,7 +120,8 @@ class SceneRenderer:
     def _decode(self, scene: Scene, index: int, eye_mid: np.ndarray, spans: Profiler,
                 now: Callable[[], int]) -> AvatarDraw | None:
         """Decode instance `index` into its GPU handle (a 'decode' span); the draw that shows it. An instance whose
-        decoder was dropped shows its last good frame for DROPPED_HOLD_NS, then None (not drawn)."""
+        decoder was dropped shows its last good frame for DROPPED_HOLD_NS, then that frame as a grey placeholder
+        (None when it never had a good frame: nothing to draw)."""
         instance = scene.instances[index]
         if instance.avatar_key not in self._avatars:
             raise ValueError(f"scene instance {index} uses unknown avatar {instance.avatar_key!r}")
@@ -137,9 +139,10 @@ class SceneRenderer:
                     self._gl.update(handle, frame)
                     return AvatarDraw(handle, instance.transform)
         cached_key, last = self._handles[index] if index < len(self._handles) else ("", None)
-        if last is None or cached_key != instance.avatar_key or now() - loaded.dropped_ns > DROPPED_HOLD_NS:
+        if last is None or cached_key != instance.avatar_key:
             return None
-        return AvatarDraw(last, instance.transform)  # its last good frame, for a moment
+        # Its last good frame for a moment, then the same frame in grey: not live, but still there.
+        return AvatarDraw(last, instance.transform, placeholder=now() - loaded.dropped_ns > DROPPED_HOLD_NS)
 
     def warm_up(self, scene: Scene, views: list[View], indices: list[int] | None = None) -> None:
         """Decode the instances `indices` (default: all) once and draw them into throw-away framebuffers the

@@ -17,6 +17,6 @@ void main() {
     count_invocation();
     // Per-pixel view direction: from this surface point towards the camera, in head space.
     vec3 view_dir = normalize(u_camera_head.xyz - v_position);
-    f_color = vec4(pixel_mlp(v_uv, view_dir), 1.0);
+    f_color = vec4(draw_style(pixel_mlp(v_uv, view_dir)), 1.0);
 }
 #endif

@@ -28,6 +28,6 @@ void main() {
     count_invocation();
     vec3 position = texelFetch(u_gbuffer_position, pixel, 0).xyz;
     vec3 view_dir = normalize(u_camera_head.xyz - position);
-    f_color = vec4(pixel_mlp(surface.xy, view_dir), 1.0);
+    f_color = vec4(draw_style(pixel_mlp(surface.xy, view_dir)), 1.0);
 }
 #endif

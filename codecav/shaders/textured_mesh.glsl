@@ -18,6 +18,6 @@ in vec2 v_uv;
 out vec4 f_color;
 
 void main() {
-    f_color = vec4(texture(u_texture, v_uv).rgb, 1.0);
+    f_color = vec4(draw_style(texture(u_texture, v_uv).rgb), 1.0);
 }
 #endif

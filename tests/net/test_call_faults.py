@@ -11,12 +11,21 @@ import contextlib
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from codecav.net.call_session import CallSession
+from codecav.net.call_session import (
+    RELINK_FIRST_WAIT_S,
+    RELINK_MAX_WAIT_S,
+    RELINK_RESET_S,
+    CallSession,
+    next_relink_wait,
+)
 from codecav.net.errors import NetError
 from codecav.net.impairment import Impairment, impair
+from codecav.net.remote_peer import RemotePeer
+from codecav.net.signaling.messages import Offer
 from codecav.net.signaling.server import SignalingServer
 from tests.net.calls import SECRET, latent_received, send_frames, session
 from tests.net.loopback import until
@@ -192,5 +201,80 @@ def test_waiting_for_peers_ends_at_once_when_one_leaves(tmp_path: Path) -> None:
             finally:
                 await alice.stop()
                 await bob.stop()
+
+    asyncio.run(main())
+
+
+def test_relink_backoff_doubles_while_drops_follow_and_starts_again_after_a_calm() -> None:
+    waits, state, now = [], None, 100.0
+    for gap_s in (0, 5, 5, 5, 5, 5, 5, 5):  # drop after drop, 5 s apart
+        now += gap_s
+        wait_s, state = next_relink_wait(state, now)
+        waits.append(wait_s)
+    assert waits == [RELINK_FIRST_WAIT_S * 2**i for i in range(6)] + [RELINK_MAX_WAIT_S] * 2
+    wait_s, _ = next_relink_wait(state, now + RELINK_RESET_S + 1)  # linked for over a minute, then dropped
+    assert wait_s == RELINK_FIRST_WAIT_S
+
+
+def test_a_peer_that_never_answers_our_offer_is_given_up_on_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
+            alice, bob = session(server, "alice", tmp_path, seed=1), session(server, "bob", tmp_path, seed=2)
+            on_signal = CallSession._on_signal
+
+            async def alice_ignores_offers(self: CallSession, client: object, msg: object) -> None:
+                if self is alice and isinstance(msg, Offer):
+                    return  # she never answers
+                await on_signal(self, client, msg)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(CallSession, "_on_signal", alice_ignores_offers)
+            bob.config = replace(bob.config, peer=replace(bob.config.peer, connect_timeout_s=2.0))
+            await alice.start()
+            try:
+                with caplog.at_level(logging.WARNING):
+                    await bob.start()  # the newcomer offers to alice
+                    assert await until(lambda: bool(bob.stats().departed), 10.0), "bob kept waiting for alice"
+                departed = bob.stats().departed[0]
+                assert departed.peer == "alice" and "did not open within 2 s" in departed.departed_reason
+                lines = [r.getMessage() for r in caplog.records if r.name.startswith("codecav") and "alice" in
+                         r.getMessage()]
+                assert lines and all("\n" not in line for line in lines), lines
+                assert bob.signaling_connected, "bob's call goes on"
+            finally:
+                await bob.stop()
+                await alice.stop()
+
+    asyncio.run(main())
+
+
+def test_a_peer_that_never_sends_its_avatar_is_given_up_on_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
+            alice, bob = session(server, "alice", tmp_path, seed=1), session(server, "bob", tmp_path, seed=12)
+            send_avatar = RemotePeer._send_avatar
+
+            async def bob_keeps_his_avatar(self: RemotePeer[Any]) -> None:
+                if self.config.peer_id == "bob":
+                    return  # asked for it, he never sends a chunk
+                await send_avatar(self)
+
+            monkeypatch.setattr(RemotePeer, "_send_avatar", bob_keeps_his_avatar)
+            alice.config = replace(alice.config, avatar_timeout_s=1.5)
+            await alice.start()
+            await bob.start()
+            try:
+                with caplog.at_level(logging.WARNING):
+                    assert await until(lambda: any(d.peer == "bob" for d in alice.stats().departed), 15.0), \
+                        "alice kept waiting for bob's avatar"
+                departed = next(d for d in alice.stats().departed if d.peer == "bob")
+                assert "did not send its avatar" in departed.departed_reason
+                lines = [r.getMessage() for r in caplog.records if "did not send its avatar" in r.getMessage()]
+                assert lines and all("\n" not in line for line in lines), lines
+                assert bob.stats().peers[0].avatar == "ready", "bob has alice's avatar: only his was held back"
+            finally:
+                await bob.stop()
+                await alice.stop()
 
     asyncio.run(main())

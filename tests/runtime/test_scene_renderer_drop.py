@@ -1,5 +1,6 @@
 """A remote avatar whose decoder fails or blows its budget is dropped alone: it shows its last good frame for a
-moment and is then no longer drawn, with one log line and its reason; the other avatars and the loop go on."""
+moment and then that frame in grey as a placeholder, with one log line and its reason; the other avatars and the
+loop go on."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from codecav.assets.synthetic.avatar import build_synthetic_avatar
 from codecav.clock import FakeClock
 from codecav.decoders.base import DecodedFrame
+from codecav.decoders.gl_common import draw_style_rgb
 from codecav.decoders.neural import DecodeBudget, DecodeFailedError, OnnxNeuralDecoder
 from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.scene import AvatarInstance, Scene, camera_views, row_layout
@@ -59,10 +61,15 @@ def test_a_failing_decoder_is_dropped_alone_after_holding_its_last_frame(
     assert len(lines) == 1 and "peer bad" in lines[0] and "decode_failed" in lines[0] and "\n" not in lines[0]
     assert np.abs(held - first).max() <= 1, "the bad avatar holds its last good frame, the good one is unchanged"
     clock.advance(DROPPED_HOLD_NS + 1)
-    gone = frame()
-    background = gone[0, -1]
-    assert np.abs(gone[:, half:] - background).max() <= 1, "after the hold the dropped avatar is not drawn"
-    assert np.abs(gone[:, :half] - first[:, :half]).max() <= 1, "the good avatar is still drawn"
-    assert np.abs(first[:, half:] - background).max() > 20, "(it was drawn before)"
+    grey = frame()
+    assert np.abs(grey[:, :half] - first[:, :half]).max() <= 1, "the good avatar is still drawn"
+    background = first[0, -1]
+    covered = np.abs(first[:, half:] - background).max(axis=-1) > 20
+    assert covered.sum() > 50, "(the bad avatar was drawn before)"
+    shown, was = grey[:, half:][covered], first[:, half:][covered].astype(np.float64) / 255
+    assert np.all(shown[:, 0] == shown[:, 1]) and np.all(shown[:, 1] == shown[:, 2]), "the placeholder is grey"
+    expected = np.round(draw_style_rgb(was, placeholder=True) * 255)
+    assert np.abs(shown - expected).max() <= 2, "the placeholder is its last good frame in grey (draw_style)"
+    assert np.abs(grey[:, half:][~covered] - background).max() <= 1, "nothing drawn around it"
     target.close()
     renderer.release()

@@ -35,6 +35,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaRelay
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
 
 from codecav.clock import MONOTONIC, Clock
 from codecav.latent import LatentFrame
@@ -212,6 +213,8 @@ class SfuCallSession(CallBase[FeedLink]):
         self._events: asyncio.Task[None] | None = None
         self._subscribing: set[asyncio.Task[None]] = set()
         self._feeds: dict[str, str] = {}  # peer id -> feed id
+        self.subscribe_failures = 0
+        """Subscriptions to a participant's feed that failed (one WARNING line each; retried on its next publish)."""
         self._avatar_broadcast: AvatarBroadcast | None = None
         self._avatar_publisher: AvatarPublisher | None = None
         self._avatar_feeds: dict[str, str] = {}  # peer id -> its avatar feed id
@@ -301,15 +304,40 @@ class SfuCallSession(CallBase[FeedLink]):
         if self._subscribe_to is not None and display not in self._subscribe_to:
             return
         self._feeds[display] = feed
-        task = asyncio.create_task(self._subscribe(feed, display), name=f"sfu-subscribe-{display}")
+
+        async def subscribe() -> None:
+            try:
+                await self._subscribe(feed, display)
+            except (JanusError, NetError, OSError, ValueError, InvalidStateError, InvalidAccessError) as exc:
+                if self._feeds.get(display) == feed:
+                    del self._feeds[display]  # its next publish event tries again
+                self.subscribe_failures += 1
+                log.warning("subscription to %s failed (%s); unseen until it publishes again", display,
+                            " ".join(str(exc).split()) or type(exc).__name__)
+
+        task = asyncio.create_task(subscribe(), name=f"sfu-subscribe-{display}")
         self._subscribing.add(task)
         task.add_done_callback(self._subscribing.discard)
 
     async def _subscribe(self, feed: str, display: str) -> None:
         assert self._janus is not None and self._publisher is not None
         handle = await self._janus.attach()
-        jsep = await join_as_subscriber(handle, self.config.room, feed, display)
-        pc = RTCPeerConnection(_rtc_config(self.config))
+        pc: RTCPeerConnection | None = None
+        try:
+            jsep = await join_as_subscriber(handle, self.config.room, feed, display)
+            pc = RTCPeerConnection(_rtc_config(self.config))
+            await self._answer_feed(display, handle, jsep, pc)
+        except BaseException:  # nothing half-made stays behind: the connection closed, the handle detached
+            if pc is not None:
+                await close_peer_connection(pc, display)
+            with contextlib.suppress(JanusError, NetError, OSError):
+                await handle.detach()
+            raise
+
+    async def _answer_feed(self, display: str, handle: JanusHandle, jsep: dict[str, Any],
+                           pc: RTCPeerConnection) -> None:
+        """Answer Janus's offer for `display`'s feed on `pc` and start its RemotePeer."""
+        assert self._publisher is not None
         link = FeedLink(display, self._publisher, pc, handle)
         watch_connection(pc, link.times, self.clock)
         voice = new_remote_voice(self.config) if self._receive_voice else None

@@ -3,7 +3,9 @@ interfaces; see codecav.net.sfu.janus_server). Skips with the reason when janus 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -13,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from codecav.net.call_types import CallConfig
 from codecav.net.sfu.janus_server import JanusError, JanusNamespace, janus_binary
-from codecav.net.sfu.session import control_envelope, open_envelope
+from codecav.net.sfu.session import SfuCallSession, control_envelope, open_envelope
+from tests.net.calls import small_avatar
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -68,3 +72,40 @@ def test_envelopes_address_control_messages() -> None:
     assert open_envelope(control_envelope("carol", b"ping"), "bob") is None
     assert open_envelope(b"", "bob") is None and open_envelope("text", "bob") is None
     assert open_envelope(b"X123", "bob") is None and open_envelope(b"C", "bob") is None
+
+
+class _RefusingHandle:
+    """A Janus handle that refuses every request (a stand-in: a real Janus refusing a subscription mid-call, e.g.
+    for a feed that unpublished between its event and our join, cannot be provoked on cue)."""
+
+    def __init__(self) -> None:
+        self.detached = False
+
+    async def message(self, body: dict[str, Any], jsep: dict[str, Any] | None = None) -> Any:
+        raise JanusError(f"Janus refused {body.get('request')}: no such feed (426)")
+
+    async def detach(self) -> None:
+        self.detached = True
+
+
+def test_a_refused_subscription_is_one_line_and_leaves_nothing_behind(caplog: pytest.LogCaptureFixture) -> None:
+    handle = _RefusingHandle()
+
+    class Janus:
+        async def attach(self) -> _RefusingHandle:
+            return handle
+
+    async def main() -> None:
+        call = SfuCallSession(CallConfig(room="r", peer_id="alice", signal_url="http://127.0.0.1:1/janus",
+                                         token=""), small_avatar(1))
+        call._janus, call._publisher = Janus(), object()  # type: ignore[assignment]
+        with caplog.at_level(logging.WARNING):
+            call._subscribe_later("4242", "bob")
+            while call._subscribing:
+                await asyncio.sleep(0.01)
+        assert call.subscribe_failures == 1 and "bob" not in call._feeds and "bob" not in call._remotes
+        assert handle.detached
+        lines = [r.getMessage() for r in caplog.records]
+        assert len(lines) == 1 and "subscription to bob failed" in lines[0] and "no such feed" in lines[0]
+
+    asyncio.run(main())

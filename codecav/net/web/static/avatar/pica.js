@@ -119,7 +119,7 @@ export class PicaRenderer {
     this._depthProgram = null;
     this._drawBlock = gl.createBuffer();
     gl.bindBuffer(gl.UNIFORM_BUFFER, this._drawBlock);
-    gl.bufferData(gl.UNIFORM_BUFFER, 96, gl.DYNAMIC_DRAW);
+    gl.bufferData(gl.UNIFORM_BUFFER, 112, gl.DYNAMIC_DRAW);  // draw_block.glsl: std140, 28 floats
     this._handles = new Set();
   }
 
@@ -205,10 +205,11 @@ export class PicaRenderer {
     const eye = eyePosition(camera.view);
     const inv = matInverse(pose);
     const head = [0, 1, 2].map((r) => inv[r] * eye[0] + inv[4 + r] * eye[1] + inv[8 + r] * eye[2] + inv[12 + r]);
-    const data = new Float32Array(24);
+    const data = new Float32Array(28);
     data.set(mvp, 0);
     data.set([head[0], head[1], head[2], slot + 1], 16);
     data.set([-1, -1, 1, 1], 20);
+    data.set([0, 0, 0, 0], 24);  // u_draw_style: the page never draws placeholders (no decode budget here)
     const gl = this.gl;
     gl.bindBuffer(gl.UNIFORM_BUFFER, this._drawBlock);
     gl.bufferSubData(gl.UNIFORM_BUFFER, 0, data);

@@ -1,0 +1,133 @@
+"""How good VP8 can get on the call benchmark's renders at any bitrate, against the avatar path's quality: whether
+`benchmarks/call.py`'s "VP8 bitrate at equal PSNR" exists at all.
+
+    .venv/bin/python benchmarks/vp8_ceiling.py --json [--frames 60]
+
+Renders the first --frames frames of `benchmarks/call.py`'s sender (ada's speech codes, 640x480, as `codecav
+call` shows them) from the float codes and from the codes after a wire v2 round trip (no loss). Prints exactly:
+- `avatar_psnr_db`, `avatar_luma_psnr_db`: the v2 renders against the float renders, RGB and luma (BT.601 Y);
+- `yuv420_roundtrip_psnr_db`: the float renders converted to yuv420p (what VP8 codes) and back, no coding at all;
+- `vp8_trials`: per target bitrate, [kbit/s produced, RGB PSNR, luma PSNR] of libvpx VP8 in real time with the
+  denoiser off and the quantizer free (qmin 0, qmax 63), i.e. VP8 given every chance to spend bits;
+- `vp8_best_psnr_db`, `vp8_best_luma_psnr_db`: the best of those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import call  # noqa: E402
+from vp8_baseline import psnr  # noqa: E402
+
+from codecav.net.wire.frames_v2 import LatentStreamDecoder, LatentStreamEncoder  # noqa: E402
+
+TARGETS_BPS = (300_000, 700_000, 1_500_000, 3_000_000, 8_000_000)
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def luma_psnr(reference: list[np.ndarray], test: list[np.ndarray]) -> float:
+    """PSNR of the BT.601 luma of RGB frames (peak 255)."""
+    mse = float(np.mean([np.mean((a.astype(np.float64) @ LUMA - b.astype(np.float64) @ LUMA) ** 2)
+                         for a, b in zip(reference, test, strict=True)]))
+    return float(10.0 * np.log10(255.0**2 / mse))
+
+
+def renders(count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Float-code renders and wire-v2 renders of the call benchmark's first `count` frames."""
+    from codecav.runtime.render_command import framing_distance
+    from codecav.runtime.scene import AvatarInstance, Scene, camera_views
+    from codecav.runtime.scene_renderer import SceneRenderer
+    from codecav.xr.headless import HeadlessTarget
+
+    avatar = str(call.SAMPLES_DIR / "ada.cavatar")  # call.py's default sender
+    package = call.sender_package(argparse.Namespace(avatar=avatar))
+    layout = package.manifest.latent
+    if package.quant_table is None:
+        raise SystemExit(f"vp8_ceiling: {avatar} has no quant table for wire v2")
+    source = call.SyntheticLatentSource(layout, fps=call.FPS, seed=call.SOURCE_SEED)
+    codes = call.clip_codes(package)
+    encoder, decoder = LatentStreamEncoder(layout, package.quant_table), LatentStreamDecoder(layout, package.quant_table)
+    width, height = 640, 480
+    target = HeadlessTarget(camera_views(width, height,
+                                         eye=(0.0, 0.0, framing_distance(0.25, 35.0, width / height, 1.1))))
+    try:
+        renderer = SceneRenderer(target.ctx)
+        renderer.add_avatar("a", package)
+        instance = AvatarInstance("a", np.eye(4, dtype=np.float32), np.zeros(layout.dim, np.float32))
+        scene = Scene([instance])
+
+        def render(code: np.ndarray) -> np.ndarray:
+            instance.code = code
+            renderer.render(scene, target.begin_frame())
+            target.present()
+            return np.array(target.read_rgb(0))
+
+        reference, received = [], []
+        for seq in range(count):
+            frame = call.sent_frame(source, codes, seq, 10**12 + int(seq * 1e6 / call.FPS))
+            reference.append(render(frame.code))
+            received.append(render(decoder.decode(encoder.encode(frame)).code))
+        renderer.release()
+    finally:
+        target.close()
+    return reference, received
+
+
+def vp8_trial(frames: list[np.ndarray], bps: int) -> list[float]:
+    """[kbit/s, RGB PSNR, luma PSNR] of libvpx VP8 at `bps`, denoiser off, quantizer free."""
+    height, width = frames[0].shape[:2]
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
+    encoder.bit_rate, encoder.qmin, encoder.qmax, encoder.gop_size = bps, 0, 63, 3000
+    encoder.options = {"deadline": "realtime", "cpu-used": "-6", "lag-in-frames": "0", "noise-sensitivity": "0",
+                       "minrate": str(bps), "maxrate": str(bps), "bufsize": str(bps)}
+    decoder = av.CodecContext.create("libvpx", "r")
+    total, decoded = 0, []
+    for index, image in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = index, Fraction(1, int(call.FPS))
+        for packet in encoder.encode(frame):
+            total += packet.size
+            decoded += [f.to_ndarray(format="rgb24") for f in decoder.decode(packet)]
+    shown = frames[:len(decoded)]
+    return [round(total * 8 / 1000 / (len(frames) / call.FPS), 1), round(psnr(shown, decoded), 2),
+            round(luma_psnr(shown, decoded), 2)]
+
+
+def measure(count: int) -> dict[str, Any]:
+    reference, received = renders(count)
+    roundtrip = [av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p").to_ndarray(format="rgb24")
+                 for f in reference]
+    trials = [vp8_trial(reference, bps) for bps in TARGETS_BPS]
+    return {
+        "avatar_psnr_db": round(psnr(reference, received), 2),
+        "avatar_luma_psnr_db": round(luma_psnr(reference, received), 2),
+        "yuv420_roundtrip_psnr_db": round(psnr(reference, roundtrip), 2),
+        "vp8_trials": {str(bps // 1000): trial for bps, trial in zip(TARGETS_BPS, trials, strict=True)},
+        "vp8_best_psnr_db": max(t[1] for t in trials),
+        "vp8_best_luma_psnr_db": max(t[2] for t in trials),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--frames", type=int, default=60, help="frames rendered and coded (default 60)")
+    args = parser.parse_args()
+    result = measure(args.frames)
+    print(json.dumps(result) if args.json else result)
+
+
+if __name__ == "__main__":
+    main()
