@@ -149,7 +149,7 @@ def _print_minutes(out: Path, records: list[dict[str, Any]], begin_ns: int, end_
     """The per-minute table of the docstring, on stderr."""
     minutes = max(1, int((end_ns - begin_ns) // 60e9))
     c2p: list[list[float]] = [[] for _ in range(minutes)]
-    stages: dict[str, list[list[float]]] = {"encode": [[] for _ in range(minutes)], "hold": [[] for _ in range(minutes)]}
+    stages: dict[str, list[list[float]]] = {name: [[] for _ in range(minutes)] for name in ("encode", "hold")}
 
     def minute(t_ns: int) -> int | None:
         index = int((t_ns - begin_ns) // 60e9)

@@ -57,7 +57,8 @@ def renders(count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         raise SystemExit(f"vp8_ceiling: {avatar} has no quant table for wire v2")
     source = call.SyntheticLatentSource(layout, fps=call.FPS, seed=call.SOURCE_SEED)
     codes = call.clip_codes(package)
-    encoder, decoder = LatentStreamEncoder(layout, package.quant_table), LatentStreamDecoder(layout, package.quant_table)
+    encoder = LatentStreamEncoder(layout, package.quant_table)
+    decoder = LatentStreamDecoder(layout, package.quant_table)
     width, height = 640, 480
     target = HeadlessTarget(camera_views(width, height,
                                          eye=(0.0, 0.0, framing_distance(0.25, 35.0, width / height, 1.1))))

@@ -9,10 +9,12 @@ Only then is the package cached and returned. Every refusal is counted by reason
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,11 +107,23 @@ TRIALS = TrialMemo()
 """This process's trial runs (AvatarCache.put)."""
 
 
-class AvatarCache:
-    """Verified packages on disk, named by the sha256 of their .cavatar bytes."""
+DEFAULT_CACHE_BYTES = 1024 * 1024 * 1024
+"""Most bytes of packages an avatar cache keeps (least recently used go first)."""
+STALE_TEMP_S = 3600.0
+"""A temporary file of an unfinished check older than this (its process died mid-trial) is removed."""
 
-    def __init__(self, root: Path | None = None) -> None:
+
+class AvatarCache:
+    """Verified packages on disk, named by the sha256 of their .cavatar bytes, at most `max_bytes` of them: after
+    each new package the least recently used ones (by modification time, which `get` refreshes) are removed until
+    the rest fit, never the new one. Peers can only add packages that passed every check, but as many as they like:
+    the bound keeps a stream of new digests from filling the disk."""
+
+    def __init__(self, root: Path | None = None, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.root = default_avatar_cache_dir() if root is None else Path(root)
+        self.max_bytes = max_bytes
+        self.evicted = 0
+        """Packages removed to keep the cache within max_bytes (this process)."""
 
     def path_for(self, sha256: str) -> Path:
         """Where the package with this digest lives (or would)."""
@@ -126,10 +140,13 @@ class AvatarCache:
             log.warning("cached avatar %s does not match its digest; ignoring it", path)
             return None
         try:
-            return load_avatar(path)
+            package = load_avatar(path)
         except AvatarFormatError as exc:
             log.warning("cached avatar %s no longer loads (%s); ignoring it", path, exc)
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: evicted last
+        return package
 
     def put(self, sha256: str, data: bytes) -> AvatarPackage:
         """Check `data` (digest, load_avatar's static checks, then one bounded trial run of its models in a child
@@ -148,7 +165,32 @@ class AvatarCache:
             tmp.unlink(missing_ok=True)
             raise
         os.replace(tmp, final)
+        self._evict(keep=final)
         return package
+
+    def _evict(self, keep: Path) -> None:
+        """Remove the least recently used packages until the cache fits max_bytes (never `keep`), and temporary
+        files older than STALE_TEMP_S."""
+        now = time.time()
+        entries = []
+        for path in self.root.iterdir():
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            if path.name.startswith(".") and ".tmp-" in path.name:
+                if now - stat.st_mtime > STALE_TEMP_S:
+                    path.unlink(missing_ok=True)
+            elif path.suffix == ".cavatar" and path != keep:
+                entries.append((stat.st_mtime, stat.st_size, path))
+        total = sum(size for _, size, _ in entries) + keep.stat().st_size
+        for _, size, path in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+            self.evicted += 1
+            log.info("avatar cache over %d MB: removed %s (least recently used)", self.max_bytes // 2**20, path.name)
 
 
 @dataclass

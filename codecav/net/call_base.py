@@ -60,7 +60,7 @@ class CallBase(Generic[L]):
         self.clock = clock
         """The call's time source; its microseconds (now_us) are the clock of capture and render times."""
         self._departed: list[PeerCallStats] = []
-        self._cache = AvatarCache(config.cache_dir)
+        self._cache = AvatarCache(config.cache_dir, config.max_cache_bytes)
         self._exchange = ExchangeStats()
         self._remotes: dict[str, RemotePeer[L]] = {}
         self._runners: dict[str, asyncio.Task[None]] = {}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codecav.assets.package import AvatarPackage
+from codecav.net.avatar_exchange import DEFAULT_CACHE_BYTES
 from codecav.net.impairment import Impairment
 from codecav.net.jitter_buffer import JitterConfig, PlayoutSample
 from codecav.net.lip_sync import LipSyncConfig
@@ -40,6 +41,8 @@ class CallConfig:
     """Avatar cache (default $CODECAV_CACHE/avatars or ~/.cache/codecav/avatars)."""
     max_avatar_bytes: int = 64 * 1024 * 1024
     """Largest avatar package accepted from a peer."""
+    max_cache_bytes: int = DEFAULT_CACHE_BYTES
+    """Most bytes of verified packages the avatar cache keeps (least recently used removed first)."""
     ping_interval_s: float = 2.0
     """Clock-sync ping period once synced (the first 8 pings go every 50 ms, and every check until a pong comes).
     Each ping costs a datagram each way plus the transport's acknowledgements, ~1 kbit/s per ping a second on

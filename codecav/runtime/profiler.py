@@ -128,8 +128,9 @@ class SpanStore:
     def spans(self) -> list[Span]:
         """Every span, as Span objects, in the order recorded."""
         texts = self._texts
+        columns = (self._start, self._end, self._frame, self._name, self._thread, self._peer)
         return [Span(texts[n], s, e, texts[t], None if f == self.NO_FRAME else f, texts[p])
-                for s, e, f, n, t, p in zip(self._start, self._end, self._frame, self._name, self._thread, self._peer)]
+                for s, e, f, n, t, p in zip(*columns, strict=True)]
 
 
 class Profiler:

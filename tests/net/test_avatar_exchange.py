@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from functools import lru_cache
 from pathlib import Path
@@ -170,3 +171,24 @@ def test_from_path_reads_cavatar_bytes_and_zips_directories(tmp_path: Path) -> N
 def test_default_cache_dir_follows_codecav_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CODECAV_CACHE", str(tmp_path))
     assert AvatarCache().root == tmp_path / "avatars"
+
+
+def test_the_cache_keeps_within_its_size_by_removing_the_least_recently_used(tmp_path: Path) -> None:
+    """A stream of new (valid) packages from peers cannot fill the disk: past max_bytes the least recently used go."""
+    avatars = [OwnAvatar.from_package(build_synthetic_avatar(seed=s, feature_size=16, mesh_resolution=(8, 12)))
+               for s in (21, 22, 23)]
+    size = max(len(a.data) for a in avatars)
+    cache = AvatarCache(tmp_path, max_bytes=2 * size + size // 2)  # room for two
+    first, second, third = avatars
+    cache.put(first.sha256, first.data)
+    cache.put(second.sha256, second.data)
+    old = cache.path_for(first.sha256).stat().st_mtime - 10
+    os.utime(cache.path_for(second.sha256), (old, old))  # second is the older one now...
+    assert cache.get(first.sha256) is not None  # ...and first was just used
+    (tmp_path / f".{third.sha256}.cavatar.tmp-1").write_bytes(b"left by a process killed mid-trial")
+    os.utime(tmp_path / f".{third.sha256}.cavatar.tmp-1", (old - 7200, old - 7200))
+    cache.put(third.sha256, third.data)
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == sorted(f"{a.sha256}.cavatar" for a in (first, third)), kept
+    assert cache.evicted == 1 and cache.get(second.sha256) is None
+    assert sum(p.stat().st_size for p in tmp_path.iterdir()) <= cache.max_bytes
