@@ -216,63 +216,45 @@ def test_relink_backoff_doubles_while_drops_follow_and_starts_again_after_a_calm
     assert wait_s == RELINK_FIRST_WAIT_S
 
 
-def test_a_peer_that_never_answers_our_offer_is_given_up_on_in_one_line(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    async def main() -> None:
-        async with SignalingServer("127.0.0.1", 0, SECRET) as server:
-            alice, bob = session(server, "alice", tmp_path, seed=1), session(server, "bob", tmp_path, seed=2)
-            on_signal = CallSession._on_signal
-
-            async def alice_ignores_offers(self: CallSession, client: object, msg: object) -> None:
-                if self is alice and isinstance(msg, Offer):
-                    return  # she never answers
-                await on_signal(self, client, msg)  # type: ignore[arg-type]
-
-            monkeypatch.setattr(CallSession, "_on_signal", alice_ignores_offers)
-            bob.config = replace(bob.config, peer=replace(bob.config.peer, connect_timeout_s=2.0))
-            await alice.start()
-            try:
-                with caplog.at_level(logging.WARNING):
-                    await bob.start()  # the newcomer offers to alice
-                    assert await until(lambda: bool(bob.stats().departed), 10.0), "bob kept waiting for alice"
-                departed = bob.stats().departed[0]
-                assert departed.peer == "alice" and "did not open within 2 s" in departed.departed_reason
-                lines = [r.getMessage() for r in caplog.records if r.name.startswith("codecav") and "alice" in
-                         r.getMessage()]
-                assert lines and all("\n" not in line for line in lines), lines
-                assert bob.signaling_connected, "bob's call goes on"
-            finally:
-                await bob.stop()
-                await alice.stop()
-
-    asyncio.run(main())
-
-
-def test_a_peer_that_never_sends_its_avatar_is_given_up_on_in_one_line(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("never", ["answers the offer", "sends its avatar"])
+def test_a_peer_that_never_answers_is_given_up_on_in_one_line(
+        never: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """bob offers (the newcomer does); alice either never answers his offer, or asks for his avatar and never gets
+    a chunk. The side left waiting gives up on the other in one line and its call goes on."""
     async def main() -> None:
         async with SignalingServer("127.0.0.1", 0, SECRET) as server:
             alice, bob = session(server, "alice", tmp_path, seed=1), session(server, "bob", tmp_path, seed=12)
-            send_avatar = RemotePeer._send_avatar
+            if never == "answers the offer":
+                on_signal = CallSession._on_signal
 
-            async def bob_keeps_his_avatar(self: RemotePeer[Any]) -> None:
-                if self.config.peer_id == "bob":
-                    return  # asked for it, he never sends a chunk
-                await send_avatar(self)
+                async def alice_ignores_offers(self: CallSession, client: object, msg: object) -> None:
+                    if self is not alice or not isinstance(msg, Offer):
+                        await on_signal(self, client, msg)  # type: ignore[arg-type]
 
-            monkeypatch.setattr(RemotePeer, "_send_avatar", bob_keeps_his_avatar)
-            alice.config = replace(alice.config, avatar_timeout_s=1.5)
+                monkeypatch.setattr(CallSession, "_on_signal", alice_ignores_offers)
+                bob.config = replace(bob.config, peer=replace(bob.config.peer, connect_timeout_s=2.0))
+                waiter, waited_for, reason = bob, "alice", "did not open within 2 s"
+            else:
+                send_avatar = RemotePeer._send_avatar
+
+                async def bob_keeps_his_avatar(self: RemotePeer[Any]) -> None:
+                    if self.config.peer_id != "bob":
+                        await send_avatar(self)
+
+                monkeypatch.setattr(RemotePeer, "_send_avatar", bob_keeps_his_avatar)
+                alice.config = replace(alice.config, avatar_timeout_s=1.5)
+                waiter, waited_for, reason = alice, "bob", "did not send its avatar"
             await alice.start()
-            await bob.start()
             try:
                 with caplog.at_level(logging.WARNING):
-                    assert await until(lambda: any(d.peer == "bob" for d in alice.stats().departed), 15.0), \
-                        "alice kept waiting for bob's avatar"
-                departed = next(d for d in alice.stats().departed if d.peer == "bob")
-                assert "did not send its avatar" in departed.departed_reason
-                lines = [r.getMessage() for r in caplog.records if "did not send its avatar" in r.getMessage()]
+                    await bob.start()
+                    assert await until(lambda: any(d.peer == waited_for for d in waiter.stats().departed), 15.0), \
+                        f"{waiter.config.peer_id} kept waiting"
+                departed = next(d for d in waiter.stats().departed if d.peer == waited_for)
+                assert reason in departed.departed_reason
+                lines = [r.getMessage() for r in caplog.records if reason in r.getMessage()]
                 assert lines and all("\n" not in line for line in lines), lines
-                assert bob.stats().peers[0].avatar == "ready", "bob has alice's avatar: only his was held back"
+                assert waiter.signaling_connected, "the call goes on"
             finally:
                 await bob.stop()
                 await alice.stop()
