@@ -233,6 +233,8 @@ class AvatarFetch:
         """The verified package, once known."""
         self.failed = False
         """A transfer was refused; the peer's avatar stays unknown (its frames are not decoded)."""
+        self.refusal: tuple[str, str] | None = None
+        """(sha256, reason key) of the latest refused package, to tell its owner (AvatarRefused)."""
         self._wanted: str | None = None
         self._parts: list[bytes] = []
         self._size = 0
@@ -272,7 +274,7 @@ class AvatarFetch:
         self._requested_us = now_us
         return self._request
 
-    def _refuse(self, reason: str, detail: str) -> None:
+    def _refuse(self, reason: str, detail: str, sha256: str | None = None) -> None:
         self.stats.refused[reason] = self.stats.refused.get(reason, 0) + 1
         self.stats.last_refusal = f"avatar from peer {self.peer} refused ({reason}): {detail}"
         # Through an SFU every transfer reaches every subscriber: strays are counted, not printed per chunk, and
@@ -280,6 +282,9 @@ class AvatarFetch:
         stray = reason in STRAY_REASONS
         log.log(logging.DEBUG if stray else logging.WARNING, "%s", self.stats.last_refusal)
         if not stray:
+            refused = sha256 or self._wanted
+            if refused is not None:
+                self.refusal = (refused, reason)
             self._wanted, self._parts, self._size, self.failed = None, [], 0, True
 
     def on_chunk(self, chunk: AvatarChunk, now_us: int | None = None) -> None:
@@ -336,10 +341,10 @@ class AvatarFetch:
         try:
             package = self.cache.put(sha256, data)
         except AvatarFormatError as exc:
-            self._refuse(f"invalid_package:{exc.reason}", str(exc))
+            self._refuse(f"invalid_package:{exc.reason}", str(exc), sha256)
             return None
         except ValueError as exc:
-            self._refuse("invalid_package", str(exc))
+            self._refuse("invalid_package", str(exc), sha256)
             return None
         self.stats.fetched += 1
         self.package = package

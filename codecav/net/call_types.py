@@ -211,6 +211,8 @@ class PeerCallStats:
     """This peer's voice as played here, when the call receives voice."""
     departed_reason: str = ""
     """For a departed peer: why it went ("peer left", "leaving", or the one line of a drop)."""
+    our_avatar_refused: str = ""
+    """The reason key this peer gave for refusing our avatar (it cannot see us); '' if it did not."""
     av_offset_ms: tuple[float, ...] = ()
     """Measured lip-sync offsets (one per 100 ms of voice played while the face was shown, oldest first):
     face capture time shown minus voice capture time heard at the same instant. Positive: the face is ahead

@@ -28,6 +28,7 @@ from codecav.net.voice_receiver import FaceDelay, RemoteVoice
 from codecav.net.wire.control import (
     AvatarChunk,
     AvatarDone,
+    AvatarRefused,
     AvatarRequest,
     Bye,
     ControlMessage,
@@ -107,6 +108,9 @@ class RemotePeer(Generic[L]):
         self.hello: Hello | None = None
         self.extra_drops: dict[str, int] = {}
         self.bye = False
+        self.our_avatar_refused = ""
+        """The reason key this peer gave for refusing our avatar ('' unless it told us it did)."""
+        self._told_refusal: tuple[str, str] | None = None
         self._timings = timings
         self._on_frame = on_frame
         self.voice = voice
@@ -252,6 +256,20 @@ class RemotePeer(Generic[L]):
         elif isinstance(msg, Bye):
             self.bye = True
             log.info("peer %s said bye (%s)", self.peer_id, msg.reason)
+        elif isinstance(msg, AvatarRefused):
+            if msg.avatar_sha256 != self.own.sha256:
+                self._drop("avatar_refused_unknown")
+            elif msg.reason != self.our_avatar_refused:
+                self.our_avatar_refused = msg.reason
+                log.warning("peer %s refused our avatar (%s): it cannot see us", self.peer_id, msg.reason)
+        self._tell_refusal()
+
+    def _tell_refusal(self) -> None:
+        """Tell the peer once that we refused its avatar package, with the reason key (AvatarRefused)."""
+        refusal = self.fetch.refusal
+        if refusal is not None and refusal != self._told_refusal and self.link.is_open:
+            self._told_refusal = refusal
+            self._send(AvatarRefused(*refusal))
 
     def _on_hello(self, hello: Hello) -> None:
         if hello.peer_id != self.peer_id:
@@ -277,6 +295,7 @@ class RemotePeer(Generic[L]):
         data = self.fetch.take(done)
         if data is not None and await asyncio.to_thread(self.fetch.verify, done.avatar_sha256, data) is not None:
             self._avatar_ready()
+        self._tell_refusal()
 
     def _avatar_ready(self) -> None:
         package = self.fetch.package
@@ -413,4 +432,5 @@ class RemotePeer(Generic[L]):
             join=self.join_timeline(),
             voice=self.voice.stats() if self.voice is not None else None,
             av_offset_ms=self.voice.sync.offsets() if self.voice is not None else (),
+            our_avatar_refused=self.our_avatar_refused,
         )

@@ -450,7 +450,9 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
                    f"{peer.audio_frames_received} voice frames, "
                    f"{peer.frames_lost} lost, playout delay {peer.playout_delay_ms:.0f} ms, clock offset "
                    f"{(peer.clock_offset_us or 0) / 1000:.2f} ms (+- {(peer.clock_error_bound_us or 0) / 1000:.2f})"
-                   f"{first}")
+                   f"{first}"
+                   + (f"; it refused our avatar ({peer.our_avatar_refused}): it cannot see us"
+                      if peer.our_avatar_refused else ""))
         if request.out is not None:
             request.out.mkdir(parents=True, exist_ok=True)
             path = request.out / "call_stats.json"

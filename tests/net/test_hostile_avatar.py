@@ -16,6 +16,7 @@ from codecav.net.avatar_exchange import OwnAvatar, sha256_hex
 from codecav.net.signaling.server import SignalingServer
 from tests.assets.attacks import add_gather_out_of_range, add_huge_loop
 from tests.net.calls import SECRET, latent_received, send_frames, session, small_avatar
+from tests.net.loopback import until
 
 
 def hostile(tmp_path: Path, attack: Callable[[Path], None]) -> OwnAvatar:
@@ -59,6 +60,10 @@ def test_a_hostile_avatar_is_refused_and_the_call_goes_on(tmp_path: Path, attack
                 assert latent_received(bob, "carol") >= 25 and bob.remote_frame("carol") is not None
                 assert bob.remote_frame("mallory") is None, "mallory's avatar is never decoded"
                 assert "mallory" in bob._remotes, "she stays in the call, unseen"
+                # ... and is told so, with the reason key (once per refuser)
+                assert await until(lambda: {p.peer: p.our_avatar_refused for p in mallory.stats().peers}
+                                   == {"bob": reason, "carol": reason}, 10.0), mallory.stats().peers
+                assert all(p.our_avatar_refused == "" for p in bob.stats().peers), "bob's own avatar was fine"
             finally:
                 for call in calls:
                     await call.stop()

@@ -38,9 +38,12 @@ MAX_TIME_US = 2**52
 """Largest clock-sync timestamp in microseconds."""
 MAX_REASON_LENGTH = 200
 """Longest Bye reason."""
+MAX_REASON_KEY_LENGTH = 64
+"""Longest refusal reason key (AvatarRefused)."""
 
 _ID = re.compile(r"[A-Za-z0-9._-]+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_REASON_KEY = re.compile(r"[a-z0-9_:.-]+")
 _WHAT = "control message"
 
 
@@ -124,7 +127,18 @@ class Bye:
     """Short human-readable reason, may be empty."""
 
 
-ControlMessage = Hello | Ping | Pong | AvatarRequest | AvatarChunk | AvatarDone | Bye
+@dataclass(frozen=True)
+class AvatarRefused:
+    """The sender refused the avatar package the receiver offered it: it cannot show the receiver."""
+
+    avatar_sha256: str
+    """Digest of the refused package."""
+    reason: str
+    """The refusal's reason key, as counted in the refuser's call stats (e.g. 'hash_mismatch',
+    'invalid_package:operator_not_allowed'): lowercase letters, digits and '_:.-' only."""
+
+
+ControlMessage = Hello | Ping | Pong | AvatarRequest | AvatarChunk | AvatarDone | Bye | AvatarRefused
 """Any control-channel message."""
 
 
@@ -144,6 +158,8 @@ def _fields_of(msg: ControlMessage) -> dict[str, Any]:
         return {"m": "avdone", "sha": msg.avatar_sha256, "size": msg.total_bytes, "chunks": msg.chunk_count}
     if isinstance(msg, Bye):
         return {"m": "bye", "why": msg.reason}
+    if isinstance(msg, AvatarRefused):
+        return {"m": "avrefused", "sha": msg.avatar_sha256, "why": msg.reason}
     raise WireEncodeError(f"cannot encode {type(msg).__name__} as a control message")
 
 
@@ -206,7 +222,14 @@ def decode_control_message(data: bytes) -> ControlMessage:
     if kind == "bye":
         why = reader.get_str("why", "reason", MAX_REASON_LENGTH) if "why" in fields else ""
         return Bye(why)
+    if kind == "avrefused":
+        digest = _sha(reader)
+        why = reader.get_str("why", "reason key", MAX_REASON_KEY_LENGTH, min_len=1)
+        if not _REASON_KEY.fullmatch(why):
+            raise InvalidFieldError(f"{reader.what} field 'why' (reason key) may only hold a-z, 0-9, '_', ':', '.', "
+                                    "'-'")
+        return AvatarRefused(digest, why)
     raise UnknownMessageTypeError(f"{_WHAT} has unknown type {kind!r}; version 1 knows {', '.join(_KINDS)}")
 
 
-_KINDS = ("hello", "ping", "pong", "avreq", "avchunk", "avdone", "bye")
+_KINDS = ("hello", "ping", "pong", "avreq", "avchunk", "avdone", "bye", "avrefused")

@@ -76,7 +76,8 @@ _CONTROL_KEYS = {"Hello": ("hello", {"peer": "peer_id", "avatar": "avatar_id", "
                  "AvatarRequest": ("avreq", {"avatar": "avatar_id", "sha": "avatar_sha256"}),
                  "AvatarChunk": ("avchunk", {"sha": "avatar_sha256", "i": "index", "data": "data"}),
                  "AvatarDone": ("avdone", {"sha": "avatar_sha256", "size": "total_bytes", "chunks": "chunk_count"}),
-                 "Bye": ("bye", {"why": "reason"})}
+                 "Bye": ("bye", {"why": "reason"}),
+                 "AvatarRefused": ("avrefused", {"sha": "avatar_sha256", "why": "reason"})}
 
 
 def python_control(data: bytes) -> dict[str, Any]:

@@ -16,7 +16,14 @@ import numpy as np
 import pytest
 
 from codecav.net import errors
-from codecav.net.wire.control import AvatarChunk, Hello, Pong, decode_control_message, encode_control_message
+from codecav.net.wire.control import (
+    AvatarChunk,
+    AvatarRefused,
+    Hello,
+    Pong,
+    decode_control_message,
+    encode_control_message,
+)
 from codecav.net.wire.frames import decode_latent_frame, encode_latent_frame
 from tests.net.frames import LAYOUT_256, sample_frame
 
@@ -99,6 +106,7 @@ CONTROL_CASES: dict[str, Callable[[], bytes]] = {
     "control_hello": lambda: encode_control_message(Hello("alice", "sample-ada", "ab" * 32, ("int8", "fp16"))),
     "control_pong": lambda: encode_control_message(Pong(7, 1_000_000, 1_250_300, 1_250_420)),
     "control_avatar_chunk": lambda: encode_control_message(AvatarChunk("cd" * 32, 3, bytes(range(64)))),
+    "control_avatar_refused": lambda: encode_control_message(AvatarRefused("cd" * 32, "invalid_package:trial")),
     "control_unknown_type": lambda: msgpack.packb({"v": 1, "m": "dance"}),
     "control_bad_sha": lambda: msgpack.packb({"v": 1, "m": "avreq", "avatar": "ada", "sha": "AB" * 32}),
 }
@@ -106,7 +114,8 @@ CONTROL_CASES: dict[str, Callable[[], bytes]] = {
 CONTROL_ERRORS: dict[str, tuple[type[errors.WireFormatError], str]] = {
     "control_unknown_type": (
         errors.UnknownMessageTypeError,
-        "control message has unknown type 'dance'; version 1 knows hello, ping, pong, avreq, avchunk, avdone, bye",
+        "control message has unknown type 'dance'; version 1 knows hello, ping, pong, avreq, avchunk, avdone, bye, "
+        "avrefused",
     ),
     "control_bad_sha": (
         errors.InvalidFieldError,

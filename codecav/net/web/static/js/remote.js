@@ -102,6 +102,9 @@ export class RemotePeer {
       case "avchunk": this._onChunk(msg); break;
       case "avdone": this._onDone(msg); break;
       case "bye": this.bye = true; this.log(`peer ${this.peerId} said bye (${msg.why})`); break;
+      case "avrefused":
+        if (msg.sha === this.own.sha256) this.log(`peer ${this.peerId} refused our avatar (${msg.why}): it cannot see us`);
+        break;
       default: break;
     }
   }

@@ -36,9 +36,10 @@ const MAX_SCALE = Math.fround(65504 / 127); // 515.779541015625, Python's float(
 const ZERO_SEGMENT_ABS = 1e-30;
 const LATENT = "latent frame";
 const CONTROL = "control message";
-const KINDS = ["hello", "ping", "pong", "avreq", "avchunk", "avdone", "bye"];
+const KINDS = ["hello", "ping", "pong", "avreq", "avchunk", "avdone", "bye", "avrefused"];
 const ID = /^[A-Za-z0-9._-]+$/;
 const SHA256 = /^[0-9a-f]{64}$/;
+const REASON_KEY = /^[a-z0-9_:.-]+$/;
 
 /** The latent layout of an avatar manifest: {dim, segments: [sizes], names}. */
 export function layoutOf(manifest) {
@@ -313,6 +314,12 @@ export function decodeControlMessage(data) {
     }
     case "bye":
       return { m: kind, why: fields.has("why") ? reader.getStr("why", "reason", 200) : "" };
+    case "avrefused": {
+      const digest = sha(reader);
+      const why = reader.getStr("why", "reason key", 64, 1);
+      if (!REASON_KEY.test(why)) throw new WireError("invalid_field", `${reader.what} field 'why' (reason key) may only hold a-z, 0-9, '_', ':', '.', '-'`);
+      return { m: kind, sha: digest, why };
+    }
     default:
       throw new WireError("unknown_type", `${CONTROL} has unknown type ${pyRepr(kind)}; version 1 knows ${KINDS.join(", ")}`);
   }
@@ -326,6 +333,7 @@ const CONTROL_FIELDS = {
   avchunk: ["sha", "i", "data"],
   avdone: ["sha", "size", "chunks"],
   bye: ["why"],
+  avrefused: ["sha", "why"],
 };
 
 /** Serialize a control message ({m, ...fields} as decodeControlMessage returns); checked by the decoder, as
