@@ -46,8 +46,9 @@ class CallConfig:
     ping_interval_s: float = 2.0
     """Clock-sync ping period once synced (the first 8 pings go every 50 ms, and every check until a pong comes).
     Each ping costs a datagram each way plus the transport's acknowledgements, ~1 kbit/s per ping a second on
-    the wire; two clocks drift apart by microseconds in 2 s. While no frames of ours flow to the peer, pings go every
-    `peer_silent_s` / 4 instead (checked every 0.5 s), so the peer hears from us well within its silence limit."""
+    the wire; two clocks drift apart by microseconds in 2 s. While only the peer's frames flow, pings go every
+    `peer_silent_s` / 4 (the peer must hear from us within its silence limit); while no frames flow either way, on
+    every 0.5 s check (RemotePeer._ping_interval_s)."""
     peer_silent_s: float = 5.0
     """A linked peer from which nothing (no frame, ping or pong) arrived for this long is dropped: its network went
     away or it hangs. Its pings come every `ping_interval_s`; a loaded participant (a headset session starting, an

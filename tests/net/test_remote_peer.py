@@ -1,11 +1,10 @@
 """A remote peer's clock-sync pings on real WebRTC over loopback: every 2 s while our frames flow to it (each
-ping costs ~1 kbit/s on the wire, issue 15), every `peer_silent_s` / 4 while they do not (the peer must hear from
-us within its silence limit)."""
+ping costs ~1 kbit/s on the wire, issue 15), every `peer_silent_s` / 4 while only the peer's frames flow, on
+every 0.5 s check while nothing flows."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from pathlib import Path
 
 from codecav.net.call_session import CallSession
@@ -20,12 +19,11 @@ def clock_samples(call: CallSession, peer: str) -> int:
     return 0 if estimate is None else estimate.samples
 
 
-def test_pings_thin_out_while_frames_flow_and_not_while_they_do_not(tmp_path: Path) -> None:
+def test_pings_follow_which_way_frames_flow(tmp_path: Path) -> None:
     async def main() -> None:
         async with SignalingServer("127.0.0.1", 0, SECRET) as server:
             alice, bob = session(server, "alice", tmp_path, seed=1), session(server, "bob", tmp_path, seed=2)
             for call in (alice, bob):
-                call.config = replace(call.config, peer_silent_s=2.0)  # idle pings every 0.5 s
                 await call.start()
             try:
                 for call in (alice, bob):
@@ -34,11 +32,16 @@ def test_pings_thin_out_while_frames_flow_and_not_while_they_do_not(tmp_path: Pa
                 assert await until(lambda: clock_samples(alice, "bob") >= 8 and clock_samples(bob, "alice") >= 8)
                 await asyncio.sleep(0.5)
                 alice_before, bob_before = clock_samples(alice, "bob"), clock_samples(bob, "alice")
+                await asyncio.sleep(3.0)  # nothing flows: a ping on every 0.5 s check, both ways
+                idle = clock_samples(alice, "bob") - alice_before, clock_samples(bob, "alice") - bob_before
+                assert min(idle) >= 4, f"idle pings in 3 s (alice, bob): {idle}"
+                alice_before, bob_before = clock_samples(alice, "bob"), clock_samples(bob, "alice")
                 await send_frames(alice, 150)  # 5 s of alice's frames; bob sends none
                 alice_pings = clock_samples(alice, "bob") - alice_before
                 bob_pings = clock_samples(bob, "alice") - bob_before
                 assert alice_pings <= 4, f"alice pinged {alice_pings} times in 5 s while her frames flowed"
-                assert bob_pings >= 6, f"bob, sending no frames, pinged only {bob_pings} times in 5 s"
+                # bob only receives: every peer_silent_s / 4 = 1.25 s (not every 0.5 s check, not every 2 s)
+                assert 2 <= bob_pings <= 6, f"bob, receiving only, pinged {bob_pings} times in 5 s"
                 assert alice.stats().peers[0].frames_accepted == 0 < bob.stats().peers[0].frames_accepted
             finally:
                 for call in (alice, bob):
