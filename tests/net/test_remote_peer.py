@@ -32,16 +32,16 @@ def test_pings_follow_which_way_frames_flow(tmp_path: Path) -> None:
                 assert await until(lambda: clock_samples(alice, "bob") >= 8 and clock_samples(bob, "alice") >= 8)
                 await asyncio.sleep(0.5)
                 alice_before, bob_before = clock_samples(alice, "bob"), clock_samples(bob, "alice")
-                await asyncio.sleep(3.0)  # nothing flows: a ping on every 0.5 s check, both ways
+                await asyncio.sleep(4.0)  # nothing flows: a ping on every 0.5 s check (8), both ways
                 idle = clock_samples(alice, "bob") - alice_before, clock_samples(bob, "alice") - bob_before
-                assert min(idle) >= 4, f"idle pings in 3 s (alice, bob): {idle}"
+                assert min(idle) >= 5, f"idle pings in 4 s (alice, bob): {idle}"
                 alice_before, bob_before = clock_samples(alice, "bob"), clock_samples(bob, "alice")
                 await send_frames(alice, 150)  # 5 s of alice's frames; bob sends none
                 alice_pings = clock_samples(alice, "bob") - alice_before
                 bob_pings = clock_samples(bob, "alice") - bob_before
                 assert alice_pings <= 4, f"alice pinged {alice_pings} times in 5 s while her frames flowed"
-                # bob only receives: every peer_silent_s / 4 = 1.25 s (not every 0.5 s check, not every 2 s)
-                assert 2 <= bob_pings <= 6, f"bob, receiving only, pinged {bob_pings} times in 5 s"
+                # bob only receives: every peer_silent_s / 4 = 1.25 s (4), not on every 0.5 s check (10)
+                assert 1 <= bob_pings <= 6, f"bob, receiving only, pinged {bob_pings} times in 5 s"
                 assert alice.stats().peers[0].frames_accepted == 0 < bob.stats().peers[0].frames_accepted
             finally:
                 for call in (alice, bob):
