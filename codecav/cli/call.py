@@ -181,7 +181,8 @@ def register(sub: Any) -> None:
                       help="voice to send: a .wav file (looped), 'mic' or 'mic:DEVICE' (default: none)")
     call.add_argument("--play-voice", action="store_true", help="play the others' voices (PortAudio output)")
     call.add_argument("--sfu", action="store_true",
-                      help="--signal is a Janus HTTP API URL (http://HOST:8088/janus): join its VideoRoom ROOM")
+                      help="--signal is a Janus HTTP API URL (http://HOST:8088/janus): join its VideoRoom ROOM "
+                           "(with --secret-file, locked by a PIN derived from the secret)")
     call.add_argument("--host-address", action="append", default=[], metavar="IP",
                       help="offer only these ICE host candidates (repeatable)")
     call.add_argument("--ice-server", action="append", default=[], metavar="URL", help="STUN/TURN URL (repeatable)")

@@ -41,6 +41,10 @@ class CallConfig:
     """Avatar cache (default $CODECAV_CACHE/avatars or ~/.cache/codecav/avatars)."""
     max_avatar_bytes: int = 64 * 1024 * 1024
     """Largest avatar package accepted from a peer."""
+    sfu_pin: str = ""
+    """Through an SFU: the PIN (and secret) the Janus room is created with and every join gives; '' for an open
+    room. `codecav call --sfu --secret-file F` derives it from the secret (codecav.net.sfu.room_pin), so only
+    holders of the secret get in."""
     max_cache_bytes: int = DEFAULT_CACHE_BYTES
     """Most bytes of verified packages the avatar cache keeps (least recently used removed first)."""
     ping_interval_s: float = 2.0

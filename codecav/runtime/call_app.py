@@ -35,6 +35,7 @@ from codecav.net.call_base import CallBase
 from codecav.net.call_session import CallSession
 from codecav.net.call_types import CallConfig, FrameTiming
 from codecav.net.peer import PeerConfig
+from codecav.net.sfu.room_pin import sfu_room_pin
 from codecav.net.sfu.session import SfuCallSession
 from codecav.net.signaling.join_token import make_join_token
 from codecav.net.voice import SAMPLE_RATE, MicrophoneFeed, VoiceTrack, read_wav_mono_48k, wav_feed
@@ -216,6 +217,20 @@ def resolve_token(request: CallRequest, peer_id: str) -> str:
         raise CallRequestError(f"--secret-file {request.secret_file}: {exc}") from None
 
 
+def resolve_sfu_pin(request: CallRequest) -> str:
+    """The SFU room's PIN derived from --secret-file ('' without one); CallRequestError if it cannot be read."""
+    if request.secret_file is None:
+        return ""
+    try:
+        secret = request.secret_file.read_bytes().strip()
+    except OSError as exc:
+        raise CallRequestError(f"cannot read --secret-file {request.secret_file} ({exc.strerror})") from None
+    try:
+        return sfu_room_pin(secret, request.room)
+    except ValueError as exc:
+        raise CallRequestError(f"--secret-file {request.secret_file}: {exc}") from None
+
+
 class FrameTimingLog:
     """The session's per-frame timing records (which `frame_timings()` hands out once), kept for the feeds and
     the profiler: the newest `keep`, looked up by (peer, sequence). One per session, used on one thread."""
@@ -302,10 +317,14 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
     own = OwnAvatar.from_path(request.avatar)
     pending: list[str] = []
     say = notify or pending.append
+    sfu_pin = resolve_sfu_pin(request) if request.sfu else ""
+    if request.sfu and not sfu_pin:
+        say(f"the SFU room {request.room} is open: anyone reaching the Janus API can join it (give --secret-file "
+            "to lock it with a PIN only holders of the secret know)")
     config = CallConfig(room=request.room, peer_id=peer_id, signal_url=request.signal_url,
                         token="" if request.sfu else resolve_token(request, peer_id),
                         peer=PeerConfig(ice_servers=request.ice_servers, loopback_only=request.loopback,
-                                        host_addresses=request.host_addresses))
+                                        host_addresses=request.host_addresses), sfu_pin=sfu_pin)
     voice_track, release_voice = open_voice(request.voice)
     net = NetworkThread()
     receive_voice = request.play_voice or request.out is not None

@@ -31,10 +31,15 @@ def avatar_feed_owner(display: str) -> str | None:
     return display[: -len(AVATAR_FEED_SUFFIX)] if display.endswith(AVATAR_FEED_SUFFIX) else None
 
 
-async def join_as_subscriber(handle: JanusHandle, room: int | str, feed: str, display: str) -> Json:
-    """Join `room` as a subscriber of `feed`; Janus's SDP offer. Retries while Janus answers 428 (the publisher's
-    media is not up yet)."""
-    body = {"request": "join", "ptype": "subscriber", "room": room, "streams": [{"feed": feed}]}
+def with_pin(body: Json, pin: str) -> Json:
+    """A VideoRoom join request with the room's PIN, when it has one."""
+    return {**body, "pin": pin} if pin else body
+
+
+async def join_as_subscriber(handle: JanusHandle, room: int | str, feed: str, display: str, pin: str = "") -> Json:
+    """Join `room` (with its PIN, if any) as a subscriber of `feed`; Janus's SDP offer. Retries while Janus
+    answers 428 (the publisher's media is not up yet)."""
+    body = with_pin({"request": "join", "ptype": "subscriber", "room": room, "streams": [{"feed": feed}]}, pin)
     for _attempt in range(50):
         try:
             _, jsep = await handle.message(body)
@@ -62,10 +67,11 @@ class AvatarPublisher:
         """Whether the channel to Janus is open."""
         return self.channel.readyState == "open"
 
-    async def start(self, janus: JanusSession, room: int | str, display: str) -> None:
-        """Join `room` as the publisher `display` and publish the channel."""
+    async def start(self, janus: JanusSession, room: int | str, display: str, pin: str = "") -> None:
+        """Join `room` (with its PIN, if any) as the publisher `display` and publish the channel."""
         self.handle = await janus.attach()
-        await self.handle.message({"request": "join", "ptype": "publisher", "room": room, "display": display})
+        await self.handle.message(with_pin({"request": "join", "ptype": "publisher", "room": room,
+                                            "display": display}, pin))
         await self.pc.setLocalDescription(await self.pc.createOffer())
         _, jsep = await self.handle.message({"request": "publish", "audio": False, "data": True},
                                             {"type": "offer", "sdp": self.pc.localDescription.sdp})
@@ -101,10 +107,10 @@ class AvatarSubscription:
         self._on_message = on_message
         self.pc.on("datachannel", lambda channel: channel.on("message", on_message))
 
-    async def start(self, janus: JanusSession, room: int | str, feed: str) -> None:
+    async def start(self, janus: JanusSession, room: int | str, feed: str, pin: str = "") -> None:
         """Subscribe to `feed` (the owner's avatar feed) and answer Janus's offer."""
         self.handle = await janus.attach()
-        jsep = await join_as_subscriber(self.handle, room, feed, self.owner + AVATAR_FEED_SUFFIX)
+        jsep = await join_as_subscriber(self.handle, room, feed, self.owner + AVATAR_FEED_SUFFIX, pin)
         await self.pc.setRemoteDescription(RTCSessionDescription(jsep["sdp"], jsep["type"]))
         channel = self.pc.createDataChannel("codecav")  # Janus forwards only once the subscriber has a channel
         channel.on("message", self._on_message)

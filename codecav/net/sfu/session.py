@@ -61,6 +61,7 @@ from codecav.net.sfu.avatar_feed import (
     AvatarSubscription,
     avatar_feed_owner,
     join_as_subscriber,
+    with_pin,
 )
 from codecav.net.sfu.janus_client import JanusHandle, JanusSession
 from codecav.net.sfu.janus_server import JanusError
@@ -194,6 +195,16 @@ class FeedLink:
         await self.handle.detach()
 
 
+async def check_room_locked(handle: JanusHandle, room: int | str) -> None:
+    """JanusError (one line) when `room` exists without a PIN: someone without the call's secret made it first, and
+    joining it would let anyone in."""
+    listed = await handle.request({"request": "list"})
+    entries = [e for e in listed.get("list", []) or [] if isinstance(e, dict) and str(e.get("room")) == str(room)]
+    if not entries or not entries[0].get("pin_required"):  # a private room does not list: not made by codecav
+        raise JanusError(f"SFU room {room} exists without a PIN (someone without the call's secret made it); "
+                         "use another room name")
+
+
 class SfuCallSession(CallBase[FeedLink]):
     """A participant of a Janus VideoRoom with the CallSession API (start/stop/send/remote_frames/stats ...)."""
 
@@ -234,11 +245,14 @@ class SfuCallSession(CallBase[FeedLink]):
         self._handle = handle
         exists = await handle.request({"request": "exists", "room": cfg.room})
         if not exists.get("exists"):
+            locked = {"pin": cfg.sfu_pin, "secret": cfg.sfu_pin} if cfg.sfu_pin else {}
             with contextlib.suppress(JanusError):  # another participant may have created it meanwhile
                 await handle.request({"request": "create", "room": cfg.room, "publishers": MAX_SFU_PUBLISHERS,
-                                      "permanent": False, "audiocodec": "opus"})
-        joined, _ = await handle.message({"request": "join", "ptype": "publisher", "room": cfg.room,
-                                          "display": cfg.peer_id})
+                                      "permanent": False, "audiocodec": "opus", **locked})
+        if cfg.sfu_pin:
+            await check_room_locked(handle, cfg.room)
+        joined, _ = await handle.message(with_pin({"request": "join", "ptype": "publisher", "room": cfg.room,
+                                                   "display": cfg.peer_id}, cfg.sfu_pin))
         self.publisher_id = str(joined.get("id"))
         publisher = Publisher(cfg, self._voice)
         self._publisher = publisher
@@ -324,7 +338,7 @@ class SfuCallSession(CallBase[FeedLink]):
         handle = await self._janus.attach()
         pc: RTCPeerConnection | None = None
         try:
-            jsep = await join_as_subscriber(handle, self.config.room, feed, display)
+            jsep = await join_as_subscriber(handle, self.config.room, feed, display, self.config.sfu_pin)
             pc = RTCPeerConnection(_rtc_config(self.config))
             await self._answer_feed(display, handle, jsep, pc)
         except BaseException:  # nothing half-made stays behind: the connection closed, the handle detached
@@ -406,7 +420,8 @@ class SfuCallSession(CallBase[FeedLink]):
                 return False
             self._avatar_publisher = AvatarPublisher(_rtc_config(self.config))
             self._background(self._avatar_publisher.start(self._janus, self.config.room,
-                                                          self.config.peer_id + AVATAR_FEED_SUFFIX),
+                                                          self.config.peer_id + AVATAR_FEED_SUFFIX,
+                                                          self.config.sfu_pin),
                              "publishing our avatar feed")
             return False
         return self._avatar_publisher.send(control_envelope(EVERYONE, data))
@@ -426,7 +441,8 @@ class SfuCallSession(CallBase[FeedLink]):
                                                       self._avatar_message_handler(owner))
                     self._avatar_subscriptions[owner] = subscription
                     assert self._janus is not None
-                    self._background(subscription.start(self._janus, self.config.room, self._avatar_feeds[owner]),
+                    self._background(subscription.start(self._janus, self.config.room, self._avatar_feeds[owner],
+                                                        self.config.sfu_pin),
                                      f"subscribing to {owner}'s avatar feed")
                 elif not wants and subscription is not None:
                     await self._avatar_subscriptions.pop(owner).close()

@@ -18,6 +18,7 @@ import numpy as np
 
 from codecav.clock import MONOTONIC
 from codecav.net.call_types import CallConfig
+from codecav.net.errors import NetError
 from codecav.net.jitter_buffer import JitterConfig
 from codecav.net.peer import PeerConfig
 from codecav.net.sfu.janus_server import JanusConfig, JanusProcess
@@ -27,13 +28,30 @@ from tests.net.calls import latent_received, send_frames, small_avatar
 from tests.net.loopback import until
 
 
-async def run(url: str, peers: int, seconds: float, cache: Path, voice: bool) -> dict[str, Any]:
-    """Join `peers` sessions, send for `seconds`, report what each saw."""
+def _config(url: str, peer: str, cache: Path, pin: str) -> CallConfig:
+    return CallConfig(room="sfu-room", peer_id=peer, signal_url=url, token="",
+                      peer=PeerConfig(host_addresses=("127.0.0.2",), connect_timeout_s=30),
+                      cache_dir=cache / peer, jitter=JitterConfig(min_delay_ms=10), sfu_pin=pin)
+
+
+async def intrude(url: str, cache: Path, pin: str) -> str:
+    """Try to join the room with `pin` (the wrong one, or none); the one-line refusal, or '' if it got in."""
+    intruder = SfuCallSession(_config(url, "intruder", cache, pin), small_avatar(30))
+    try:
+        await intruder.start()
+    except NetError as exc:
+        return str(exc)
+    finally:
+        await intruder.stop()
+    return ""
+
+
+async def run(url: str, peers: int, seconds: float, cache: Path, voice: bool, pin: str = "") -> dict[str, Any]:
+    """Join `peers` sessions (with the room's `pin`), send for `seconds`, report what each saw; with a `pin`,
+    also whether a wrong PIN and no PIN get in."""
     calls = []
     for i in range(peers):
-        config = CallConfig(room="sfu-room", peer_id=f"p{i}", signal_url=url, token="",
-                            peer=PeerConfig(host_addresses=("127.0.0.2",), connect_timeout_s=30),
-                            cache_dir=cache / f"p{i}", jitter=JitterConfig(min_delay_ms=10))
+        config = _config(url, f"p{i}", cache, pin)
         track = None
         if voice and i == 0:
             tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)).astype(np.float32)
@@ -52,6 +70,9 @@ async def run(url: str, peers: int, seconds: float, cache: Path, voice: bool) ->
         await until(lambda: all(latent_received(call, other.config.peer_id) == sent
                                 for call in calls for other in calls if other is not call), 10)
         report: dict[str, Any] = {"joined_s": round(joined_s, 2), "peers": {}}
+        if pin:
+            report["refused"] = {"wrong pin": await intrude(url, cache, "0" * 32),
+                                 "no pin": await intrude(url, cache, "")}
         for call in calls:
             seen = {}
             for peer in call.stats().peers:
@@ -80,6 +101,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--voice", action="store_true")
     parser.add_argument("--port", type=int, default=8088)
+    parser.add_argument("--pin", default="", help="lock the room with this PIN (and try a wrong one and none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="codecav-janus-") as tmp:
         janus = JanusProcess(JanusConfig(Path(tmp) / "janus", http_port=args.port))
@@ -87,7 +109,8 @@ def main() -> None:
         janus.start()
         up_s = MONOTONIC.now_s() - started
         try:
-            report = asyncio.run(run(janus.config.url, args.peers, args.seconds, Path(tmp) / "cache", args.voice))
+            report = asyncio.run(run(janus.config.url, args.peers, args.seconds, Path(tmp) / "cache", args.voice,
+                                     args.pin))
         finally:
             janus.stop()
     report["janus_up_s"] = round(up_s, 2)

@@ -17,6 +17,7 @@ import pytest
 
 from codecav.net.call_types import CallConfig
 from codecav.net.sfu.janus_server import JanusError, JanusNamespace, janus_binary
+from codecav.net.sfu.room_pin import sfu_room_pin
 from codecav.net.sfu.session import SfuCallSession, control_envelope, open_envelope
 from tests.net.calls import small_avatar
 
@@ -50,8 +51,13 @@ def sfu_call(ns: JanusNamespace, *args: str) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_three_peers_with_voice_through_janus(namespace: JanusNamespace) -> None:
-    report = sfu_call(namespace, "--peers", "3", "--seconds", "3", "--voice")
+    """Three participants in a room locked by a PIN (as `codecav call --sfu --secret-file` makes it); someone with
+    a wrong PIN or none is refused in one line."""
+    report = sfu_call(namespace, "--peers", "3", "--seconds", "3", "--voice", "--pin", sfu_room_pin("s" * 32, "r"))
     assert report["janus_up_s"] < 5
+    for who, refusal in report["refused"].items():
+        assert refusal and "\n" not in refusal, (who, refusal)
+    assert "pin" in report["refused"]["wrong pin"].lower(), report["refused"]
     for me, view in report["peers"].items():
         others = {p for p in report["peers"] if p != me}
         assert set(view["seen"]) == others and view["frames_shown"] == 2
