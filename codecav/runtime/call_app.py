@@ -207,28 +207,28 @@ def resolve_token(request: CallRequest, peer_id: str) -> str:
         return request.token
     if request.secret_file is None:
         raise CallRequestError("give --token TOKEN or --secret-file FILE (the signaling server's secret)")
-    try:
-        secret = request.secret_file.read_bytes().strip()
-    except OSError as exc:
-        raise CallRequestError(f"cannot read --secret-file {request.secret_file} ({exc.strerror})") from None
-    try:
-        return make_join_token(secret, request.room, peer_id, TOKEN_TTL_S)
-    except ValueError as exc:
-        raise CallRequestError(f"--secret-file {request.secret_file}: {exc}") from None
+    return _from_secret(request.secret_file, lambda secret: make_join_token(secret, request.room, peer_id,
+                                                                             TOKEN_TTL_S))
 
 
 def resolve_sfu_pin(request: CallRequest) -> str:
     """The SFU room's PIN derived from --secret-file ('' without one); CallRequestError if it cannot be read."""
     if request.secret_file is None:
         return ""
+    return _from_secret(request.secret_file, lambda secret: sfu_room_pin(secret, request.room))
+
+
+def _from_secret(secret_file: Path, derive: Callable[[bytes], str]) -> str:
+    """`derive` applied to the secret in `secret_file`; CallRequestError (one line) if it cannot be read or is
+    refused (too short)."""
     try:
-        secret = request.secret_file.read_bytes().strip()
+        secret = secret_file.read_bytes().strip()
     except OSError as exc:
-        raise CallRequestError(f"cannot read --secret-file {request.secret_file} ({exc.strerror})") from None
+        raise CallRequestError(f"cannot read --secret-file {secret_file} ({exc.strerror})") from None
     try:
-        return sfu_room_pin(secret, request.room)
+        return derive(secret)
     except ValueError as exc:
-        raise CallRequestError(f"--secret-file {request.secret_file}: {exc}") from None
+        raise CallRequestError(f"--secret-file {secret_file}: {exc}") from None
 
 
 class FrameTimingLog:
