@@ -223,18 +223,14 @@ async def run_receiver(args: argparse.Namespace) -> dict[str, Any]:
             **compare_with_vp8(worker.package, worker.codes, args.psnr_frames)}
 
 
-def compare_with_vp8(package: AvatarPackage, received: dict[int, np.ndarray], count: int) -> dict[str, Any]:
-    """Render received vs float codes, their PSNR, and the VP8 bitrate reaching that PSNR on the float renders."""
-    from vp8_baseline import psnr, search_bitrate
-
+def render_call_view(package: AvatarPackage, codes: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
+    """Each code rendered (PiCA, headless) at 640x480 as `codecav call` shows a lone remote; the RGB frames and the
+    share of the view the avatar covers (in the last frame)."""
     from codecav.runtime.render_command import framing_distance
     from codecav.runtime.scene import AvatarInstance, Scene, camera_views
     from codecav.runtime.scene_renderer import SceneRenderer
     from codecav.xr.headless import HeadlessTarget
 
-    source = SyntheticLatentSource(package.manifest.latent, fps=FPS, seed=SOURCE_SEED)
-    codes = clip_codes(package)
-    sequences = sorted(received)[:count]
     width, height = 640, 480  # the view size of `codecav call`
     views = camera_views(width, height, eye=(0.0, 0.0, framing_distance(0.25, 35.0, width / height, 1.1)))
     target = HeadlessTarget(views)
@@ -243,19 +239,29 @@ def compare_with_vp8(package: AvatarPackage, received: dict[int, np.ndarray], co
         renderer.add_avatar("a", package)
         instance = AvatarInstance("a", np.eye(4, dtype=np.float32), np.zeros(package.manifest.latent.dim, np.float32))
         scene = Scene([instance])
-
-        def render(code: np.ndarray) -> np.ndarray:
+        frames = []
+        for code in codes:
             instance.code = code
             renderer.render(scene, target.begin_frame())
             target.present()
-            return target.read_rgb(0)
-
-        reference = [render(sent_frame(source, codes, s, 0).code) for s in sequences]
-        avatar = [render(received[s]) for s in sequences]
+            frames.append(target.read_rgb(0))
         covered = float(np.mean(target.read_depth(0) < 1.0))
         renderer.release()
     finally:
         target.close()
+    return frames, covered
+
+
+def compare_with_vp8(package: AvatarPackage, received: dict[int, np.ndarray], count: int) -> dict[str, Any]:
+    """Render received vs float codes, their PSNR, and the VP8 bitrate reaching that PSNR on the float renders."""
+    from vp8_baseline import psnr, search_bitrate
+
+    source = SyntheticLatentSource(package.manifest.latent, fps=FPS, seed=SOURCE_SEED)
+    codes = clip_codes(package)
+    sequences = sorted(received)[:count]
+    frames, covered = render_call_view(package, [sent_frame(source, codes, s, 0).code for s in sequences]
+                                       + [received[s] for s in sequences])
+    reference, avatar = frames[:len(sequences)], frames[len(sequences):]
     avatar_psnr = psnr(reference, avatar)
     search = search_bitrate(reference, FPS, avatar_psnr)
     return {"psnr_frames": len(sequences), "avatar_psnr_db": avatar_psnr, "covered_fraction": covered,

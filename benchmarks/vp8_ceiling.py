@@ -45,11 +45,6 @@ def luma_psnr(reference: list[np.ndarray], test: list[np.ndarray]) -> float:
 
 def renders(count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Float-code renders and wire-v2 renders of the call benchmark's first `count` frames."""
-    from codecav.runtime.render_command import framing_distance
-    from codecav.runtime.scene import AvatarInstance, Scene, camera_views
-    from codecav.runtime.scene_renderer import SceneRenderer
-    from codecav.xr.headless import HeadlessTarget
-
     avatar = str(call.SAMPLES_DIR / "ada.cavatar")  # call.py's default sender
     package = call.sender_package(argparse.Namespace(avatar=avatar))
     layout = package.manifest.latent
@@ -59,30 +54,10 @@ def renders(count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     codes = call.clip_codes(package)
     encoder = LatentStreamEncoder(layout, package.quant_table)
     decoder = LatentStreamDecoder(layout, package.quant_table)
-    width, height = 640, 480
-    target = HeadlessTarget(camera_views(width, height,
-                                         eye=(0.0, 0.0, framing_distance(0.25, 35.0, width / height, 1.1))))
-    try:
-        renderer = SceneRenderer(target.ctx)
-        renderer.add_avatar("a", package)
-        instance = AvatarInstance("a", np.eye(4, dtype=np.float32), np.zeros(layout.dim, np.float32))
-        scene = Scene([instance])
-
-        def render(code: np.ndarray) -> np.ndarray:
-            instance.code = code
-            renderer.render(scene, target.begin_frame())
-            target.present()
-            return np.array(target.read_rgb(0))
-
-        reference, received = [], []
-        for seq in range(count):
-            frame = call.sent_frame(source, codes, seq, 10**12 + int(seq * 1e6 / call.FPS))
-            reference.append(render(frame.code))
-            received.append(render(decoder.decode(encoder.encode(frame)).code))
-        renderer.release()
-    finally:
-        target.close()
-    return reference, received
+    sent = [call.sent_frame(source, codes, seq, 10**12 + int(seq * 1e6 / call.FPS)) for seq in range(count)]
+    received = [decoder.decode(encoder.encode(frame)).code for frame in sent]
+    frames, _ = call.render_call_view(package, [frame.code for frame in sent] + received)
+    return frames[:count], frames[count:]
 
 
 def vp8_trial(frames: list[np.ndarray], bps: int) -> list[float]:
