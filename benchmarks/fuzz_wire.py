@@ -93,32 +93,29 @@ def _value(rng: random.Random, depth: int) -> Any:
     return {str(rng.randint(0, 9)): _value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
 
 
+def _one_line(parse: Callable[[Any], object], data: Any, family: type[Exception]) -> None:
+    """`parse(data)` decodes, or refuses with the family's error in one line; anything else escapes."""
+    try:
+        parse(data)
+    except family as exc:
+        if "\n" in str(exc):
+            raise AssertionError(f"multi-line error: {exc!r}") from None
+
+
 def _wire(data: bytes) -> None:
     for decode in (lambda d: decode_latent_frame(d, LAYOUT_256), decode_control_message):
-        try:
-            decode(data)
-        except WireFormatError as exc:
-            if "\n" in str(exc):
-                raise AssertionError(f"multi-line error: {exc!r}") from None
+        _one_line(decode, data, WireFormatError)
 
 
 def _wire_v2(data: bytes) -> None:
     decoder = LatentStreamDecoder(LAYOUT_256, TABLE_256)
     decoder.decode(KEY_V2)  # a held key frame, so deltas are read to the end
-    try:
-        decoder.decode(data)
-    except WireFormatError as exc:
-        if "\n" in str(exc):
-            raise AssertionError(f"multi-line error: {exc!r}") from None
+    _one_line(decoder.decode, data, WireFormatError)
 
 
 def _signaling(text: str) -> None:
     for parse in (parse_client_message, parse_server_message):
-        try:
-            parse(text)
-        except ProtocolError as exc:
-            if "\n" in str(exc):
-                raise AssertionError(f"multi-line error: {exc!r}") from None
+        _one_line(parse, text, ProtocolError)
 
 
 def random_bytes(rng: random.Random) -> None:
