@@ -5,17 +5,7 @@
 #include "studio/head_vertex.glsl"
 
 #elif defined(FRAGMENT_SHADER)
-#define NUM_LIGHTS 3
-uniform sampler2D u_albedo;
-uniform vec3 u_camera;                    // camera centre in head space
-uniform vec3 u_light_dir[NUM_LIGHTS];     // unit vectors from the head towards each light
-uniform vec3 u_light_rgb[NUM_LIGHTS];
-uniform vec3 u_ambient;
-in vec3 v_position;
-in vec3 v_normal;
-in vec2 v_uv;
-flat in int v_region;
-out vec4 f_color;
+#include "studio/head_fragment.glsl"
 
 // Per region (skin, eyes, teeth, tongue, mouth interior): occlusion, specular strength, shininess.
 const float OCCLUSION[5] = float[5](1.0, 1.0, 0.55, 0.45, 0.3);

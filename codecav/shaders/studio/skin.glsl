@@ -8,21 +8,11 @@
 #include "studio/head_vertex.glsl"
 
 #elif defined(FRAGMENT_SHADER)
-#define NUM_LIGHTS 3
-uniform sampler2D u_albedo;
+#include "studio/head_fragment.glsl"
 uniform sampler2D u_specular;
 uniform sampler2D u_height;
 uniform float u_height_scale;             // metres per unit of the height map (0..1)
 uniform float u_texel;                    // 1 / height map size
-uniform vec3 u_camera;                    // camera centre in head space
-uniform vec3 u_light_dir[NUM_LIGHTS];     // unit vectors from the head towards each light
-uniform vec3 u_light_rgb[NUM_LIGHTS];
-uniform vec3 u_ambient;
-in vec3 v_position;
-in vec3 v_normal;
-in vec2 v_uv;
-flat in int v_region;
-out vec4 f_color;
 
 // Per region (skin, eyes, teeth, tongue, mouth interior): occlusion, sharp-lobe shininess.
 const float OCCLUSION[5] = float[5](1.0, 1.0, 0.6, 0.5, 0.35);
