@@ -34,7 +34,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codecav.assets.synthetic.avatar import build_synthetic_avatar  # noqa: E402
-from codecav.encoders.synthetic_source import SyntheticLatentSource  # noqa: E402
 from codecav.net.avatar_exchange import OwnAvatar  # noqa: E402
 from codecav.net.call_session import monotonic_us  # noqa: E402
 from codecav.net.call_types import CallConfig  # noqa: E402
@@ -42,6 +41,7 @@ from codecav.net.jitter_buffer import JitterConfig  # noqa: E402
 from codecav.net.peer import PeerConfig  # noqa: E402
 from codecav.net.sfu.janus_server import JanusConfig, JanusError, JanusNamespace, JanusProcess, janus_binary  # noqa: E402
 from codecav.net.sfu.session import SfuCallSession  # noqa: E402
+from codecav.net.synthetic_sender import send_synthetic_frames  # noqa: E402
 from codecav.net.voice import SAMPLE_RATE, VoiceTrack, wav_feed  # noqa: E402
 
 ROOM = "bench-sfu"
@@ -62,16 +62,6 @@ def _avatar(seed: int) -> OwnAvatar:
     return OwnAvatar.from_package(build_synthetic_avatar(seed=seed, feature_size=16, mesh_resolution=(8, 12)))
 
 
-async def _send(call: SfuCallSession, seconds: float, seed: int) -> None:
-    source = SyntheticLatentSource(call.own.package.manifest.latent, seed=seed)
-    start = monotonic_us()
-    for seq in range(int(seconds * FPS)):
-        delay = (start + int(seq * 1e6 / FPS) - monotonic_us()) / 1e6
-        if delay > 0:
-            await asyncio.sleep(delay)
-        call.send(source.frame_at(seq, monotonic_us()))
-
-
 async def run_speakers(args: argparse.Namespace) -> dict[str, Any]:
     """Several speakers in this process: join, wait for the listener, talk, leave."""
     calls = []
@@ -88,7 +78,8 @@ async def run_speakers(args: argparse.Namespace) -> dict[str, Any]:
         Path(args.ready).joinpath(args.names).touch()
         while not Path(args.ready).joinpath("go").exists():
             await asyncio.sleep(0.05)
-        await asyncio.gather(*(_send(call, args.seconds, i) for i, call in enumerate(calls)))
+        await asyncio.gather(*(send_synthetic_frames(call, int(args.seconds * FPS), FPS, seed=i)
+                               for i, call in enumerate(calls)))
         await asyncio.sleep(1.0)
         return {"sent": [c.stats().frames_sent for c in calls]}
     finally:

@@ -22,26 +22,15 @@ from urllib.parse import urlencode
 
 from codecav.assets.samples import SAMPLES_DIR
 from codecav.cli.call import web_site
-from codecav.encoders.synthetic_source import SyntheticLatentSource
 from codecav.net.avatar_exchange import OwnAvatar
-from codecav.net.call_session import CallSession, monotonic_us
+from codecav.net.call_session import CallSession
 from codecav.net.call_types import CallConfig
 from codecav.net.peer import PeerConfig
 from codecav.net.signaling.server import SignalingServer, make_join_token
+from codecav.net.synthetic_sender import send_synthetic_frames
 
 CHROMIUM = "/usr/bin/chromium"
 ROOM = "browser-example"
-
-
-async def send_frames(call: CallSession, seconds: float) -> None:
-    """The Python participant's face: synthetic codes at 30 frames/s."""
-    source = SyntheticLatentSource(call.own.package.manifest.latent)
-    start = monotonic_us()
-    for seq in range(int(seconds * 30)):
-        delay = (start + seq * 33_333 - monotonic_us()) / 1e6
-        if delay > 0:
-            await asyncio.sleep(delay)
-        call.send(source.frame_at(seq, monotonic_us()))
 
 
 def received(call: CallSession) -> str:
@@ -96,7 +85,7 @@ async def main() -> int:
                  "avatar": "ben.cavatar", "join": "1", "size": "96x96" if smoke else "256x256"}
         url = f"{server.http_url}?{urlencode(query)}"
         print(f"Python participant 'py' (ada) is in room {ROOM}; join from a browser:\n  {url}", flush=True)
-        talking = asyncio.ensure_future(send_frames(call, 120.0))
+        talking = asyncio.ensure_future(send_synthetic_frames(call, 120 * 30))  # 2 minutes at 30 frames/s
         try:
             if smoke:
                 await open_in_headless_chromium(url, call)

@@ -21,27 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from codecav.assets.synthetic.avatar import build_synthetic_avatar
-from codecav.encoders.synthetic_source import SyntheticLatentSource
 from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.call_session import monotonic_us
 from codecav.net.call_types import CallConfig
 from codecav.net.peer import PeerConfig
 from codecav.net.sfu.janus_server import JanusConfig, JanusError, JanusNamespace, JanusProcess, janus_binary
 from codecav.net.sfu.session import SfuCallSession
+from codecav.net.synthetic_sender import send_synthetic_frames
 from codecav.net.voice import SAMPLE_RATE, VoiceTrack, wav_feed
 
 INSIDE = "CODECAV_SFU_EXAMPLE_INSIDE"
-
-
-async def participant_frames(call: SfuCallSession, seconds: float, seed: int) -> None:
-    """Send synthetic frames at 30 frames/s."""
-    source = SyntheticLatentSource(call.own.package.manifest.latent, seed=seed)
-    start = monotonic_us()
-    for seq in range(int(seconds * 30)):
-        delay = (start + seq * 33_333 - monotonic_us()) / 1e6
-        if delay > 0:
-            await asyncio.sleep(delay)
-        call.send(source.frame_at(seq, monotonic_us()))
 
 
 async def room(url: str, count: int, seconds: float, cache: Path) -> None:
@@ -61,7 +50,7 @@ async def room(url: str, count: int, seconds: float, cache: Path) -> None:
         for call in calls:
             await call.wait_for_peers(count - 1, timeout_s=120)
         print(f"{count} participants joined through Janus; talking for {seconds:g} s", flush=True)
-        await asyncio.gather(*(participant_frames(call, seconds, i) for i, call in enumerate(calls)))
+        await asyncio.gather(*(send_synthetic_frames(call, int(seconds * 30), seed=i) for i, call in enumerate(calls)))
         sent = int(seconds * 30)
         ended = monotonic_us()
         # Frames still in flight (a loaded machine runs every participant and Janus on its cores) get 5 s more.

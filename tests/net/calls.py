@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from codecav.assets.synthetic.avatar import build_synthetic_avatar
-from codecav.encoders.synthetic_source import SyntheticLatentSource
 from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.call_base import CallBase
 from codecav.net.call_session import CallSession
@@ -15,6 +14,7 @@ from codecav.net.call_types import CallConfig
 from codecav.net.jitter_buffer import JitterConfig
 from codecav.net.peer import PeerConfig
 from codecav.net.signaling.server import SignalingServer, make_join_token
+from codecav.net.synthetic_sender import send_synthetic_frames
 
 SECRET = b"call-test-secret-0123456789abcdef"
 ROOM = "call-room"
@@ -36,16 +36,8 @@ def session(server: SignalingServer, peer: str, cache: Path, seed: int, *, voice
     return CallSession(config, small_avatar(seed), **kwargs)  # type: ignore[arg-type]
 
 
-async def send_frames(call: CallBase[Any], count: int, fps: float = 30.0, seed: int = 0) -> None:
-    """Send `count` synthetic frames at `fps`, paced and stamped by the call's clock."""
-    source = SyntheticLatentSource(call.own.package.manifest.latent, fps=fps, seed=seed)
-    start = call.clock.now_us()
-    for seq in range(count):
-        due = start + int(seq * 1e6 / fps)
-        delay_us = due - call.clock.now_us()
-        if delay_us > 0:
-            await call.clock.sleep_ns_async(delay_us * 1000)
-        call.send(source.frame_at(seq, call.clock.now_us()))
+send_frames = send_synthetic_frames
+"""Send `count` synthetic frames at `fps`, paced and stamped by the call's clock (codecav.net.synthetic_sender)."""
 
 
 def latent_received(call: CallBase[Any], peer: str) -> int:
