@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import call  # noqa: E402
-from vp8_baseline import psnr  # noqa: E402
+from vp8_baseline import encode_clip_free, luma_psnr, psnr  # noqa: E402
 
 from codecav.net.wire.frames_v2 import LatentStreamDecoder, LatentStreamEncoder  # noqa: E402
 
 TARGETS_BPS = (300_000, 700_000, 1_500_000, 3_000_000, 8_000_000)
-LUMA = np.array([0.299, 0.587, 0.114])
-
-
-def luma_psnr(reference: list[np.ndarray], test: list[np.ndarray]) -> float:
-    """PSNR of the BT.601 luma of RGB frames (peak 255)."""
-    mse = float(np.mean([np.mean((a.astype(np.float64) @ LUMA - b.astype(np.float64) @ LUMA) ** 2)
-                         for a, b in zip(reference, test, strict=True)]))
-    return float(10.0 * np.log10(255.0**2 / mse))
 
 
 def renders(count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -60,39 +51,19 @@ def renders(count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return frames[:count], frames[count:]
 
 
-def vp8_trial(frames: list[np.ndarray], bps: int) -> list[float]:
-    """[kbit/s, RGB PSNR, luma PSNR] of libvpx VP8 at `bps`, denoiser off, quantizer free."""
-    height, width = frames[0].shape[:2]
-    encoder = av.CodecContext.create("libvpx", "w")
-    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
-    encoder.bit_rate, encoder.qmin, encoder.qmax, encoder.gop_size = bps, 0, 63, 3000
-    encoder.options = {"deadline": "realtime", "cpu-used": "-6", "lag-in-frames": "0", "noise-sensitivity": "0",
-                       "minrate": str(bps), "maxrate": str(bps), "bufsize": str(bps)}
-    decoder = av.CodecContext.create("libvpx", "r")
-    total, decoded = 0, []
-    for index, image in enumerate(frames):
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
-        frame.pts, frame.time_base = index, Fraction(1, int(call.FPS))
-        for packet in encoder.encode(frame):
-            total += packet.size
-            decoded += [f.to_ndarray(format="rgb24") for f in decoder.decode(packet)]
-    shown = frames[:len(decoded)]
-    return [round(total * 8 / 1000 / (len(frames) / call.FPS), 1), round(psnr(shown, decoded), 2),
-            round(luma_psnr(shown, decoded), 2)]
-
-
 def measure(count: int) -> dict[str, Any]:
     reference, received = renders(count)
     roundtrip = [av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p").to_ndarray(format="rgb24")
                  for f in reference]
-    trials = [vp8_trial(reference, bps) for bps in TARGETS_BPS]
+    trials = [encode_clip_free(reference, call.FPS, bps) for bps in TARGETS_BPS]
     return {
         "avatar_psnr_db": round(psnr(reference, received), 2),
         "avatar_luma_psnr_db": round(luma_psnr(reference, received), 2),
         "yuv420_roundtrip_psnr_db": round(psnr(reference, roundtrip), 2),
-        "vp8_trials": {str(bps // 1000): trial for bps, trial in zip(TARGETS_BPS, trials, strict=True)},
-        "vp8_best_psnr_db": max(t[1] for t in trials),
-        "vp8_best_luma_psnr_db": max(t[2] for t in trials),
+        "vp8_trials": {str(bps // 1000): [round(t.kbps, 1), round(t.psnr_db, 2), round(t.luma_psnr_db, 2)]
+                       for bps, t in zip(TARGETS_BPS, trials, strict=True)},
+        "vp8_best_psnr_db": round(max(t.psnr_db for t in trials), 2),
+        "vp8_best_luma_psnr_db": round(max(t.luma_psnr_db for t in trials), 2),
     }
 
 
