@@ -3,7 +3,9 @@ hold-and-decay on loss.
 
 All times are microseconds on the receiver's monotonic clock; the caller maps each frame's capture time there
 with the clock-sync estimate. A frame captured at C is shown at C + D, where the playout delay D follows the
-recent transit times (arrival - capture) so that the frame after the playout point has usually arrived.
+recent transit times (arrival - capture) so that the frame due at the playout point has usually arrived, plus,
+while the renderer samples faster than frames come, one frame interval so that the frame after it has too and
+samples blend the two (JitterConfig.lookahead_frames).
 """
 
 from __future__ import annotations
@@ -28,7 +30,16 @@ class JitterConfig:
     max_delay_ms: float = 250.0
     """Playout delay never goes above this (later frames are dropped as late)."""
     transit_quantile: float = 0.95
-    """The delay covers this quantile of recent transit times, plus one frame interval and the margin."""
+    """The delay covers this quantile of recent transit times, plus the look-ahead and the margin."""
+    lookahead_frames: float | None = None
+    """Frame intervals of look-ahead added to the delay, so that the frame after the playout point has usually
+    arrived and every sample blends two frames. None (auto): one interval while the renderer samples faster than
+    frames come (more renders than frames: blending smooths the motion between them), none while it samples at
+    or below the frame rate (each render shows the newest frame due, which is as smooth, and a look-ahead would
+    only add an interval of latency)."""
+    faster_ratio: float = 0.8
+    """Auto look-ahead: the renderer counts as faster when its median render interval is below this fraction of
+    the frame interval."""
     margin_ms: float = 3.0
     """Added on top of the quantile (scheduling noise of the renderer)."""
     assumed_interval_ms: float = 33.3
@@ -61,6 +72,9 @@ class PlayoutState(Enum):
     """No frame yet: the neutral code at the identity pose."""
     INTERPOLATED = "interpolated"
     """Blended between the frames either side of the playout point (also across lost frames)."""
+    CURRENT = "current"
+    """The newest frame, less than a frame interval older than the playout point (its successor is not due yet):
+    shown as it is. With no look-ahead (renderer no faster than the frames) this is the normal state."""
     HELD = "held"
     """The newest frame is older than the playout point: held unchanged."""
     DECAYING = "decaying"
@@ -106,7 +120,8 @@ class JitterStats:
     last_sequence: int = -1
     """Highest sequence seen."""
     longest_stall_us: float = 0.0
-    """Longest span of render time without an interpolated sample (held, decaying), after the first one."""
+    """Longest span of render time without an interpolated or current sample (held, decaying), after the first
+    one."""
     longest_freeze_us: float = 0.0
     """Longest span of render time showing one frame unchanged (held), after the first interpolated sample."""
     samples: dict[str, int] = field(default_factory=dict)
@@ -141,6 +156,7 @@ class JitterBuffer:
         self._seen: set[int] = set()
         self._transits: deque[float] = deque(maxlen=self.config.window)
         self._intervals: deque[float] = deque(maxlen=self.config.window)
+        self._render_steps: deque[float] = deque(maxlen=self.config.window)
         self._delay_us = self.config.min_delay_ms * 1000.0
         self.floor_us = 0.0
         """A lower bound on the delay set from outside: the voice path's delay, so face and voice stay in sync."""
@@ -161,15 +177,30 @@ class JitterBuffer:
         """Smallest recent transit (arrival - capture): the path's delay without queueing (for lip-sync)."""
         return min(self._transits) if self._transits else None
 
+    def frame_interval_us(self) -> float:
+        """Median interval between consecutive frames' capture times (the assumed one until two were seen)."""
+        if self._intervals:
+            return float(np.median(np.fromiter(self._intervals, float)))
+        return self.config.assumed_interval_ms * 1000.0
+
+    def lookahead_frames(self) -> float:
+        """Frame intervals of look-ahead in the delay now (JitterConfig.lookahead_frames; auto: 1 while the
+        renderer samples faster than frames come, else 0; 1 until a few render intervals were seen)."""
+        cfg = self.config
+        if cfg.lookahead_frames is not None:
+            return cfg.lookahead_frames
+        if len(self._render_steps) < 8:
+            return 1.0
+        render_step = float(np.median(np.fromiter(self._render_steps, float)))
+        return 1.0 if render_step < cfg.faster_ratio * self.frame_interval_us() else 0.0
+
     def needed_delay_us(self) -> float:
         """The delay the recent transit times ask for, without the floor (0 before any frame)."""
         cfg = self.config
         if not self._transits:
             return 0.0
         transit = float(np.quantile(np.fromiter(self._transits, float), cfg.transit_quantile))
-        interval = (float(np.median(np.fromiter(self._intervals, float))) if self._intervals
-                    else cfg.assumed_interval_ms * 1000.0)
-        return transit + interval + cfg.margin_ms * 1000.0
+        return transit + self.lookahead_frames() * self.frame_interval_us() + cfg.margin_ms * 1000.0
 
     def target_delay_us(self) -> float:
         """The delay the recent transit times ask for, raised to the floor (the current one moves towards it)."""
@@ -213,7 +244,9 @@ class JitterBuffer:
         target = self.target_delay_us()
         if self.floor_us > needed and self.floor_us >= self._delay_us:
             self._floor_held = True  # the floor, not the frames' own transits, sets the delay
-        if self._last_render_us is not None and self.stats.samples.get(PlayoutState.INTERPOLATED.value):
+        if self._last_render_us is not None and render_us > self._last_render_us:
+            self._render_steps.append(render_us - self._last_render_us)
+        if self._last_render_us is not None and self._started():
             step = max(0.0, render_us - self._last_render_us)
             if target > self._delay_us and self.config.floor_jumps and self.floor_us >= target:
                 self._delay_us = target
@@ -280,6 +313,8 @@ class JitterBuffer:
         f = entry.frame
         if FrameFlags.TRACKING_LOST in f.flags:
             return self._decay_from_tracked(entry, point, f.head_pose)
+        if point - entry.capture_us < self.frame_interval_us():  # its successor is not due yet
+            return self._plain(entry, point, PlayoutState.CURRENT)
         weight = decay_weight(point - entry.capture_us, cfg.hold_ms * 1000.0, cfg.decay_ms * 1000.0)
         state = PlayoutState.HELD if weight >= 1.0 else PlayoutState.DECAYING
         code = self.neutral + (f.code.astype(np.float32) - self.neutral) * np.float32(weight)
@@ -297,12 +332,17 @@ class JitterBuffer:
         return PlayoutSample(code.astype(np.float32), pose, newest.frame.gaze, PlayoutState.DECAYING, point,
                              self._delay_us, newest.frame.sequence, newest.arrival_us, newest.frame.flags)
 
+    def _started(self) -> bool:
+        """Whether a frame has been shown in time (interpolated or current) yet."""
+        samples = self.stats.samples
+        return bool(samples.get(PlayoutState.INTERPOLATED.value) or samples.get(PlayoutState.CURRENT.value))
+
     def _count(self, sample: PlayoutSample, render_us: float) -> None:
         stats = self.stats
         stats.samples[sample.state.value] = stats.samples.get(sample.state.value, 0) + 1
-        if PlayoutState.INTERPOLATED.value not in stats.samples:
+        if not self._started():
             return  # not started yet: waiting for the first frames is neither a stall nor a freeze
-        stalled = sample.state is not PlayoutState.INTERPOLATED
+        stalled = sample.state not in (PlayoutState.INTERPOLATED, PlayoutState.CURRENT)
         self._stall_start_us = (self._stall_start_us if self._stall_start_us is not None else render_us) \
             if stalled else None
         if self._stall_start_us is not None:

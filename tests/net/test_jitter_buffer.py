@@ -164,3 +164,44 @@ def test_gaze_and_decay_helpers() -> None:
     assert lerp_gaze(None, b, 0.2) is b and lerp_gaze(a, None, 0.2) is a
     assert decay_weight(50, 100, 300) == 1.0
     assert decay_weight(400, 100, 300) == pytest.approx(math.exp(-1))
+
+
+def simulate_at(render_us: int, frames: int, transit_us: float,
+                config: JitterConfig | None = None) -> tuple[JitterBuffer, list[PlayoutSample]]:
+    """A steady stream with a fixed transit, sampled every `render_us`."""
+    buf = JitterBuffer(DIM, config)
+    out, sent = [], 0
+    for render in range(0, frames * FRAME_US, render_us):
+        while sent < frames and sent * FRAME_US + transit_us <= render:
+            buf.push(frame_at(sent), sent * FRAME_US, int(sent * FRAME_US + transit_us))
+            sent += 1
+        out.append(buf.sample(float(render)))
+    return buf, out
+
+
+def test_a_renderer_slower_than_the_frames_gets_no_lookahead() -> None:
+    """At 20 renders/s of 30 frames/s each render shows the newest frame due: the delay is the transit and the
+    margin, with no frame interval of look-ahead, and nothing counts as a stall or a freeze."""
+    buf, out = simulate_at(50_000, 150, 20_000)
+    assert buf.lookahead_frames() == 0.0
+    assert buf.playout_delay_us == pytest.approx(20_000 + 3_000, abs=500)
+    steady = out[40:]
+    assert {smp.state for smp in steady} <= {PlayoutState.CURRENT, PlayoutState.INTERPOLATED}
+    assert PlayoutState.CURRENT in {smp.state for smp in steady}
+    for smp in steady:  # the newest frame due at the playout point, never a later one
+        assert smp.sequence * FRAME_US <= smp.capture_time_us < (smp.sequence + 1) * FRAME_US + 1
+    assert buf.stats.longest_stall_us == 0.0 and buf.stats.longest_freeze_us == 0.0 and buf.stats.late == 0
+
+
+def test_a_renderer_faster_than_the_frames_keeps_one_frame_of_lookahead() -> None:
+    buf, out = simulate_at(RENDER_US, 150, 20_000)
+    assert buf.lookahead_frames() == 1.0
+    assert buf.playout_delay_us == pytest.approx(20_000 + FRAME_US + 3_000, abs=500)
+    assert all(smp.state is PlayoutState.INTERPOLATED for smp in out[200:])
+
+
+def test_a_fixed_lookahead_overrides_auto() -> None:
+    buf, out = simulate_at(50_000, 150, 20_000, JitterConfig(lookahead_frames=1.0))
+    assert buf.lookahead_frames() == 1.0
+    assert buf.playout_delay_us == pytest.approx(20_000 + FRAME_US + 3_000, abs=500)
+    assert all(smp.state is PlayoutState.INTERPOLATED for smp in out[40:])
