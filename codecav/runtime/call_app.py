@@ -47,6 +47,7 @@ from codecav.runtime.render_command import framed_row, framing_distance, row_wid
 from codecav.runtime.report import JoinTimes, PeerJoin, build_report, write_report_json
 from codecav.runtime.scene import camera_views, room_layout
 from codecav.runtime.scene_renderer import SceneRenderer
+from codecav.runtime.thread_priority import lower_current_thread, lowered_new_threads
 from codecav.xr.base import RenderTarget
 from codecav.xr.openxr.target import OpenXRTarget
 
@@ -291,7 +292,14 @@ class CallFeed:
 
 def open_call_target(render: str, views: list[View]) -> tuple[RenderTarget, str]:
     """The render target --render names and one line on what was opened; 'xr' falls back to a window or
-    headless with the reason when no OpenXR runtime or headset answers (codecav.xr.select)."""
+    headless with the reason when no OpenXR runtime or headset answers (codecav.xr.select). Threads the GL
+    driver starts meanwhile (llvmpipe's rasterisers) yield to the call's latency-critical ones
+    (codecav.runtime.thread_priority)."""
+    with lowered_new_threads():
+        return _open_target(render, views)
+
+
+def _open_target(render: str, views: list[View]) -> tuple[RenderTarget, str]:
     if render == "window":
         from codecav.xr.window import WindowTarget
 
@@ -443,6 +451,7 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
         def keep_going_or_leave() -> bool:
             return leave.is_set() or add_ready_peers()
 
+        lower_current_thread()  # the render loop yields to the network, capture and voice threads, all running now
         run = engine.run(seconds=None if headset is not None else request.seconds, should_stop=keep_going_or_leave)
         exits.close()  # signals act as before again
         if leave.is_set():

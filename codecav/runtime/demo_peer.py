@@ -31,10 +31,10 @@ from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.report import JoinTimes, join_spans
 from codecav.runtime.scene import camera_views, room_layout
 from codecav.runtime.scene_renderer import SceneRenderer
+from codecav.runtime.thread_priority import lower_current_thread
 from codecav.runtime.video import Mp4Writer, VideoRecorder
 from codecav.runtime.voice import VOICE_RATE, SentVoice, VirtualOutput, clip_feed
-from codecav.xr.base import EyeView, RenderTarget
-from codecav.xr.headless import HeadlessTarget
+from codecav.xr.base import EyeView
 from codecav.xr.headset_sources import HeadTrackedSource
 from codecav.xr.openxr.target import OpenXRTarget
 
@@ -291,11 +291,8 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
     profiler = Profiler(ProfilerOptions(enabled=True), clock=clock)
     net = NetworkThread()
     views = camera_views(config.width, config.height, eye=(0.0, 0.0, 0.62), fovy_deg=30.0)
-    target: RenderTarget
-    if config.render == "headless":
-        target = HeadlessTarget(views)
-    else:
-        target, display_note = open_call_target(config.render, views)
+    target, display_note = open_call_target(config.render, views)
+    if config.render != "headless":
         log.info("%s display: %s", config.name, display_note)
     renderer = SceneRenderer(target.ctx)
     headset: HeadsetCall | None = None
@@ -358,6 +355,7 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
         output.start()
         sender.start_sending()
         recorder.begin(engine.time_source.now_ns())
+        lower_current_thread()  # the render loop yields to the network, capture and voice threads, all running now
         if headset is not None:
             run = engine.run(should_stop=lambda: headset.check(log.info))
             headset.check(log.info)

@@ -387,7 +387,9 @@ class Engine:
                 break
             if self.clock is not None:
                 timing = self.clock.wait_frame()
-                display_ns = timing.target_ns
+                # The faces due when this frame's work begins: a loop running behind its period shows the faces
+                # due now, not those due at the slot it missed (they were up to a period older).
+                display_ns = max(timing.target_ns, timing.start_ns)
                 run.late_frames += int(timing.late)
             else:
                 display_ns = now()
