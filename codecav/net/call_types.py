@@ -120,6 +120,9 @@ class JoinTimeline:
     """When each step of joining one remote participant happened, in µs on the call's clock (None: not yet).
     The steps run in this order; the runtime adds the last two (first decode, first photon) in its trace."""
 
+    announced_us: int | None = None
+    """Signaling first named this peer to us (the room's list as we joined, its offer, or an SFU publish event):
+    joining it cannot begin earlier, so a participant that was in the room first counts from here."""
     signaling_us: int | None = None
     """The offer or answer for this peer was sent through the signaling server."""
     ice_connected_us: int | None = None

@@ -121,6 +121,8 @@ class RemotePeer(Generic[L]):
         self._ping_sequence = 0
         self._open = asyncio.Event()
         self._sending_avatar = False
+        self.announced_us = clock.now_us()
+        """When signaling named this peer to us: a RemotePeer is made then (JoinTimeline.announced_us)."""
         self.signaling_us: int | None = None
         """When the offer or answer for this peer went out (JoinTimeline.signaling_us)."""
         self._channels_open_us: int | None = None
@@ -396,7 +398,7 @@ class RemotePeer(Generic[L]):
     def join_timeline(self) -> JoinTimeline:
         """When each step of joining this peer happened so far."""
         times = self.link.times
-        return JoinTimeline(signaling_us=self.signaling_us, ice_connected_us=times.ice_connected_us,
+        return JoinTimeline(announced_us=self.announced_us, signaling_us=self.signaling_us, ice_connected_us=times.ice_connected_us,
                             dtls_connected_us=times.dtls_connected_us, channels_open_us=self._channels_open_us,
                             avatar_fetched_us=self._avatar_fetched_us, avatar_verified_us=self._avatar_verified_us,
                             avatar_cached=self._avatar_cached)

@@ -141,7 +141,8 @@ class JoinTimes:
     peer: str
     """The remote peer id."""
     start_ns: int
-    """When this participant began joining (its call session started)."""
+    """When joining this peer began: this participant's call session started or, if the peer came later, signaling
+    named it (JoinTimeline.announced_us)."""
     signaling_ns: int | None = None
     """The offer or answer for this peer went through the signaling server."""
     ice_ns: int | None = None
@@ -171,11 +172,14 @@ class JoinTimes:
                       prepare_ns: int | None = None, first_decode_ns: int | None = None,
                       first_photon_ns: int | None = None, viewer: str = "local") -> JoinTimes:
         """The network's JoinTimeline (µs on the call's clock, `offset_ns` added to reach this clock) with the
-        runtime's own steps."""
+        runtime's own steps. Joining starts at `start_ns` (our own join) or, when the peer came later, when
+        signaling named it: time spent waiting for a peer to arrive is not time spent joining it."""
         def ns(us: int | None) -> int | None:
             return None if us is None else us * 1000 + offset_ns
 
-        return JoinTimes(peer, start_ns, ns(timeline.signaling_us), ns(timeline.ice_connected_us),
+        announced = ns(timeline.announced_us)
+        start = start_ns if announced is None else max(start_ns, announced)
+        return JoinTimes(peer, start, ns(timeline.signaling_us), ns(timeline.ice_connected_us),
                          ns(timeline.dtls_connected_us), ns(timeline.channels_open_us),
                          ns(timeline.avatar_fetched_us), ns(timeline.avatar_verified_us), prepare_ns,
                          first_decode_ns, first_photon_ns, timeline.avatar_cached, viewer)

@@ -186,3 +186,16 @@ def test_join_steps_become_slices_a_report_section_and_the_time_to_first_frame()
     nothing = build_report(spans=[], frames=[], audio=[], packets=[], start_ns=0, end_ns=1, avatars=0,
                            frames_rendered=0)
     assert nothing.time_to_first_frame_s is None and json.loads(report_to_json(nothing))["join"] == {}
+
+
+
+def test_a_peer_that_came_later_is_joined_from_when_signaling_named_it() -> None:
+    """alice was in the room 0.6 s before bob arrived: her join of bob starts when his offer named him, so the
+    wait for him to come is not counted as joining him; a peer already there is joined from our own start."""
+    later = JoinTimeline(announced_us=600_000, signaling_us=620_000, dtls_connected_us=700_000)
+    alice_sees_bob = JoinTimes.from_timeline("bob", 0, later, first_photon_ns=1_100 * MS)
+    assert alice_sees_bob.start_ns == 600 * MS
+    assert PeerJoin.of(alice_sees_bob).first_photon_s == pytest.approx(0.5)
+    earlier = JoinTimeline(announced_us=100_000, signaling_us=150_000)
+    bob_sees_alice = JoinTimes.from_timeline("alice", 200 * MS, earlier, first_photon_ns=900 * MS)
+    assert bob_sees_alice.start_ns == 200 * MS and PeerJoin.of(bob_sees_alice).first_photon_s == pytest.approx(0.7)
