@@ -5,11 +5,13 @@ crash onnxruntime costs one refused avatar, not the caller. onnxruntime's loggin
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,13 +99,9 @@ def trial_run(models: list[TrialModel], source: str, limits: TrialLimits = DEFAU
     }
     blob = json.dumps(header).encode()
     stdin = len(blob).to_bytes(8, "big") + blob + b"".join(m.model for m in models)
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
     member = models[0].member if models else None
     try:
-        child = subprocess.Popen([sys.executable, "-m", "codecav.assets.trial_child"], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+        child = _take_prestarted() or _start_child()
     except OSError as exc:
         raise TrialRunError(source, member, f"trial run could not start ({exc})",
                             "check that the Python interpreter can start a child process",
@@ -124,6 +122,58 @@ def trial_run(models: list[TrialModel], source: str, limits: TrialLimits = DEFAU
     if len(done) < len(models):
         raise _died(child.returncode, models[len(done)].member, source, limits)
     return done
+
+
+def _start_child() -> subprocess.Popen[bytes]:
+    """A trial child, loading onnxruntime and then waiting for its job on stdin (OSError if it cannot start)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
+    return subprocess.Popen([sys.executable, "-m", "codecav.assets.trial_child"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+
+
+_prestarted: subprocess.Popen[bytes] | None = None
+_prestarted_lock = threading.Lock()
+
+
+def prestart_trial_child() -> None:
+    """Start the next trial run's child now, so that its start-up (an interpreter and onnxruntime, ~0.3 s) overlaps
+    whatever comes before the trial, e.g. an avatar's transfer. At most one waits; the next `trial_run` takes it
+    (its wall-clock deadline then counts from the hand-over). Unused, it exits when this process does (its stdin
+    closes) or when `discard_prestarted_trial_child` is called. Failing to start is left to `trial_run`."""
+    global _prestarted
+    with _prestarted_lock:
+        if _prestarted is not None and _prestarted.poll() is None:
+            return
+        try:
+            _prestarted = _start_child()
+        except OSError:
+            _prestarted = None
+
+
+def _take_prestarted() -> subprocess.Popen[bytes] | None:
+    """The waiting child if it is still alive (else None, and it is reaped)."""
+    global _prestarted
+    with _prestarted_lock:
+        child, _prestarted = _prestarted, None
+    if child is not None and child.poll() is not None:
+        child.communicate()
+        return None
+    return child
+
+
+def discard_prestarted_trial_child() -> None:
+    """Stop a waiting child that no trial will use (it exits on the end of its stdin)."""
+    child = _take_prestarted()
+    if child is not None:
+        try:
+            child.communicate(b"", timeout=5)
+        except subprocess.TimeoutExpired:
+            _kill(child)
+
+
+atexit.register(discard_prestarted_trial_child)
 
 
 def _kill(child: subprocess.Popen[bytes]) -> bytes:

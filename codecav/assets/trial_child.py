@@ -55,15 +55,19 @@ def _run_job(ort: Any, np: Any, job: dict[str, Any], model: bytes) -> tuple[dict
 
 
 def main() -> int:
-    """Read the jobs from stdin, run them under the limits, answer on stdout; exit 0 unless killed."""
-    stdin = sys.stdin.buffer
-    size = int.from_bytes(stdin.read(8), "big")
-    header = json.loads(stdin.read(size))
-    _limit(int(header["cpu_s"]), int(header["address_space_bytes"]))
+    """Load onnxruntime, then read the jobs from stdin, run them under the limits and answer on stdout; exit 0
+    unless killed. A child started ahead of its job (codecav.assets.trial.prestart_trial_child) waits for it
+    here with onnxruntime loaded, and exits quietly if its parent closes stdin without sending one."""
     import numpy as np
     import onnxruntime as ort
 
     ort.set_default_logger_severity(4)
+    stdin = sys.stdin.buffer
+    length = stdin.read(8)
+    if len(length) < 8:
+        return 0  # no job came
+    header = json.loads(stdin.read(int.from_bytes(length, "big")))
+    _limit(int(header["cpu_s"]), int(header["address_space_bytes"]))
     out = sys.stdout.buffer
     for job in header["jobs"]:
         model = stdin.read(int(job["size"]))

@@ -13,6 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
+from codecav.assets.trial import prestart_trial_child
 from codecav.clock import Clock
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import AvatarCache, AvatarFetch, ExchangeStats, OwnAvatar
@@ -302,6 +303,8 @@ class RemotePeer(Generic[L]):
             self._avatar_ready()
         else:
             self._send(request)
+            # Its trial run's child starts now and loads onnxruntime while the bytes come (verify takes it).
+            await asyncio.to_thread(prestart_trial_child)
 
     async def _finish_avatar(self, done: AvatarDone) -> None:
         data = self.fetch.take(done)
@@ -398,7 +401,8 @@ class RemotePeer(Generic[L]):
     def join_timeline(self) -> JoinTimeline:
         """When each step of joining this peer happened so far."""
         times = self.link.times
-        return JoinTimeline(announced_us=self.announced_us, signaling_us=self.signaling_us, ice_connected_us=times.ice_connected_us,
+        return JoinTimeline(announced_us=self.announced_us, signaling_us=self.signaling_us,
+                            ice_connected_us=times.ice_connected_us,
                             dtls_connected_us=times.dtls_connected_us, channels_open_us=self._channels_open_us,
                             avatar_fetched_us=self._avatar_fetched_us, avatar_verified_us=self._avatar_verified_us,
                             avatar_cached=self._avatar_cached)

@@ -10,9 +10,17 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+import codecav.assets.trial as trial_module
 from codecav.assets.errors import NonFiniteWeightsError, TrialRunError
 from codecav.assets.package import AvatarPackage
-from codecav.assets.trial import TrialInput, TrialLimits, TrialModel, trial_run
+from codecav.assets.trial import (
+    TrialInput,
+    TrialLimits,
+    TrialModel,
+    discard_prestarted_trial_child,
+    prestart_trial_child,
+    trial_run,
+)
 from codecav.assets.verify import run_decoder_once
 from tests.assets.attacks import slow_decoder
 
@@ -85,3 +93,33 @@ def test_encoders_run_in_the_trial(synthetic: AvatarPackage) -> None:
     package = replace(synthetic, encoders_onnx={"encoders/expression.onnx": model.SerializeToString()})
     with pytest.raises(NonFiniteWeightsError, match="member encoders/expression.onnx output code holds NaN"):
         run_decoder_once(package)
+
+
+def test_a_prestarted_child_runs_the_next_trial_under_the_same_limits() -> None:
+    """The child started ahead (onnxruntime loaded while, say, an avatar is still arriving) is the one the next
+    trial uses, and its limits still hold: a hanging model is killed at the deadline counted from hand-over."""
+    prestart_trial_child()
+    waiting = trial_module._prestarted
+    assert waiting is not None and waiting.poll() is None
+    (out,) = trial_run([_allocating_model([1, 2, 3, 4])], "pkg")
+    assert out.arrays["y"] == pytest.approx(24.0)
+    assert trial_module._prestarted is None and waiting.returncode == 0  # taken, answered, exited
+    prestart_trial_child()
+    with pytest.raises(TrialRunError) as info:
+        trial_run([_slow_model()], "pkg", TrialLimits(wall_s=0.5, cpu_s=30))
+    assert info.value.reason == "trial_timeout"
+
+
+def test_a_prestarted_child_that_died_is_replaced_and_an_unused_one_exits() -> None:
+    prestart_trial_child()
+    dead = trial_module._prestarted
+    assert dead is not None
+    dead.kill()
+    dead.wait(10)
+    (out,) = trial_run([_allocating_model([1, 2, 3, 4])], "pkg")  # a fresh child instead
+    assert out.arrays["y"] == pytest.approx(24.0)
+    prestart_trial_child()
+    unused = trial_module._prestarted
+    assert unused is not None
+    discard_prestarted_trial_child()
+    assert unused.returncode == 0 and trial_module._prestarted is None  # stdin closed: it left quietly

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
@@ -16,6 +18,8 @@ from codecav.runtime.thread_priority import (
     thread_ids,
 )
 
+T = TypeVar("T")
+
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux per-thread nice")
 
 
@@ -23,10 +27,10 @@ def _nice(native_id: int) -> int:
     return os.getpriority(os.PRIO_PROCESS, native_id)
 
 
-def _in_thread(work: object) -> object:
+def _in_thread(work: Callable[[], T]) -> T:
     """Run `work()` in a fresh thread (so this test process's own threads keep their nice) and return its result."""
-    out: list[object] = []
-    thread = threading.Thread(target=lambda: out.append(work()))  # type: ignore[operator]
+    out: list[T] = []
+    thread = threading.Thread(target=lambda: out.append(work()))
     thread.start()
     thread.join(10)
     return out[0]
@@ -46,7 +50,7 @@ def test_the_calling_thread_alone_is_lowered_and_its_new_threads_inherit() -> No
         t.join(10)
         return before, _nice(me), child[0]
 
-    before, after, child = _in_thread(work)  # type: ignore[misc]
+    before, after, child = _in_thread(work)
     assert before < 19  # else there is nothing to lower
     assert after == min(19, before + BULK_NICE)
     assert _nice(main) == main_before  # the process's other threads keep theirs
