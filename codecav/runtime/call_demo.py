@@ -141,10 +141,11 @@ def read_peer_lines(peer: str, stream: Iterable[str]) -> Iterator[PeerLine]:
             yield PeerLine(peer, None, str(exc))
 
 
-def _pump(proc: subprocess.Popen[str], peer: str, lines: queue.Queue[PeerLine]) -> None:
+def _pump(proc: subprocess.Popen[str], peer: str, lines: queue.Queue[PeerLine], arrived: threading.Event) -> None:
     assert proc.stdout is not None
     for line in read_peer_lines(peer, proc.stdout):
         lines.put(line)
+        arrived.set()  # wakes the demo's loop at once: `start` must not wait for its next poll
 
 
 def _say_start(procs: Sequence[subprocess.Popen[str]]) -> None:
@@ -172,7 +173,7 @@ WARMUP_S = 3.0
 frames, and the jitter buffer then takes a few seconds to settle from its first, cautious delay."""
 
 POLL_NS = 200_000_000
-"""How often the demo checks on the participant processes."""
+"""How often the demo checks on the participant processes (a line from one wakes it at once)."""
 
 
 def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_s: float = WARMUP_S, *,
@@ -208,6 +209,7 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
     logs: list[Path] = []
     pumps: list[threading.Thread] = []
     lines: queue.Queue[PeerLine] = queue.Queue()
+    arrived = threading.Event()
     failed: dict[str, PeerFailed] = {}
     ready: set[str] = set()
 
@@ -244,11 +246,12 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
                 proc = subprocess.Popen([*peer_command, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=stderr, text=True, encoding="utf-8", errors="replace", env=env)
             procs.append(proc)
-            pumps.append(threading.Thread(target=_pump, args=(proc, name, lines), daemon=True))
+            pumps.append(threading.Thread(target=_pump, args=(proc, name, lines, arrived), daemon=True))
             pumps[-1].start()
         deadline_ns = clock.now_ns() + int((seconds + 180) * 1e9)
         while any(p.poll() is None for p in procs):
-            clock.sleep_ns(POLL_NS)
+            clock.wait_ns(arrived, POLL_NS)
+            arrived.clear()
             if any(p.poll() not in (None, 0) for p in procs):  # one failed: the other would wait for it in vain
                 for p in procs:
                     if p.poll() is None:
