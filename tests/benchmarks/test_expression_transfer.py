@@ -3,32 +3,19 @@ drivers.py's lipsync_jaw_corr_real (alignment of the webcam's and the audio driv
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
 from codecav.arkit import ARKIT_INDEX
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"codecav_bench_{name}", BENCHMARKS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmarks import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def et() -> ModuleType:
-    return _load("expression_transfer")
+    return load_benchmark("expression_transfer")
 
 
 def test_correlate_defined_and_undefined(et: ModuleType) -> None:
@@ -88,7 +75,7 @@ def test_channel_table_has_a_row_per_weight(et: ModuleType) -> None:
 
 
 def test_real_speech_jaw_correlation_aligns_in_time() -> None:
-    drivers = _load("drivers")
+    drivers = load_benchmark("drivers")
     audio_t = np.arange(0, 10, 0.01)  # the audio driver's 100 Hz samples
     audio_jaw = 0.3 + 0.3 * np.sin(audio_t * 3)
     video_t = np.arange(0, 12, 0.04)  # 25 fps frames, the last 2 s past the sound

@@ -4,25 +4,17 @@ when nothing does. Real libvpx encodes of a small synthetic clip (no GL)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmarks import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def vp8() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("codecav_bench_vp8_baseline", BENCHMARKS / "vp8_baseline.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("vp8_baseline")
 
 
 @pytest.fixture(scope="module")
