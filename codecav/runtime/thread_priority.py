@@ -11,9 +11,10 @@ jitter buffer then had to cover with delay.
 So codecav gives the bulk threads a nice value `BULK_NICE` above the others (Linux: nice is per thread, and
 raising it needs no privilege). The render loop lowers itself just before it runs, after every latency-critical
 thread has been started (a thread inherits its creator's nice); the GL driver's threads are lowered as the
-render target creates them (`lowered_new_threads`); the recorder lowers its own worker. Nothing changes where the
-CPU is not short: nice only decides who runs first when threads wait for a core. Where the platform has no
-per-thread nice (no /proc/self/task) this does nothing and says so in the debug log.
+render target creates them (`lowered_new_threads`); the recorder lowers its own worker further
+(`RECORDING_NICE`). Nothing changes where the CPU is not short: nice only decides who runs first when threads
+wait for a core. Where the platform has no per-thread nice (no /proc/self/task) this does nothing and says so in
+the debug log.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 BULK_NICE = 5
 """How much higher the bulk threads' nice value is (CFS weight 1024 at nice 0 against 335 at nice 5: a waking
 latency-critical thread is preferred about 3:1)."""
+RECORDING_NICE = 2 * BULK_NICE
+"""The demo's video recorder sits below even the render loop: its video may repeat a frame, the viewer may not
+wait for one."""
 _TASKS = "/proc/self/task"
 
 

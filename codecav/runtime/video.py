@@ -15,7 +15,7 @@ import numpy as np
 
 from codecav.errors import CodecavError
 from codecav.runtime.engine import LatestSlot
-from codecav.runtime.thread_priority import lower_current_thread
+from codecav.runtime.thread_priority import RECORDING_NICE, lower_current_thread
 
 
 class VideoWriteError(CodecavError):
@@ -187,7 +187,7 @@ class VideoRecorder:
         self.offer(read(), present_ns)
 
     def _run(self) -> None:
-        lower_current_thread()  # recording is bulk work: the call's network, capture and voice threads go first
+        lower_current_thread(RECORDING_NICE)  # below the render loop too: a video frame may repeat, a viewer's not
         try:
             while True:
                 if not self._stop.is_set():
