@@ -239,6 +239,25 @@ def test_engine_measures_frames_and_late_frames_and_ends_at_its_deadline_on_fake
     target.close()
 
 
+@pytest.mark.gl
+def test_a_loop_behind_its_period_shows_the_faces_due_when_its_frame_begins(gl_ctx: moderngl.Context) -> None:
+    """Frames due every 25 ms, each taking 40 ms: the frame due at 25 begins at 40 and asks its feed for the face
+    due at 40, not at 25 (a face 15 ms older than it could show)."""
+    fake = FakeClock()
+    target = _SlowTarget(fake, [40.0] * 4, gl_ctx)
+    renderer = SceneRenderer(gl_ctx)
+    engine = Engine(target, renderer, Profiler(clock=fake), clock=FrameClock(25_000_000, fake))
+    package = build_synthetic_avatar(seed=2)
+    feed = _RecordingFeed("a", [np.zeros(package.manifest.latent.dim, np.float32)], seconds_per_code=0.1)
+    engine.add_remote("a", package, row_layout(1)[0], feed)
+    run = engine.run(frames=4)
+    # due 0, 25 (begins 40), 50 (begins 80: a whole period late, the slot moves to 75), 100 (begins 120)
+    assert [d // 1_000_000 for d in feed.display_ns] == [0, 40, 80, 120]
+    assert [p.present_ns // 1_000_000 for p in run.presented] == [40, 80, 120, 160]
+    renderer.release()
+    target.close()
+
+
 class _CountingSource(LatentSource):
     """Frames 0, 1, 2 ... as fast as they are read, each taking 1 ms of fake time."""
 
