@@ -16,6 +16,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from codecav.net.web.constants import CONSTANTS_PATH, constants_module
+
 STATIC_DIR = Path(str(resources.files("codecav.net.web") / "static"))
 """The page's files inside the installed package."""
 SAMPLES_DIR = Path(str(resources.files("codecav.assets") / "samples"))
@@ -97,6 +99,7 @@ class WebSite:
         """GET routes: extras, /samples/, then every static file (the index at /)."""
         for path in self.config.extra_files:
             app.router.add_get(path, self._extra_file)
+        app.router.add_get(CONSTANTS_PATH, self._constants)
         app.router.add_get("/shaders/es300/{name}.json", self._shader)
         app.router.add_get("/samples/index.json", self._sample_index)
         app.router.add_get("/samples/{name}", self._sample)
@@ -131,6 +134,10 @@ class WebSite:
         except Exception as exc:  # the producer's one-line reason (e.g. a missing model and its install command)
             raise web.HTTPNotFound(text=str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
         return web.Response(body=data, headers=self._headers(request.path))
+
+    async def _constants(self, request: web.Request) -> web.Response:
+        """The constants the page shares with Python (codecav.net.web.constants), never a hand-kept copy."""
+        return web.Response(body=constants_module().encode(), headers=self._headers("constants.js"))
 
     async def _shader(self, request: web.Request) -> web.Response:
         """The GLSL ES 3.00 program of codecav/shaders (codecav.shaders.web), never a hand-kept copy."""

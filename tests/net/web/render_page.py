@@ -21,6 +21,7 @@ import numpy as np
 
 from codecav.assets.loader import load_avatar
 from codecav.camera import View, look_at, perspective, rotation_y, translation
+from codecav.net.web.constants import CONSTANTS_PATH, constants_module
 from codecav.shaders.errors import ShaderSourceError
 from codecav.shaders.web import es300_program_json
 
@@ -53,8 +54,9 @@ def ort_missing() -> str | None:
 
 
 class AvatarSite:
-    """A loopback HTTP server: /static/avatar/*, /static/vendor/onnxruntime-web/*, /shaders/es300/NAME.json,
-    /files/NAME (bytes given to `add_file`) and / (an empty page)."""
+    """A loopback HTTP server: /static/avatar/*, /static/vendor/onnxruntime-web/*, /shaders/es300/NAME.json, the
+    shared constants module (/generated/constants.js), /files/NAME (bytes given to `add_file`) and / (an empty
+    page)."""
 
     def __init__(self) -> None:
         """Start serving on 127.0.0.1 at a free port (a daemon thread)."""
@@ -91,6 +93,8 @@ class AvatarSite:
             return 200, b"<!doctype html><title>codecav avatar test</title><body></body>", "text/html"
         if path.startswith("/files/") and path[7:] in self.files:
             return 200, self.files[path[7:]], "application/octet-stream"
+        if path == CONSTANTS_PATH:
+            return 200, constants_module().encode(), "text/javascript"
         if path.startswith("/shaders/es300/") and path.endswith(".json"):
             try:
                 return 200, es300_program_json(path[len("/shaders/es300/"):-5]), "application/json"

@@ -4,6 +4,7 @@ shaders, extra files, refusals of paths outside static/, and HTTPS/WSS with --tl
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import ssl
 import subprocess
@@ -12,8 +13,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from codecav.arkit import ARKIT_52
+from codecav.assets.graph_bounds import ALLOWED_OPS
 from codecav.cli.call import SignalCommandError, tls_context
 from codecav.net.signaling.server import SignalingServer, make_join_token
+from codecav.net.web.constants import constants_module
 from codecav.net.web.site import STATIC_DIR, WebSite, WebSiteConfig, resolve_static
 from tests.net.web.browser import TEST_SECRET
 
@@ -49,6 +53,8 @@ def test_the_page_its_modules_samples_and_shaders_are_served_with_their_types() 
             assert status == 200 and body[:2] == b"PK"
             status, kind, body, _ = await fetch(s, base + "shaders/es300/pica.json")
             assert status == 200 and kind == "application/json" and b"#version 300 es" in body
+            status, kind, body, _ = await fetch(s, base + "generated/constants.js")
+            assert status == 200 and kind.startswith("text/javascript") and body.decode() == constants_module()
             status, _, body, _ = await fetch(s, base + "shaders/es300/nope.json")
             assert status == 404 and b"\n" not in body.strip()
             assert (await fetch(s, base + "models/x.task"))[2] == b"model"
@@ -59,6 +65,15 @@ def test_the_page_its_modules_samples_and_shaders_are_served_with_their_types() 
             assert (await fetch(s, base + "samples/__init__.py"))[0] == 404
 
     asyncio.run(main())
+
+
+def test_the_shared_constants_module_carries_pythons_lists() -> None:
+    """The page imports ARKIT_52 and ALLOWED_OPS from this module, so it holds exactly Python's."""
+    text = constants_module()
+    lines = {line.split(" = ")[0].removeprefix("export const "): line for line in text.splitlines()[1:]}
+    arkit = json.loads(lines["ARKIT_52"].split("Object.freeze(", 1)[1].removesuffix(");"))
+    ops = json.loads(lines["ALLOWED_OPS"].split("Object.freeze(", 1)[1].removesuffix(");"))
+    assert arkit == list(ARKIT_52) and ops == sorted(ALLOWED_OPS)
 
 
 def test_resolve_static_stays_inside_the_folder(tmp_path: Path) -> None:

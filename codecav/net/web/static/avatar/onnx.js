@@ -7,6 +7,7 @@
  * decoder.js (one decode, timed, outputs checked) stands in for them.
  */
 
+import { ALLOWED_OPS as ALLOWED_OP_NAMES } from "/generated/constants.js";
 import { pyRepr, refuse } from "./refusal.js";
 
 const FIX = "re-export the avatar";
@@ -15,23 +16,8 @@ const STANDARD_DOMAINS = ["", "ai.onnx"];
 export const DECODER_INPUT_NAMES = ["latent", "view_dir"];
 export const DECODER_OUTPUT_NAMES = ["geometry", "features"];
 
-/** codecav.assets.graph_bounds.ALLOWED_OPS (tests hold the two lists equal). */
-export const ALLOWED_OPS = new Set([
-  "Abs", "Add", "And", "Ceil", "Clip", "Div", "Equal", "Erf", "Exp", "Floor", "Greater", "GreaterOrEqual",
-  "IsInf", "IsNaN", "Less", "LessOrEqual", "Log", "Max", "Mean", "Min", "Mod", "Mul", "Neg", "Not", "Or",
-  "Pow", "Reciprocal", "Round", "Sign", "Sqrt", "Sub", "Sum", "Where", "Xor",
-  "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Tanh", "Asinh", "Acosh", "Atanh",
-  "Celu", "Elu", "Gelu", "HardSigmoid", "HardSwish", "LeakyRelu", "Mish", "PRelu", "Relu", "Selu", "Sigmoid",
-  "Softplus", "Softsign", "ThresholdedRelu", "Softmax", "LogSoftmax", "Hardmax",
-  "Conv", "ConvTranspose", "Gemm", "MatMul", "AveragePool", "MaxPool", "LpPool", "GlobalAveragePool",
-  "GlobalMaxPool", "GlobalLpPool", "BatchNormalization", "InstanceNormalization", "LayerNormalization",
-  "GroupNormalization", "LpNormalization", "Dropout",
-  "ArgMax", "ArgMin", "CumSum", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax",
-  "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare",
-  "Cast", "CastLike", "Concat", "Constant", "ConstantOfShape", "DepthToSpace", "Expand", "Flatten", "Gather",
-  "GatherElements", "Identity", "Pad", "Range", "Reshape", "Resize", "Shape", "Size", "Slice", "SpaceToDepth",
-  "Split", "Squeeze", "Tile", "Transpose", "Trilu", "Unsqueeze", "GridSample",
-]);
+/** codecav.assets.graph_bounds.ALLOWED_OPS, served from it (codecav.net.web.constants). */
+export const ALLOWED_OPS = new Set(ALLOWED_OP_NAMES);
 
 const DATA_TYPES = ["UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "STRING", "BOOL",
   "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ",

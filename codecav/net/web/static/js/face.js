@@ -3,7 +3,7 @@
  * expression encoder on onnxruntime-web.
  *
  * Mirrors (same constants, same order of operations):
- *   codecav/arkit.py                        ARKIT_52
+ *   codecav/arkit.py                        ARKIT_52 (served from it: /generated/constants.js)
  *   codecav/encoders/webcam/mapping.py      arkitFromBlendshapes, headPoseFromTransform, headAngles, ConfidenceModel
  *   codecav/encoders/webcam/filter.py       OneEuroFilter
  *   codecav/encoders/webcam/calibration.py  NeutralCalibrator (median of the first 30 tracked frames, capped at 0.9)
@@ -18,22 +18,10 @@
  * canonical face -> camera (OpenGL camera axes); codecav's head space is the canonical face's up to units.
  */
 
+import { ARKIT_52 } from "/generated/constants.js";
 import { FLAGS } from "./wire.js";
 
-export const ARKIT_52 = [
-  "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
-  "cheekPuff", "cheekSquintLeft", "cheekSquintRight",
-  "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight",
-  "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight",
-  "eyeWideLeft", "eyeWideRight",
-  "jawForward", "jawLeft", "jawOpen", "jawRight",
-  "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight", "mouthFunnel",
-  "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight", "mouthPucker",
-  "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft",
-  "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
-  "noseSneerLeft", "noseSneerRight",
-  "tongueOut",
-];
+export { ARKIT_52 };
 export const ARKIT_INDEX = Object.fromEntries(ARKIT_52.map((n, i) => [n, i]));
 const N = ARKIT_52.length;
 
