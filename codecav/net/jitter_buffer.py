@@ -76,7 +76,8 @@ class PlayoutState(Enum):
     """The newest frame, less than a frame interval older than the playout point (its successor is not due yet):
     shown as it is. With no look-ahead (renderer no faster than the frames) this is the normal state."""
     HELD = "held"
-    """The newest frame is older than the playout point: held unchanged."""
+    """The newest frame is more than a frame interval older than the playout point (its successor is overdue):
+    held unchanged."""
     DECAYING = "decaying"
     """Held too long, or tracking lost: decaying towards the neutral code."""
 
@@ -123,7 +124,7 @@ class JitterStats:
     """Longest span of render time without an interpolated or current sample (held, decaying), after the first
     one."""
     longest_freeze_us: float = 0.0
-    """Longest span of render time showing one frame unchanged (held), after the first interpolated sample."""
+    """Longest span of render time showing one frame unchanged (held), after the first frame shown in time."""
     samples: dict[str, int] = field(default_factory=dict)
     """Samples returned per PlayoutState value."""
 

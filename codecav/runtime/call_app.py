@@ -47,7 +47,7 @@ from codecav.runtime.render_command import framed_row, framing_distance, row_wid
 from codecav.runtime.report import JoinTimes, PeerJoin, build_report, write_report_json
 from codecav.runtime.scene import camera_views, room_layout
 from codecav.runtime.scene_renderer import SceneRenderer
-from codecav.runtime.thread_priority import lower_current_thread, lowered_new_threads
+from codecav.runtime.thread_priority import lowered_current_thread, lowered_new_threads
 from codecav.xr.base import RenderTarget
 from codecav.xr.openxr.target import OpenXRTarget
 
@@ -451,8 +451,9 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
         def keep_going_or_leave() -> bool:
             return leave.is_set() or add_ready_peers()
 
-        lower_current_thread()  # the render loop yields to the network, capture and voice threads, all running now
-        run = engine.run(seconds=None if headset is not None else request.seconds, should_stop=keep_going_or_leave)
+        with lowered_current_thread():  # the render loop yields to the network, capture and voice threads, all running
+            run = engine.run(seconds=None if headset is not None else request.seconds,
+                             should_stop=keep_going_or_leave)
         exits.close()  # signals act as before again
         if leave.is_set():
             say("leaving the call (interrupted); writing what it measured")

@@ -31,7 +31,7 @@ from codecav.runtime.profiler import Profiler, ProfilerOptions
 from codecav.runtime.report import JoinTimes, join_spans
 from codecav.runtime.scene import camera_views, room_layout
 from codecav.runtime.scene_renderer import SceneRenderer
-from codecav.runtime.thread_priority import lower_current_thread
+from codecav.runtime.thread_priority import lowered_current_thread
 from codecav.runtime.video import Mp4Writer, VideoRecorder
 from codecav.runtime.voice import VOICE_RATE, SentVoice, VirtualOutput, clip_feed
 from codecav.xr.base import EyeView
@@ -355,12 +355,12 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
         output.start()
         sender.start_sending()
         recorder.begin(engine.time_source.now_ns())
-        lower_current_thread()  # the render loop yields to the network, capture and voice threads, all running now
-        if headset is not None:
-            run = engine.run(should_stop=lambda: headset.check(log.info))
-            headset.check(log.info)
-        else:
-            run = engine.run(seconds=config.seconds)
+        with lowered_current_thread():  # the render loop yields to the network, capture and voice threads, all running
+            if headset is not None:
+                run = engine.run(should_stop=lambda: headset.check(log.info))
+                headset.check(log.info)
+            else:
+                run = engine.run(seconds=config.seconds)
         end_ns = run.end_ns
         stats = net.call_in_loop(session.stats, timeout=10)
     finally:

@@ -10,7 +10,8 @@ jitter buffer then had to cover with delay.
 
 So codecav gives the bulk threads a nice value `BULK_NICE` above the others (Linux: nice is per thread, and
 raising it needs no privilege). The render loop lowers itself just before it runs, after every latency-critical
-thread has been started (a thread inherits its creator's nice); the GL driver's threads are lowered as the
+thread has been started (a thread inherits its creator's nice), and returns to its priority after it where the
+process may (`lowered_current_thread`); the GL driver's threads are lowered as the
 render target creates them (`lowered_new_threads`); the recorder lowers its own worker further
 (`RECORDING_NICE`). Nothing changes where the CPU is not short: nice only decides who runs first when threads
 wait for a core. Where the platform has no per-thread nice (no /proc/self/task) this does nothing and says so in
@@ -62,6 +63,27 @@ def lower_thread(native_id: int, by: int = BULK_NICE) -> bool:
 def lower_current_thread(by: int = BULK_NICE) -> bool:
     """Raise the calling thread's nice value by `by`; threads it creates from now on inherit it."""
     return lower_thread(threading.get_native_id(), by)
+
+
+@contextlib.contextmanager
+def lowered_current_thread(by: int = BULK_NICE) -> Iterator[bool]:
+    """The calling thread at a nice value `by` higher inside the block (yields whether that took effect), and back
+    where it was after it where the process may raise a priority again (root or RLIMIT_NICE; otherwise it stays
+    lower, with a debug line: a command's render loop ends with its process anyway)."""
+    native_id = threading.get_native_id()
+    try:
+        before: int | None = os.getpriority(os.PRIO_PROCESS, native_id) if hasattr(os, "getpriority") else None
+    except OSError:
+        before = None
+    lowered = lower_thread(native_id, by)
+    try:
+        yield lowered
+    finally:
+        if lowered and before is not None:
+            try:
+                os.setpriority(os.PRIO_PROCESS, native_id, before)
+            except OSError as exc:
+                log.debug("thread %d stays at its lower priority (%s)", native_id, exc)
 
 
 @contextlib.contextmanager

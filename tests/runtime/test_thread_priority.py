@@ -14,6 +14,7 @@ from codecav.runtime.thread_priority import (
     BULK_NICE,
     lower_current_thread,
     lower_thread,
+    lowered_current_thread,
     lowered_new_threads,
     thread_ids,
 )
@@ -80,6 +81,22 @@ def test_threads_created_inside_the_block_are_lowered_and_none_other() -> None:
     finally:
         release.set()
         worker.join(10)
+
+
+def test_the_scoped_form_lowers_for_the_block_and_restores_where_allowed() -> None:
+    def work() -> tuple[int, int, int, bool]:
+        me = threading.get_native_id()
+        before = _nice(me)
+        with lowered_current_thread() as lowered:
+            inside = _nice(me)
+        return before, inside, _nice(me), lowered
+
+    before, inside, after, lowered = _in_thread(work)
+    assert lowered and inside == min(19, before + BULK_NICE)
+    if os.geteuid() == 0:  # root may raise a priority again (others keep the lower one, as documented)
+        assert after == before
+    else:
+        assert after in (before, inside)
 
 
 def test_a_thread_that_is_gone_is_reported_not_raised() -> None:
