@@ -29,20 +29,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codecav.assets.loader import load_avatar  # noqa: E402
-from codecav.decoders.base import AvatarDraw  # noqa: E402
-from codecav.decoders.neural import OnnxNeuralDecoder  # noqa: E402
-from codecav.decoders.pica_gl import PicaOptions, PicaRenderer  # noqa: E402
-from codecav.training.evaluate import (  # noqa: E402
-    BACKGROUND,
-    BACKGROUND_8BIT,
-    camera_centre,
-    camera_view,
-    eval_sets,
-    expression_codes,
-)
+from codecav.training.evaluate import BACKGROUND_8BIT, held_out_renders  # noqa: E402
 from codecav.training.multiface import MultifaceCapture, read_capture  # noqa: E402
 from codecav.training.studio.capture import capture_identity  # noqa: E402
-from codecav.xr.headless import HeadlessTarget  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1] / "codecav" / "assets" / "samples"
 QUICK_SEED = 1000
@@ -80,59 +69,35 @@ def psnr_of(mse: float) -> float:
 
 
 def measure(avatar: Path, capture: MultifaceCapture, heatmaps: Path | None) -> dict[str, Any]:
-    package = load_avatar(avatar)
-    if capture.expressions is None:
-        raise SystemExit(f"error_regions: {capture.root} has no expressions; it is not a studio capture")
-    codes = expression_codes(package, capture.expressions)
-    decoder = OnnxNeuralDecoder(package.decoder_onnx, threads=1)
-    first = capture.image(capture.frames[0], capture.cameras[0].name)
-    height, width = first.shape[:2]
-    target = HeadlessTarget([camera_view(capture.cameras[0], width, height)])
-    renderer = PicaRenderer(target.ctx, PicaOptions(background=BACKGROUND))
+    """The figures per held-out set and camera (see the module docstring)."""
+    sums: dict[tuple[str, str], list[Any]] = {}  # (set, camera) -> [error sum, count, last render, last truth]
+    for image in held_out_renders(load_avatar(avatar), capture, 12, 4):
+        error = ((image.rendered.astype(float) - image.truth.astype(float)) ** 2).mean(axis=2)
+        entry = sums.setdefault((image.set_name, image.camera), [np.zeros_like(error), 0, None, None])
+        entry[0] += error
+        entry[1] += 1
+        entry[2], entry[3] = image.rendered, image.truth
     out: dict[str, Any] = {}
-    try:
-        handle = renderer.add_avatar(package.mesh, package.pixel_mlp, package.manifest.feature_map)
-        for eval_set in eval_sets(package, capture, 12, 4):
-            for cam_name in eval_set.cameras:
-                cam = capture.camera(cam_name)
-                target.set_views([camera_view(cam, width, height)])
-                error = np.zeros((height, width))
-                for frame in eval_set.frames:
-                    ref = capture.frames[frame]
-                    pose = np.eye(4)
-                    pose[:3] = capture.transform(ref)
-                    eye_head = np.linalg.inv(pose) @ np.append(camera_centre(cam), 1.0)
-                    view_dir = (eye_head[:3] / np.linalg.norm(eye_head[:3])).astype(np.float32)
-                    renderer.update(handle, decoder.decode(codes[frame], view_dir))
-                    (eye,) = target.begin_frame()
-                    renderer.render(eye, [AvatarDraw(handle, pose.astype(np.float32))])
-                    target.present()
-                    rendered = target.read_rgb(0)
-                    truth = capture.image(ref, cam_name)
-                    error += ((rendered.astype(float) - truth.astype(float)) ** 2).mean(axis=2)
-                error /= len(eval_set.frames)
-                head, eyes, edge = regions(truth)
-                total = float(error[head].sum())
-                out[f"{eval_set.name}/{cam_name}"] = {
-                    "psnr_db": psnr_of(float(error[head].mean())),
-                    "eye_pixels_pct": round(100 * eyes.sum() / head.sum(), 1),
-                    "eye_error_pct": round(100 * float(error[eyes].sum()) / total, 1),
-                    "edge_pixels_pct": round(100 * edge.sum() / head.sum(), 1),
-                    "edge_error_pct": round(100 * float(error[edge].sum()) / total, 1),
-                    "psnr_without_eyes_db": psnr_of(float(error[head & ~eyes].mean())),
-                    "psnr_without_eyes_edge_db": psnr_of(float(error[head & ~eyes & ~edge].mean())),
-                }
-                if heatmaps is not None:
-                    from PIL import Image
+    for (set_name, cam_name), (total_error, count, rendered, truth) in sums.items():
+        error = total_error / count
+        head, eyes, edge = regions(truth)
+        total = float(error[head].sum())
+        out[f"{set_name}/{cam_name}"] = {
+            "psnr_db": psnr_of(float(error[head].mean())),
+            "eye_pixels_pct": round(100 * eyes.sum() / head.sum(), 1),
+            "eye_error_pct": round(100 * float(error[eyes].sum()) / total, 1),
+            "edge_pixels_pct": round(100 * edge.sum() / head.sum(), 1),
+            "edge_error_pct": round(100 * float(error[edge].sum()) / total, 1),
+            "psnr_without_eyes_db": psnr_of(float(error[head & ~eyes].mean())),
+            "psnr_without_eyes_edge_db": psnr_of(float(error[head & ~eyes & ~edge].mean())),
+        }
+        if heatmaps is not None:
+            from PIL import Image
 
-                    heat = np.clip(np.sqrt(error) * 8, 0, 255).astype(np.uint8)
-                    heatmaps.mkdir(parents=True, exist_ok=True)
-                    Image.fromarray(np.concatenate([truth, rendered, np.stack([heat] * 3, axis=2)], axis=1)).save(
-                        heatmaps / f"{eval_set.name}_{cam_name}.png")
-    finally:
-        renderer.release()
-        target.close()
-        target.ctx.release()
+            heat = np.clip(np.sqrt(error) * 8, 0, 255).astype(np.uint8)
+            heatmaps.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.concatenate([truth, rendered, np.stack([heat] * 3, axis=2)], axis=1)).save(
+                heatmaps / f"{set_name}_{cam_name}.png")
     return out
 
 

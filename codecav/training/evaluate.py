@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,6 +183,68 @@ def expression_codes(package: AvatarPackage, arkit: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class HeldOutRender:
+    """One held-out image: the package's render beside the capture's."""
+
+    set_name: str
+    """The EvalSet it belongs to."""
+    camera: str
+    """Camera name."""
+    frame: int
+    """Frame index into the capture's frame list."""
+    rendered: np.ndarray
+    """uint8 [H, W, 3] the avatar's render (GLSL, headless)."""
+    covered: np.ndarray
+    """bool [H, W] pixels the render covered."""
+    truth: np.ndarray
+    """uint8 [H, W, 3] the captured image."""
+
+
+def held_out_renders(package: AvatarPackage, capture: MultifaceCapture, max_frames: int = 12,
+                     max_cameras: int = 4) -> Iterator[HeldOutRender]:
+    """Render every frame x camera of the package's held-out sets of `capture` as `evaluate` scores them: codes
+    from the package's expression encoder on the capture's ARKit weights, the ONNX decoder for each camera's
+    head-space view direction, PicaRenderer into a HeadlessTarget framed by the camera's KRT. EvalError if the
+    capture does not fit the package."""
+    if capture.num_vertices != package.manifest.mesh.num_vertices:
+        raise EvalError(f"{capture.root}: meshes have {capture.num_vertices} vertices, the avatar "
+                        f"{package.manifest.mesh.num_vertices}; evaluate on a capture of the same studio head")
+    if capture.expressions is None:
+        raise EvalError(f"{capture.root}: has no expressions.npy; evaluate on a studio capture")
+    sets = eval_sets(package, capture, max_frames, max_cameras)
+    if not sets:
+        raise EvalError(f"{capture.root}: no held-out frames or cameras to evaluate; use another capture or --quick")
+    codes = expression_codes(package, capture.expressions)
+    decoder = OnnxNeuralDecoder(package.decoder_onnx, threads=1)
+    first = capture.image(capture.frames[0], capture.cameras[0].name)
+    height, width = first.shape[:2]
+    target = HeadlessTarget([camera_view(capture.cameras[0], width, height)])
+    renderer = PicaRenderer(target.ctx, PicaOptions(background=BACKGROUND))
+    try:
+        handle = renderer.add_avatar(package.mesh, package.pixel_mlp, package.manifest.feature_map)
+        for eval_set in sets:
+            for frame in eval_set.frames:
+                ref = capture.frames[frame]
+                pose = np.eye(4)
+                pose[:3] = capture.transform(ref)
+                for cam_name in eval_set.cameras:
+                    cam = capture.camera(cam_name)
+                    target.set_views([camera_view(cam, width, height)])
+                    eye_head = np.linalg.inv(pose) @ np.append(camera_centre(cam), 1.0)
+                    view_dir = (eye_head[:3] / np.linalg.norm(eye_head[:3])).astype(np.float32)
+                    renderer.update(handle, decoder.decode(codes[frame], view_dir))
+                    (eye,) = target.begin_frame()
+                    renderer.render(eye, [AvatarDraw(handle, pose.astype(np.float32))])
+                    target.present()
+                    yield HeldOutRender(eval_set.name, cam_name, frame, target.read_rgb(0),
+                                        target.read_depth(0) < 1.0, capture.image(ref, cam_name))
+    finally:
+        renderer.release()
+        target.close()
+        target.ctx.release()
+
+
 def evaluate(package_path: Path, capture_path: Path, *, max_frames: int = 12, max_cameras: int = 4,
              progress: Callable[[str], None] | None = None, clock: Clock = MONOTONIC) -> EvalReport:
     """Render held-out frames of `capture_path` with the package at `package_path` and score them; `clock`
@@ -190,54 +252,22 @@ def evaluate(package_path: Path, capture_path: Path, *, max_frames: int = 12, ma
     start = clock.now_s()
     package = load_avatar(package_path)
     capture = read_capture(capture_path)
-    if capture.num_vertices != package.manifest.mesh.num_vertices:
-        raise EvalError(f"{capture_path}: meshes have {capture.num_vertices} vertices, the avatar "
-                        f"{package.manifest.mesh.num_vertices}; evaluate on a capture of the same studio head")
-    if capture.expressions is None:
-        raise EvalError(f"{capture_path}: has no expressions.npy; evaluate on a studio capture")
-    sets = eval_sets(package, capture, max_frames, max_cameras)
-    if not sets:
-        raise EvalError(f"{capture_path}: no held-out frames or cameras to evaluate; use another capture or --quick")
-    codes = expression_codes(package, capture.expressions)
-    decoder = OnnxNeuralDecoder(package.decoder_onnx, threads=1)
-    first = capture.image(capture.frames[0], capture.cameras[0].name)
-    height, width = first.shape[:2]
-    views = [camera_view(capture.cameras[0], width, height)]
-    target = HeadlessTarget(views)
-    renderer = PicaRenderer(target.ctx, PicaOptions(background=BACKGROUND))
     report = EvalReport(str(package_path), str(capture_path), "expression encoder on ground-truth ARKit-52")
-    try:
-        handle = renderer.add_avatar(package.mesh, package.pixel_mlp, package.manifest.feature_map)
-        for eval_set in sets:
-            rows = []
-            for frame in eval_set.frames:
-                ref = capture.frames[frame]
-                pose = np.eye(4)
-                pose[:3] = capture.transform(ref)
-                for cam_name in eval_set.cameras:
-                    cam = capture.camera(cam_name)
-                    view = camera_view(cam, width, height)
-                    target.set_views([view])
-                    eye_head = np.linalg.inv(pose) @ np.append(camera_centre(cam), 1.0)
-                    view_dir = (eye_head[:3] / np.linalg.norm(eye_head[:3])).astype(np.float32)
-                    renderer.update(handle, decoder.decode(codes[frame], view_dir))
-                    (eye,) = target.begin_frame()
-                    renderer.render(eye, [AvatarDraw(handle, pose.astype(np.float32))])
-                    target.present()
-                    rendered = target.read_rgb(0)
-                    covered = target.read_depth(0) < 1.0
-                    truth = capture.image(ref, cam_name)
-                    rows.append(_score(rendered, covered, truth))
-            arr = np.asarray(rows)
-            mean = arr.mean(axis=0)
-            report.scores[eval_set.name] = EvalScores(float(mean[0]), float(mean[1]), float(mean[2]),
-                                                      float(mean[3]), float(mean[4]), len(rows))
-            if progress is not None:
-                progress(f"{eval_set.name}: {len(rows)} images, PSNR {report.scores[eval_set.name].psnr:.2f} dB")
-    finally:
-        renderer.release()
-        target.close()
-        target.ctx.release()
+    rows: dict[str, list[list[float]]] = {}
+
+    def finish_set(name: str) -> None:
+        mean = np.asarray(rows[name]).mean(axis=0)
+        report.scores[name] = EvalScores(float(mean[0]), float(mean[1]), float(mean[2]), float(mean[3]),
+                                         float(mean[4]), len(rows[name]))
+        if progress is not None:
+            progress(f"{name}: {len(rows[name])} images, PSNR {report.scores[name].psnr:.2f} dB")
+
+    for image in held_out_renders(package, capture, max_frames, max_cameras):
+        if rows and image.set_name not in rows:  # the sets come one after the other: the previous one is done
+            finish_set(next(reversed(rows)))
+        rows.setdefault(image.set_name, []).append(_score(image.rendered, image.covered, image.truth))
+    if rows:
+        finish_set(next(reversed(rows)))
     report.seconds = clock.now_s() - start
     return report
 
