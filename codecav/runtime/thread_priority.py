@@ -45,19 +45,25 @@ def thread_ids() -> set[int]:
         return set()
 
 
+def _lower(native_id: int, by: int) -> int | None:
+    """Raise thread `native_id`'s nice value by `by` (at most to 19); its nice value before, or None, with a debug
+    line, where the platform or the thread does not allow it (e.g. it has exited)."""
+    if not hasattr(os, "setpriority"):
+        log.debug("no per-thread nice on this platform: thread %d keeps its priority", native_id)
+        return None
+    try:
+        before = os.getpriority(os.PRIO_PROCESS, native_id)
+        os.setpriority(os.PRIO_PROCESS, native_id, min(19, before + by))
+    except OSError as exc:
+        log.debug("thread %d keeps its priority (%s)", native_id, exc)
+        return None
+    return before
+
+
 def lower_thread(native_id: int, by: int = BULK_NICE) -> bool:
     """Raise thread `native_id`'s nice value by `by` (at most to 19); False, with a debug line, where the
     platform or the thread does not allow it (e.g. it has exited)."""
-    if not hasattr(os, "setpriority"):
-        log.debug("no per-thread nice on this platform: thread %d keeps its priority", native_id)
-        return False
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, native_id)
-        os.setpriority(os.PRIO_PROCESS, native_id, min(19, current + by))
-    except OSError as exc:
-        log.debug("thread %d keeps its priority (%s)", native_id, exc)
-        return False
-    return True
+    return _lower(native_id, by) is not None
 
 
 def lower_current_thread(by: int = BULK_NICE) -> bool:
@@ -71,15 +77,11 @@ def lowered_current_thread(by: int = BULK_NICE) -> Iterator[bool]:
     where it was after it where the process may raise a priority again (root or RLIMIT_NICE; otherwise it stays
     lower, with a debug line: a command's render loop ends with its process anyway)."""
     native_id = threading.get_native_id()
+    before = _lower(native_id, by)
     try:
-        before: int | None = os.getpriority(os.PRIO_PROCESS, native_id) if hasattr(os, "getpriority") else None
-    except OSError:
-        before = None
-    lowered = lower_thread(native_id, by)
-    try:
-        yield lowered
+        yield before is not None
     finally:
-        if lowered and before is not None:
+        if before is not None:
             try:
                 os.setpriority(os.PRIO_PROCESS, native_id, before)
             except OSError as exc:
