@@ -159,13 +159,17 @@ def search_bitrate(frames: list[np.ndarray], fps: float, target_psnr_db: float, 
     """The cheapest VP8 encode reaching `target_psnr_db`: aiortc's settings bisected if they reach it at
     `high_bps`, else the `free` settings (bisected if they reach it at their highest target); if neither
     reaches it, VP8's closest approach over every trial."""
-    tried: list[Vp8Trial] = []
-    for encode, high in ((encode_clip, high_bps), (encode_clip_free, FREE_TARGETS_BPS[-1])):
-        first = encode(frames, fps, high)
-        if first.psnr_db >= target_psnr_db:
-            trials = _bisect(encode, frames, fps, target_psnr_db, low_bps, high, steps, first)
-            return Vp8Search(target_psnr_db, True, best_trial(trials, target_psnr_db), tuple(tried + trials))
-        tried.append(first)
-        if encode is encode_clip_free:  # how close VP8 comes below its highest target
-            tried += [encode_clip_free(frames, fps, bps) for bps in FREE_TARGETS_BPS[:-1]]
+    def reached(encode: Callable[[list[np.ndarray], float, int], Vp8Trial], high: int, first: Vp8Trial,
+                before: list[Vp8Trial]) -> Vp8Search:
+        trials = _bisect(encode, frames, fps, target_psnr_db, low_bps, high, steps, first)
+        return Vp8Search(target_psnr_db, True, best_trial(trials, target_psnr_db), tuple(before + trials))
+
+    aiortc = encode_clip(frames, fps, high_bps)
+    if aiortc.psnr_db >= target_psnr_db:
+        return reached(encode_clip, high_bps, aiortc, [])
+    free = encode_clip_free(frames, fps, FREE_TARGETS_BPS[-1])
+    if free.psnr_db >= target_psnr_db:
+        return reached(encode_clip_free, FREE_TARGETS_BPS[-1], free, [aiortc])
+    # How close VP8 comes below its highest target.
+    tried = [aiortc, free, *(encode_clip_free(frames, fps, bps) for bps in FREE_TARGETS_BPS[:-1])]
     return Vp8Search(target_psnr_db, False, best_trial(tried, target_psnr_db), tuple(tried))
