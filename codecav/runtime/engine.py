@@ -310,7 +310,8 @@ class Engine:
     def __init__(self, target: RenderTarget, renderer: SceneRenderer, profiler: Profiler,
                  clock: FrameClock | None = None, background: tuple[float, float, float] = (0.08, 0.09, 0.11)) -> None:
         """`clock` paces the loop and is the time source of everything the engine measures; without one the
-        target paces it (xrWaitFrame, a window's swap; headless: as fast as it can) on the real clock."""
+        target paces it (xrWaitFrame, a window's swap; headless: as fast as it can) on the real clock. `profiler`
+        times on that same clock: its spans and the engine's readings are one timeline."""
         self.target = target
         self.renderer = renderer
         self.profiler = profiler
@@ -414,13 +415,16 @@ class Engine:
                         # position in the sender's room means nothing here.
                         turn = pose_matrix(np.zeros(3, np.float32), received.frame.head_pose.orientation)
                         remote.instance.transform = remote.base_transform @ turn
-            decoded = self.renderer.render(self.scene, eyes, self.profiler) if eyes else []
+            times = self.renderer.render(self.scene, eyes, self.profiler) if eyes else None
             for remote, received, taken_ns in fresh:
                 index = self.scene.instances.index(remote.instance)
-                self._record_hold(remote.peer, received, decoded[index][0] if decoded else taken_ns)
-            with self.profiler.span("present"):
-                self.target.present()
+                self._record_hold(remote.peer, received, times.decoded[index][0] if times else taken_ns)
+            drawn_ns = times.drawn_ns if times else self.profiler.clock.now_ns()
+            self.target.present()
             present_ns = now()
+            # One reading ends the drawing and begins the present (SceneRenderer.render tiles its steps the same
+            # way), so a displayed frame's stages add up to its capture-to-photon.
+            self.profiler.add("present", drawn_ns, present_ns)
             self.presented_ns = present_ns
             photon_ns = present_ns if predicted_ns is None else predicted_ns
             self._photon_leads_ns.append(max(0, photon_ns - display_ns))
@@ -431,7 +435,7 @@ class Engine:
                     if remote.shown is not None:
                         run.presented.append(FramePresented(remote.peer, remote.shown.frame.sequence,
                                                             remote.shown.capture_ns, photon_ns))
-                        self._note_first_frame(remote, decoded, photon_ns)
+                        self._note_first_frame(remote, times.decoded if times else [], photon_ns)
             if self.on_presented is not None:
                 self.on_presented(run.frames)
             run.frames += 1

@@ -11,7 +11,6 @@ import numpy as np
 
 from codecav.assets.package import AvatarPackage
 from codecav.camera import View
-from codecav.clock import Clock
 from codecav.decoders import get_renderer
 from codecav.decoders.base import AvatarDraw, AvatarHandle
 from codecav.decoders.neural import DecodeBudget, DecoderModelError, OnnxNeuralDecoder
@@ -27,6 +26,16 @@ log = logging.getLogger(__name__)
 DROPPED_HOLD_NS = 1_000_000_000
 """A dropped decoder's avatar keeps showing its last good frame this long, then that frame in grey as a
 placeholder (AvatarDraw.placeholder): the person is still in the call, their face is no longer live."""
+
+
+@dataclass(frozen=True)
+class RenderTimes:
+    """When one SceneRenderer.render did its steps (profiler clock, ns)."""
+
+    decoded: list[tuple[int, int]]
+    """Per scene instance, when its decode began and ended (one reading ends one and begins the next)."""
+    drawn_ns: int
+    """When every eye was drawn (the end of the 'render' span)."""
 
 
 @dataclass
@@ -96,53 +105,59 @@ class SceneRenderer:
         self._gl.release()
         self._handles = []
 
-    def render(self, scene: Scene, eyes: list[EyeView], profiler: Profiler | None = None, *,
-               clock: Clock | None = None) -> list[tuple[int, int]]:
+    def render(self, scene: Scene, eyes: list[EyeView], profiler: Profiler | None = None) -> RenderTimes:
         """Decode every instance for the mean eye position, then draw all of them into every eye; with a
-        profiler, each decode is a 'decode' span (tagged with the instance's peer and frame), drawing 'render'.
-        Returns when each instance's decode began and ended, on `clock` (default: the profiler's)."""
+        profiler, each live decode is a 'decode' span (tagged with the instance's peer and frame) and drawing a
+        'render' span. The spans tile the time: one clock reading ends a step and begins the next, so the time
+        between the steps (a few Python statements, or the thread preempted there) belongs to the step after it
+        and nothing falls between them. Returns those readings, on the profiler's clock."""
         spans = profiler if profiler is not None else _NO_PROFILER
-        now = (clock or spans.clock).now_ns
+        now = spans.clock.now_ns
         eye_mid = np.mean([ev.view.eye_position for ev in eyes], axis=0)
         draws = []
         decoded = []
+        mark = now()
         for index in range(len(scene.instances)):
-            began_ns = now()
-            draw = self._decode(scene, index, eye_mid, spans, now)
+            began_ns = mark
+            draw, live = self._decode(scene, index, eye_mid, now)
+            mark = now()
             if draw is not None:
                 draws.append(draw)
-            decoded.append((began_ns, now()))
-        with spans.span("render"):
-            for eye in eyes:
-                self._gl.render(eye, draws, background=scene.background)
-        return decoded
+            if live:
+                instance = scene.instances[index]
+                spans.add("decode", began_ns, mark, frame=instance.frame, peer=instance.peer)
+            decoded.append((began_ns, mark))
+        for eye in eyes:
+            self._gl.render(eye, draws, background=scene.background)
+        drawn_ns = now()
+        spans.add("render", mark, drawn_ns)
+        return RenderTimes(decoded, drawn_ns)
 
-    def _decode(self, scene: Scene, index: int, eye_mid: np.ndarray, spans: Profiler,
-                now: Callable[[], int]) -> AvatarDraw | None:
-        """Decode instance `index` into its GPU handle (a 'decode' span); the draw that shows it. An instance whose
-        decoder was dropped shows its last good frame for DROPPED_HOLD_NS, then that frame as a grey placeholder
-        (None when it never had a good frame: nothing to draw)."""
+    def _decode(self, scene: Scene, index: int, eye_mid: np.ndarray,
+                now: Callable[[], int]) -> tuple[AvatarDraw | None, bool]:
+        """Decode instance `index` into its GPU handle; the draw that shows it, and whether it was decoded live.
+        An instance whose decoder was dropped shows its last good frame for DROPPED_HOLD_NS, then that frame as a
+        grey placeholder (None when it never had a good frame: nothing to draw)."""
         instance = scene.instances[index]
         if instance.avatar_key not in self._avatars:
             raise ValueError(f"scene instance {index} uses unknown avatar {instance.avatar_key!r}")
         loaded = self._avatars[instance.avatar_key]
         if loaded.dropped is None:
-            with spans.span("decode", instance.frame, instance.peer):
-                try:
-                    frame = loaded.decoder.decode(instance.code, head_space_view_dir(instance.transform, eye_mid))
-                except DecoderModelError as exc:
-                    loaded.dropped, loaded.dropped_ns = exc, now()
-                    who = f"peer {instance.peer}" if instance.peer else instance.avatar_key
-                    log.warning("the avatar of %s is no longer decoded (%s): %s", who, exc.reason, exc)
-                else:
-                    handle = self._handle_for(index, instance.avatar_key)
-                    self._gl.update(handle, frame)
-                    return AvatarDraw(handle, instance.transform)
+            try:
+                frame = loaded.decoder.decode(instance.code, head_space_view_dir(instance.transform, eye_mid))
+            except DecoderModelError as exc:
+                loaded.dropped, loaded.dropped_ns = exc, now()
+                who = f"peer {instance.peer}" if instance.peer else instance.avatar_key
+                log.warning("the avatar of %s is no longer decoded (%s): %s", who, exc.reason, exc)
+            else:
+                handle = self._handle_for(index, instance.avatar_key)
+                self._gl.update(handle, frame)
+                return AvatarDraw(handle, instance.transform), True
         cached_key, last = self._handles[index] if index < len(self._handles) else ("", None)
         if last is None or cached_key != instance.avatar_key:
-            return None
+            return None, False
         # Its last good frame for a moment, then the same frame in grey: not live, but still there.
-        return AvatarDraw(last, instance.transform, placeholder=now() - loaded.dropped_ns > DROPPED_HOLD_NS)
+        return AvatarDraw(last, instance.transform, placeholder=now() - loaded.dropped_ns > DROPPED_HOLD_NS), False
 
     def warm_up(self, scene: Scene, views: list[View], indices: list[int] | None = None) -> None:
         """Decode the instances `indices` (default: all) once and draw them into throw-away framebuffers the
@@ -152,9 +167,8 @@ class SceneRenderer:
         if not views or not chosen:
             return
         eye_mid = np.mean([v.eye_position for v in views], axis=0)
-        clock = _NO_PROFILER.clock.now_ns
-        draws = [d for d in (self._decode(scene, index, eye_mid, _NO_PROFILER, clock) for index in chosen)
-                 if d is not None]
+        now = _NO_PROFILER.clock.now_ns
+        draws = [d for d, _live in (self._decode(scene, index, eye_mid, now) for index in chosen) if d is not None]
         made = []
         try:
             for view in views:

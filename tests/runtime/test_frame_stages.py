@@ -144,10 +144,9 @@ def test_in_a_profiled_local_run_each_displayed_frames_stages_add_up_to_its_capt
     assert len(displayed) > 20 and len(stages) >= len(displayed) - 2  # the last frames may lack a present span
     for f in stages:
         assert f.stages_ms["hold"] >= 0.0
-        # What is left between the stages: a few Python statements of the render loop (and at most a scheduler
-        # slice on a busy machine).
-        assert abs(f.unaccounted_ms) <= 3.0, (f, f.unaccounted_ms)
-    assert np.median([abs(f.unaccounted_ms) for f in stages]) < 1.0
+        # The stages tile the frame's time: one clock reading ends a stage and begins the next, so nothing falls
+        # between them however busy the machine is (a preempted thread's wait belongs to the stage after it).
+        assert abs(f.unaccounted_ms) <= 1e-6, (f, f.unaccounted_ms)
     report = json.loads((tmp_path / "report.json").read_text())
     assert "hold" in report["stages"] and report["unaccounted_ms"]["count"] == len(stages)
     assert "<td>hold</td>" in (tmp_path / "report.html").read_text()

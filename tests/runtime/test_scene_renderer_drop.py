@@ -47,7 +47,7 @@ def test_a_failing_decoder_is_dropped_alone_after_holding_its_last_frame(
     profiler = Profiler(ProfilerOptions(enabled=False), clock=clock)
 
     def frame() -> np.ndarray:
-        renderer.render(scene, target.begin_frame(), profiler, clock=clock)
+        renderer.render(scene, target.begin_frame(), profiler)
         target.present()
         return target.read_rgb().astype(np.int16)
 
