@@ -8,9 +8,11 @@ core), audio_driver_ms_per_hop (median time of pushing one 10 ms hop of 16 kHz a
 log-mel + model), audio_algorithmic_delay_ms (lookahead + half a window), lipsync_jaw_corr (Pearson correlation
 of the driver's jawOpen with the phoneme-timed truth on the studio's SENTENCES spoken by espeak-ng, never
 trained on), lipsync_jaw_corr_real (real recorded speech, never trained on: a face video with its sound track,
-by default the talking-face clip the tests fetch; Pearson correlation, over the video frames where the webcam
-driver finds a face, of the audio driver's jawOpen from the video's sound track (imageio-ffmpeg extracts it as
-16 kHz mono; the driver's samples interpolated to each frame's presentation time) with the jawOpen the webcam
+by default benchmarks/media/obama_weekly_address_sentences.mp4, 27 s of public-domain White House Weekly Address
+sentences, see its NOTICE.md; baseline in the same run: lipsync_real_loudness_corr, the same correlation for the
+sound's loudness (RMS over 50 ms) in place of the audio driver; Pearson correlation, over the video frames where
+the webcam driver finds a face, of the audio driver's jawOpen from the video's sound track (imageio-ffmpeg extracts
+it as 16 kHz mono; the driver's samples interpolated to each frame's presentation time) with the jawOpen the webcam
 driver reads from the same video's frames (calibrated and smoothed, as it drives an avatar); null with the reason
 when the video has no sound track, no face, or either jawOpen barely moves; --real-speech PATH picks another
 video), hmc_decode_psnr_db (codecav.training.drivers_eval, mean over the shipped sample avatars, each with
@@ -102,6 +104,8 @@ def audio_metrics(speech: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, floa
         "lipsync_jaw_corr": round(float(np.corrcoef(np.concatenate(pred_all), np.concatenate(true_all))[0, 1]), 4)}
 
 
+REAL_SPEECH_CLIP = Path(__file__).resolve().parent / "media" / "obama_weekly_address_sentences.mp4"
+"""Real recorded speech with its face (public domain; media/NOTICE.md, scripts/make_speech_clip.py)."""
 REAL_SPEECH_MIN_STD = 0.01
 """A jawOpen series with less spread than this (0..1) barely moves: its correlation is undefined."""
 
@@ -156,6 +160,14 @@ def audio_jaw(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             np.array([s.weights[ARKIT_INDEX["jawOpen"]] for s in samples], np.float64))
 
 
+def loudness(audio: np.ndarray, window_s: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """(times in s, RMS over a centred `window_s` window) of 16 kHz `audio` every hop: the baseline of
+    lipsync_jaw_corr_real, a driver that opens the jaw with the voice's loudness and knows nothing of speech."""
+    width = max(1, int(window_s * 16000))
+    rms = np.sqrt(np.convolve(audio.astype(np.float64) ** 2, np.ones(width) / width, "same"))[::HOP]
+    return np.arange(len(rms)) * HOP / 16000.0, rms
+
+
 def jaw_correlation(video_t: np.ndarray, video_jaw: np.ndarray, audio_t: np.ndarray, audio_jaw_: np.ndarray,
                     min_std: float = REAL_SPEECH_MIN_STD) -> tuple[float | None, str | None]:
     """Pearson correlation of the webcam's jawOpen with the audio driver's, interpolated to the video frames'
@@ -171,13 +183,9 @@ def jaw_correlation(video_t: np.ndarray, video_jaw: np.ndarray, audio_t: np.ndar
     return float(np.corrcoef(v, a)[0, 1]), None
 
 
-def real_speech(video: Path | None) -> dict[str, Any]:
-    """lipsync_jaw_corr_real on `video` (default: the tests' talking-face clip), or null with the reason."""
+def real_speech(video: Path) -> dict[str, Any]:
+    """lipsync_jaw_corr_real on `video`, or null with the reason."""
     try:
-        if video is None:
-            from tests.encoders.webcam.media import talking_face_video
-
-            video = talking_face_video()
         track = audio_track(video)
         if track is None:
             return {"lipsync_jaw_corr_real": None,
@@ -188,9 +196,12 @@ def real_speech(video: Path | None) -> dict[str, Any]:
         video_t, video_jaw = webcam_jaw(video)
         audio_t, jaw = audio_jaw(audio)
         corr, note = jaw_correlation(video_t, video_jaw, audio_t + offset, jaw)
+        envelope_t, envelope = loudness(audio)
+        baseline, _ = jaw_correlation(video_t, video_jaw, envelope_t + offset, envelope, min_std=0.0)
     except Exception as exc:  # no webcam extra, no media, no ffmpeg: say why
         return {"lipsync_jaw_corr_real": None, "lipsync_real_note": " ".join(str(exc).split())[:160]}
     out: dict[str, Any] = {"lipsync_jaw_corr_real": None if corr is None else round(corr, 4),
+                           "lipsync_real_loudness_corr": None if baseline is None else round(baseline, 4),
                            "lipsync_real_video": video.name, "lipsync_real_frames": len(video_t)}
     return out if note is None else out | {"lipsync_real_note": note}
 
@@ -241,9 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--psnr-frames", type=int, default=8)
     parser.add_argument("--skip-psnr", action="store_true")
     parser.add_argument("--skip-webcam", action="store_true")
-    parser.add_argument("--real-speech", type=Path, default=None,
-                        help="face video with its sound track for lipsync_jaw_corr_real (default: the talking-face "
-                             "clip the tests fetch)")
+    parser.add_argument("--real-speech", type=Path, default=REAL_SPEECH_CLIP,
+                        help="face video with its sound track for lipsync_jaw_corr_real (default: %(default)s)")
     parser.add_argument("--skip-real-speech", action="store_true")
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"hmc_encoder_ms_p50_all_cores": hmc_encoder_ms(os.cpu_count() or 1, args.repeats)}
