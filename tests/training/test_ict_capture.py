@@ -15,8 +15,9 @@ from codecav.training.dataset import load_capture_data, region_vertices
 from codecav.training.studio.capture import PRESETS, CaptureSummary, capture_identity
 from codecav.training.studio.errors import StudioError
 from codecav.training.studio.head_model import HeadModel
-from codecav.training.studio.ict_head import capture_model, ict_head_model, ict_identity
+from codecav.training.studio.ict_head import SKIN_TONES, capture_model, ict_head_model, ict_identity
 from codecav.training.studio.ict_rig import load_ict_face_model
+from codecav.training.studio.scan_skin import load_skin_maps, skin_texels, tinted
 
 TINY = replace(PRESETS["quick"], cameras=2, random_frames=2, sentences=0, blink_frames=1, gaze_frames=1)
 """Four frames from two cameras, no speech (no espeak-ng needed)."""
@@ -84,3 +85,25 @@ def test_ict_identities() -> None:
     a, b = ict_head_model(lee), ict_head_model(other)
     assert a.positions.shape == b.positions.shape
     assert 1e-3 < np.abs(a.positions - b.positions).max() < 0.05  # another face shape, same topology
+    assert lee.skin_tone is None and other.skin_tone in SKIN_TONES and ict_identity(2).skin_tone != other.skin_tone
+    assert "recoloured" in other.skin and "recoloured" not in lee.skin
+
+
+def test_a_recoloured_skin_has_the_tone_as_its_median_and_keeps_its_detail_and_the_eyes() -> None:
+    maps = load_skin_maps()
+    size = maps.albedo.shape[0]
+    skin = skin_texels(load_ict_face_model(), size)
+    assert 0.5 < skin.mean() < 0.95  # the face and scalp islands, not the eyes, teeth or mouth
+    tone = SKIN_TONES[0]
+    out = tinted(maps, skin, tone)
+    median = np.median(out.albedo[skin].astype(np.float64) / 255, axis=0)
+    assert np.abs(median - np.asarray(tone)).max() < 0.02
+    assert np.array_equal(out.albedo[~skin], maps.albedo[~skin])  # eyes, teeth, mouth interior untouched
+    assert np.array_equal(out.specular, maps.specular) and np.array_equal(out.height, maps.height)
+    # Detail survives: the green channel's local contrast (texel minus its 9x9 mean) stays correlated.
+    def detail(albedo: np.ndarray) -> np.ndarray:
+        g = albedo[..., 1].astype(np.float64)
+        k = np.ones(9) / 9
+        blur = np.apply_along_axis(np.convolve, 0, np.apply_along_axis(np.convolve, 1, g, k, "same"), k, "same")
+        return (g - blur)[skin]
+    assert np.corrcoef(detail(maps.albedo), detail(out.albedo))[0, 1] > 0.95

@@ -23,10 +23,11 @@ from codecav.training.studio.expressions import (
 )
 from codecav.training.studio.head_model import REGIONS, HeadModel, load_head_model
 from codecav.training.studio.ict_head import IctIdentity, ict_head_model, ict_identity
+from codecav.training.studio.ict_rig import load_ict_face_model
 from codecav.training.studio.identity import Identity, identity_shape, make_identity
 from codecav.training.studio.render import StudioRenderer, create_context
 from codecav.training.studio.rig import RigConfig, make_rig
-from codecav.training.studio.scan_skin import load_skin_maps
+from codecav.training.studio.scan_skin import load_skin_maps, skin_texels, tinted
 from codecav.training.studio.skin_render import SkinRenderer
 
 
@@ -179,6 +180,8 @@ def capture_identity(
         model = ict_head_model(person)
         neutral = model.positions
         maps = load_skin_maps()  # rendered at full resolution; studio/albedo.png gets the unwrap size
+        if person.skin_tone is not None:
+            maps = tinted(maps, skin_texels(load_ict_face_model(), maps.albedo.shape[0]), person.skin_tone)
         albedo = np.asarray(Image.fromarray(maps.albedo).resize((cfg.texture_size,) * 2, Image.Resampling.LANCZOS))
     else:
         model = load_head_model(cache_dir)

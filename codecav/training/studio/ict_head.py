@@ -4,7 +4,8 @@ package.
 
 Identities: identity 0 is the rig's generic neutral shape (the shape the scan was fitted to, `scan_skin`);
 identity N > 0 mixes the rig's identity modes with weights drawn from (N, seed). Every ICT identity wears the
-same scanned skin (Lee Perry-Smith's colour, specular and relief): only the face *shape* varies.
+same scanned skin (Lee Perry-Smith's colour detail, specular and relief); identities N > 0 have it recoloured to
+one of SKIN_TONES (`scan_skin.tinted`), so the face *shape* and the skin's overall colour vary, its detail does not.
 
 Trim (`capture_model`): the avatar decoder stores a 64 x 3V geometry matrix, so each vertex that moves with
 expressions costs about 0.7 MB per 1,000 in a package (static rows train to zeros and compress away). The
@@ -26,7 +27,8 @@ from codecav.assets.package import MeshTopology
 from codecav.training.studio.head_model import HeadModel
 from codecav.training.studio.ict_rig import IctFaceModel, load_ict_face_model, to_head_model
 
-__all__ = ["INTERIOR_CELL_M", "IDENTITY_SIGMA", "IctIdentity", "capture_model", "ict_head_model", "ict_identity"]
+__all__ = ["INTERIOR_CELL_M", "IDENTITY_SIGMA", "SKIN_TONES", "IctIdentity", "capture_model", "ict_head_model",
+           "ict_identity"]
 
 INTERIOR_CELL_M: dict[str, float] = {"gums_tongue": 0.003, "mouth_socket": 0.004}
 """Vertex-clustering cell (metres) per mouth-interior part; parts not named keep every vertex."""
@@ -40,6 +42,12 @@ DROPPED_PARTS = ("eyelashes",)
 
 IDENTITY_SIGMA = 0.8
 """Standard deviation of the identity-mode weights of identities N > 0 (ICT's modes are ~N(0, 1))."""
+
+SKIN_TONES: tuple[tuple[float, float, float], ...] = (
+    (0.55, 0.38, 0.28), (0.70, 0.52, 0.40), (0.40, 0.27, 0.20), (0.86, 0.70, 0.62),
+)
+"""sRGB medians the skin of identities 1, 2, 3, ... is recoloured to, in turn (the scan's own face median is about
+(0.77, 0.60, 0.55)): varied colour on the one real skin, said so in each identity's `skin`."""
 
 IDENTITY_MODES = 20
 """Identity modes mixed (all the converted rig holds)."""
@@ -60,23 +68,26 @@ class IctIdentity:
     identity_weights: tuple[float, ...]
     """Weights of the rig's identity modes (all 0 for identity 0)."""
     skin: str
-    """Where the skin comes from (the same scan for every ICT identity)."""
+    """Where the skin comes from (the same scan for every ICT identity) and how its colour was varied."""
+    skin_tone: tuple[float, float, float] | None = None
+    """sRGB median the skin is recoloured to (`scan_skin.tinted`), or None for the scan's own colour."""
 
 
 def ict_identity(index: int, seed: int = 0) -> IctIdentity:
     """The ICT identity `index`: the rig's neutral for 0, else identity-mode weights ~ N(0, IDENTITY_SIGMA)."""
     if index < 0:
         raise ValueError(f"identity index must be >= 0, got {index}")
+    scan = "Lee Perry-Smith's 'Infinite' head scan (CC BY 3.0), the same for every ICT identity"
     if index == 0:
-        weights = np.zeros(IDENTITY_MODES)
-        name = "lee"
-    else:
-        weights = np.random.default_rng([index, seed, 17]).normal(0.0, IDENTITY_SIGMA, IDENTITY_MODES)
-        name = f"lee-shape{index}"
+        return IctIdentity(index=0, name="lee", seed=seed, head="ict",
+                           identity_weights=tuple(0.0 for _ in range(IDENTITY_MODES)), skin=f"{scan}, its own colour")
+    weights = np.random.default_rng([index, seed, 17]).normal(0.0, IDENTITY_SIGMA, IDENTITY_MODES)
+    tone = SKIN_TONES[(index - 1) % len(SKIN_TONES)]
     return IctIdentity(
-        index=index, name=name, seed=seed, head="ict",
+        index=index, name=f"lee-shape{index}", seed=seed, head="ict",
         identity_weights=tuple(round(float(w), 5) for w in weights),
-        skin="Lee Perry-Smith's 'Infinite' head scan (CC BY 3.0), the same for every ICT identity",
+        skin=f"{scan}, recoloured to the median sRGB {tone} (one gain per channel; its detail is the scan's)",
+        skin_tone=tone,
     )
 
 

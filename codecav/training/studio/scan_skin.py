@@ -10,7 +10,7 @@ colours here: they are not from the scan (its eyes are closed lids, it has no mo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,8 @@ from codecav.training.studio.ict_rig import IctFaceModel, data_dir, load_ict_fac
 from codecav.training.studio.uv_raster import rasterize_uv
 
 __all__ = [
-    "ScanMesh", "SkinMaps", "ScanFit", "load_scan", "fit_scan", "transfer_skin", "load_skin_maps",
+    "ScanMesh", "SkinMaps", "ScanFit", "load_scan", "fit_scan", "transfer_skin", "load_skin_maps", "skin_texels",
+    "tinted",
     "write_skin_maps",
 ]
 
@@ -362,6 +363,36 @@ def transfer_skin(model: IctFaceModel | None = None, size: int = 1024, scan_fold
         height=height.reshape(size, size).clip(0, 255).round().astype(np.uint8),
         from_scan=(skin & covered).reshape(size, size),
     )
+
+
+def skin_texels(model: IctFaceModel, size: int) -> np.ndarray:
+    """bool [size, size]: the atlas texels of the skin (ICT's face and head_neck parts, with the gutter around
+    them, as transfer_skin fills it), row 0 = v 0 (~3 s at 1024)."""
+    skin = np.isin(model.face_part, [model.part_names.index("face"), model.part_names.index("head_neck")])
+    is_skin = np.zeros((len(model.mesh.uv), 1), np.float32)
+    is_skin[model.mesh.faces.ravel(), 0] = np.repeat(skin.astype(np.float32), 3)
+    return rasterize_uv(model.mesh, is_skin, size, dilate=6).values[..., 0] > 0.5
+
+
+def _linear(srgb: np.ndarray) -> np.ndarray:
+    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+
+
+def _srgb(linear: np.ndarray) -> np.ndarray:
+    linear = np.clip(linear, 0.0, 1.0)
+    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+
+def tinted(maps: SkinMaps, skin: np.ndarray, tone: tuple[float, float, float]) -> SkinMaps:
+    """`maps` with the skin texels (`skin`, bool [T, T]) recoloured so their median becomes the sRGB `tone`: one
+    gain per channel in linear light, so the scan's detail (stubble, pores, redness, blemishes) keeps its relative
+    contrast. Specular and relief are unchanged; eyes, teeth and mouth interior keep their colours."""
+    rgb = maps.albedo.astype(np.float64) / 255.0
+    median = np.median(rgb[skin], axis=0)
+    gain = _linear(np.asarray(tone, np.float64)) / np.maximum(_linear(median), 1e-6)
+    out = rgb.copy()
+    out[skin] = _srgb(_linear(rgb[skin]) * gain)
+    return replace(maps, albedo=(out * 255.0).round().clip(0, 255).astype(np.uint8))
 
 
 FILES = {"albedo": "albedo.jpg", "specular": "specular.jpg", "height": "height.jpg"}
