@@ -126,9 +126,15 @@ def test_peer_lines_skip_blank_lines_and_report_garbage_as_one_line() -> None:
 
 
 def test_call_demo_reports_garbage_and_the_failed_event_of_a_participant(tmp_path: Path) -> None:
-    # A stand-in participant: a stray line, then a `failed` event, exit status 2.
-    script = ("import sys; print('hello from a library'); "
-              "print('{\"type\":\"failed\",\"message\":\"cannot open ' + sys.argv[1] + '\"}'); sys.exit(2)")
+    # A stand-in participant: a stray line, then a `failed` event, exit status 2. The demo stops the other participant
+    # as soon as one fails, so each stand-in exits only once both have written their lines (a file each beside
+    # their configs): on a busy machine the second might otherwise be stopped before its interpreter printed.
+    script = ("import glob, os, sys, time; print('hello from a library'); "
+              "print('{\"type\":\"failed\",\"message\":\"cannot open ' + sys.argv[1] + '\"}', flush=True); "
+              "open(sys.argv[1] + '.said', 'w').close(); end = time.monotonic() + 30\n"
+              "while len(glob.glob(os.path.join(os.path.dirname(sys.argv[1]), '*.said'))) < 2 and "
+              "time.monotonic() < end: time.sleep(0.01)\n"
+              "sys.exit(2)")
     lines: list[str] = []
     with pytest.raises(DemoError) as info:
         for line in run_call_demo(tmp_path, seconds=1.0, size=64, peer_command=(sys.executable, "-c", script)):
