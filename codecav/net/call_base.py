@@ -94,11 +94,21 @@ class CallBase(Generic[L]):
         once when a peer leaves or is dropped meanwhile and too few are left to reach `count`."""
         departed_before = len(self._departed)
 
+        def missing(remote: RemotePeer[L]) -> list[str]:
+            return [what for what, done in (("link", remote.link.is_open),
+                                            ("avatar", not avatars or remote.jitter is not None),
+                                            ("clock sync", remote.sync.estimate() is not None)) if not done]
+
+        def good_remotes() -> list[RemotePeer[L]]:
+            return [r for r in self._remotes.values() if not missing(r)]
+
+        def waiting_on() -> str:
+            lacking = [f"{r.peer_id} without {' and '.join(missing(r))}" for r in self._remotes.values() if missing(r)]
+            return f" ({'; '.join(lacking)})" if lacking else ""
+
         async def ready() -> None:
             while True:
-                good = [r for r in self._remotes.values()
-                        if r.link.is_open and (not avatars or r.jitter is not None) and r.sync.estimate()]
-                if len(good) >= count:
+                if len(good_remotes()) >= count:
                     return
                 gone = self._departed[departed_before:]
                 if gone and len(self._remotes) < count:
@@ -111,8 +121,8 @@ class CallBase(Generic[L]):
             async with asyncio.timeout(timeout_s):  # not wait_for: see PeerLink.wait_open
                 await ready()
         except TimeoutError:
-            raise NetError(f"only {len(self._remotes)} of {count} peers joined within {timeout_s:g} s; "
-                           "check that the others run and use the same room") from None
+            raise NetError(f"only {len(good_remotes())} of {count} peers joined within {timeout_s:g} s"
+                           f"{waiting_on()}; check that the others run and use the same room") from None
 
     async def _run_remote(self, remote: RemotePeer[L]) -> None:
         """The peer's task; a peer that fails (link never opened, silent, no avatar) is dropped with one line."""

@@ -41,6 +41,7 @@ from codecav.clock import MONOTONIC, Clock
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.call_base import CallBase, new_remote_voice, voice_packet_handler
+from codecav.net.call_session import next_relink_wait
 from codecav.net.call_types import CallConfig
 from codecav.net.errors import NetError
 from codecav.net.peer import (
@@ -78,6 +79,8 @@ EVERYONE = "*"
 """The envelope address of a control message for every subscriber."""
 MAX_SFU_PUBLISHERS = 32
 """Publishers a room created by this client holds."""
+AVATAR_RESUBSCRIBE_S = 1.0
+"""Wait before subscribing again to an avatar feed whose subscription failed."""
 
 
 def control_envelope(to: str, data: bytes) -> bytes:
@@ -225,7 +228,9 @@ class SfuCallSession(CallBase[FeedLink]):
         self._subscribing: set[asyncio.Task[None]] = set()
         self._feeds: dict[str, str] = {}  # peer id -> feed id
         self.subscribe_failures = 0
-        """Subscriptions to a participant's feed that failed (one WARNING line each; retried on its next publish)."""
+        """Subscriptions to a participant's feed that failed (one WARNING line each; tried again with backoff while
+        the feed is in the room)."""
+        self._resubscribe_backoff: dict[str, tuple[float, float]] = {}  # peer id -> next_relink_wait state
         self._avatar_broadcast: AvatarBroadcast | None = None
         self._avatar_publisher: AvatarPublisher | None = None
         self._avatar_feeds: dict[str, str] = {}  # peer id -> its avatar feed id
@@ -233,6 +238,7 @@ class SfuCallSession(CallBase[FeedLink]):
         self._avatar_keeper: asyncio.Task[None] | None = None
         self.publisher_id: str | None = None
         """Our feed id in the room."""
+        self._leaving = False
 
     async def start(self) -> None:
         """Create the room if needed, join as publisher, publish, subscribe to everyone already there."""
@@ -270,14 +276,15 @@ class SfuCallSession(CallBase[FeedLink]):
 
     async def stop(self) -> None:
         """Leave: close subscriptions, the publisher and the Janus session; await every task."""
+        self._leaving = True  # no subscription starts from here on
+        await cancel_and_wait(self._avatar_keeper)
+        self._avatar_keeper = None
         for task in list(self._subscribing):
             await cancel_and_wait(task, NetError)
         for peer_id in list(self._remotes):
             await self._remove_remote(peer_id, "leaving")
         await cancel_and_wait(self._events)
         self._events = None
-        await cancel_and_wait(self._avatar_keeper)
-        self._avatar_keeper = None
         for owner in list(self._avatar_subscriptions):
             await self._avatar_subscriptions.pop(owner).close()
         if self._avatar_broadcast is not None:
@@ -303,35 +310,58 @@ class SfuCallSession(CallBase[FeedLink]):
                 for owner, feed in list(self._avatar_feeds.items()):
                     if feed == str(gone):
                         del self._avatar_feeds[owner]
-                for peer_id in list(self._remotes):
-                    if self._feeds.get(peer_id) == str(gone):
+                for peer_id, feed in list(self._feeds.items()):
+                    if feed == str(gone):
+                        del self._feeds[peer_id]  # a subscription waiting to be tried again is not
                         await self._remove_remote(peer_id, "left the room")
 
-    def _subscribe_later(self, feed: str, display: str) -> None:
+    def _subscribe_later(self, feed: str, display: str, wait_s: float = 0.0) -> None:
+        """Subscribe to `display`'s live `feed` (after `wait_s`); a failed subscription is tried again with backoff
+        for as long as the feed stays in the room (a participant publishes once, so waiting for its next publish
+        event would leave it unseen for the whole call)."""
         owner = avatar_feed_owner(display)
         if owner is not None:  # subscribed to only while we want that avatar (_keep_avatar_feeds)
             if owner != self.config.peer_id:
                 self._avatar_feeds[owner] = feed
             return
-        if feed == self.publisher_id or not display or display in self._remotes:
+        if feed == self.publisher_id or not display or display in self._remotes or self._leaving:
             return
         if self._subscribe_to is not None and display not in self._subscribe_to:
             return
         self._feeds[display] = feed
 
         async def subscribe() -> None:
+            await asyncio.sleep(wait_s)
+            if self._feeds.get(display) != feed or display in self._remotes or self._leaving:
+                return  # it left meanwhile, another subscription got there first, or we are leaving
             try:
                 await self._subscribe(feed, display)
             except (JanusError, NetError, OSError, ValueError, InvalidStateError, InvalidAccessError) as exc:
-                if self._feeds.get(display) == feed:
-                    del self._feeds[display]  # its next publish event tries again
                 self.subscribe_failures += 1
-                log.warning("subscription to %s failed (%s); unseen until it publishes again", display,
-                            " ".join(str(exc).split()) or type(exc).__name__)
+                retry_s = self._next_subscribe_wait(display)
+                log.warning("subscription to %s failed (%s); trying again in %.1f s", display,
+                            " ".join(str(exc).split()) or type(exc).__name__, retry_s)
+                self._subscribe_later(feed, display, retry_s)
 
         task = asyncio.create_task(subscribe(), name=f"sfu-subscribe-{display}")
         self._subscribing.add(task)
         task.add_done_callback(self._subscribing.discard)
+
+    def _next_subscribe_wait(self, display: str) -> float:
+        """Seconds before subscribing to `display` again (doubling while failures follow each other)."""
+        wait_s, self._resubscribe_backoff[display] = next_relink_wait(self._resubscribe_backoff.get(display),
+                                                                      self.clock.now_us() / 1e6)
+        return wait_s
+
+    def _after_drop(self, peer_id: str) -> None:
+        """A participant dropped (its subscription never opened, it went silent, its avatar never came) while its
+        feed is still in the room is subscribed to again, with backoff."""
+        feed = self._feeds.get(peer_id)
+        if feed is not None and not self._leaving:
+            wait_s = self._next_subscribe_wait(peer_id)
+            log.warning("subscribing to %s again in %.1f s (dropped while its feed is still in the room)", peer_id,
+                        wait_s)
+            self._subscribe_later(feed, peer_id, wait_s)
 
     async def _subscribe(self, feed: str, display: str) -> None:
         assert self._janus is not None and self._publisher is not None
@@ -418,11 +448,17 @@ class SfuCallSession(CallBase[FeedLink]):
         if self._avatar_publisher is None:
             if self._janus is None:
                 return False
-            self._avatar_publisher = AvatarPublisher(_rtc_config(self.config))
-            self._background(self._avatar_publisher.start(self._janus, self.config.room,
-                                                          self.config.peer_id + AVATAR_FEED_SUFFIX,
-                                                          self.config.sfu_pin),
-                             "publishing our avatar feed")
+            publisher = AvatarPublisher(_rtc_config(self.config))
+            self._avatar_publisher = publisher
+
+            async def forget() -> None:  # the next message publishes it afresh
+                if self._avatar_publisher is publisher:
+                    self._avatar_publisher = None
+                await publisher.close()
+
+            self._background(publisher.start(self._janus, self.config.room, self.config.peer_id + AVATAR_FEED_SUFFIX,
+                                             self.config.sfu_pin),
+                             "publishing our avatar feed", on_failure=forget)
             return False
         return self._avatar_publisher.send(control_envelope(EVERYONE, data))
 
@@ -443,7 +479,8 @@ class SfuCallSession(CallBase[FeedLink]):
                     assert self._janus is not None
                     self._background(subscription.start(self._janus, self.config.room, self._avatar_feeds[owner],
                                                         self.config.sfu_pin),
-                                     f"subscribing to {owner}'s avatar feed")
+                                     f"subscribing to {owner}'s avatar feed",
+                                     on_failure=self._forget_avatar_subscription(owner, subscription))
                 elif not wants and subscription is not None:
                     await self._avatar_subscriptions.pop(owner).close()
             for owner in [o for o in self._avatar_subscriptions if o not in self._remotes]:
@@ -466,13 +503,29 @@ class SfuCallSession(CallBase[FeedLink]):
 
         return on_message
 
-    def _background(self, work: Coroutine[Any, Any, None], what: str) -> None:
-        """Run `work` as a task stop() awaits; a failure is logged in one line."""
+    def _forget_avatar_subscription(self, owner: str,
+                                    subscription: AvatarSubscription) -> Callable[[], Coroutine[Any, Any, None]]:
+        """What to do when `subscription` to `owner`'s avatar feed fails to start: close it and forget it, so
+        _keep_avatar_feeds subscribes again (after AVATAR_RESUBSCRIBE_S) while we still want the avatar."""
+        async def forget() -> None:
+            await asyncio.sleep(AVATAR_RESUBSCRIBE_S)
+            if self._avatar_subscriptions.get(owner) is subscription:
+                del self._avatar_subscriptions[owner]
+            await subscription.close()
+
+        return forget
+
+    def _background(self, work: Coroutine[Any, Any, None], what: str,
+                    on_failure: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
+        """Run `work` as a task stop() awaits; a failure is logged in one line, then `on_failure` runs."""
         async def run() -> None:
             try:
                 await work
-            except (JanusError, NetError, OSError) as exc:
-                log.warning("%s failed: %s", what, exc)
+            except (JanusError, NetError, OSError, ValueError, InvalidStateError, InvalidAccessError) as exc:
+                log.warning("%s failed: %s", what, " ".join(str(exc).split()) or type(exc).__name__)
+                if on_failure is not None:
+                    with contextlib.suppress(JanusError, NetError, OSError):
+                        await on_failure()
 
         task = asyncio.create_task(run(), name=what)
         self._subscribing.add(task)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -103,6 +105,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8088)
     parser.add_argument("--pin", default="", help="lock the room with this PIN (and try a wrong one and none)")
     args = parser.parse_args()
+    # What the sessions warn about (a peer dropped, a feed refused) reaches the test's failure message.
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(relativeCreated)d %(name)s: %(message)s")
+    logging.getLogger("codecav").setLevel(logging.INFO)
     with tempfile.TemporaryDirectory(prefix="codecav-janus-") as tmp:
         janus = JanusProcess(JanusConfig(Path(tmp) / "janus", http_port=args.port))
         started = MONOTONIC.now_s()

@@ -86,16 +86,17 @@ class _RefusingHandle:
     for a feed that unpublished between its event and our join, cannot be provoked on cue)."""
 
     def __init__(self) -> None:
-        self.detached = False
+        self.detached = 0
 
     async def message(self, body: dict[str, Any], jsep: dict[str, Any] | None = None) -> Any:
         raise JanusError(f"Janus refused {body.get('request')}: no such feed (426)")
 
     async def detach(self) -> None:
-        self.detached = True
+        self.detached += 1
 
 
-def test_a_refused_subscription_is_one_line_and_leaves_nothing_behind(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_refused_subscription_is_one_line_tried_again_with_backoff_while_the_feed_stays(
+        caplog: pytest.LogCaptureFixture) -> None:
     handle = _RefusingHandle()
 
     class Janus:
@@ -108,11 +109,16 @@ def test_a_refused_subscription_is_one_line_and_leaves_nothing_behind(caplog: py
         call._janus, call._publisher = Janus(), object()  # type: ignore[assignment]
         with caplog.at_level(logging.WARNING):
             call._subscribe_later("4242", "bob")
+            while call.subscribe_failures < 2:  # bob publishes once: a refusal must not leave it unseen
+                await asyncio.sleep(0.01)
+            del call._feeds["bob"]  # as the event loop does when bob's feed unpublishes: no further try
             while call._subscribing:
                 await asyncio.sleep(0.01)
-        assert call.subscribe_failures == 1 and "bob" not in call._feeds and "bob" not in call._remotes
-        assert handle.detached
+        assert call.subscribe_failures == 2 and "bob" not in call._remotes
+        assert handle.detached == 2  # each half-made subscription closed
         lines = [r.getMessage() for r in caplog.records]
-        assert len(lines) == 1 and "subscription to bob failed" in lines[0] and "no such feed" in lines[0]
+        assert len(lines) == 2 and all("subscription to bob failed" in line and "no such feed" in line
+                                       for line in lines)
+        assert "trying again in 0.5 s" in lines[0] and "trying again in 1.0 s" in lines[1]  # backoff doubles
 
     asyncio.run(main())
