@@ -99,6 +99,9 @@ class FrameTiming:
     """Wire message parsed and pushed into the jitter buffer."""
     wire_bytes: int
     """Size of the message."""
+    clock_error_bound_us: float = 0.0
+    """The clock-sync estimate's error bound when the frame arrived: the true capture time on this clock is within
+    capture_local_us +- this."""
 
 
 @dataclass(frozen=True)

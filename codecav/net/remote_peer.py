@@ -357,7 +357,7 @@ class RemotePeer(Generic[L]):
         if accepted and self._on_frame is not None:
             self._on_frame(self.peer_id, frame, capture_local, receive_us)
         self._timings.append(FrameTiming(self.peer_id, frame.sequence, capture_local, receive_us, self.clock.now_us(),
-                                         len(data)))
+                                         len(data), estimate.error_bound_us))
 
     @property
     def caps(self) -> tuple[str, ...] | None:
