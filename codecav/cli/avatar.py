@@ -81,6 +81,12 @@ def register(sub: Any) -> None:
                         help="head-region PSNR of quantized vs float renders to reach (default 42)")
     tables.set_defaults(handler=_cmd_tables)
 
+    compact = avatar_sub.add_parser("compact", help="store the decoder's large weights as int8 rows / float16 "
+                                    "(a smaller package to send; no retraining; `avatar eval` measures the cost)")
+    compact.add_argument("path", help="avatar package")
+    compact.add_argument("--out", help="package to write (default: replace PATH)")
+    compact.set_defaults(handler=_cmd_compact)
+
 
 
 def _cmd_avatar_info(args: argparse.Namespace) -> int:
@@ -254,6 +260,26 @@ def _cmd_tables(args: argparse.Namespace) -> int:
     write_avatar(replace(package, manifest=manifest, quant_table=table), out)
     print(f"wrote {out} with a wire v2 quant table: learning codes {learned.psnr_db:.2f} dB, held-out "
           f"{held.psnr_db:.2f} dB (worst frame {held.psnr_min_db:.2f}), {held.mean_bits_per_entry:.2f} bits/entry")
+    return 0
+
+
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from codecav.assets.loader import load_avatar
+    from codecav.assets.onnx_compact import compact_package
+    from codecav.assets.writer import write_avatar
+
+    path = Path(args.path)
+    package = load_avatar(path)
+    command = shlex.join(["codecav", *sys.argv[1:]]) if sys.argv and "avatar" in sys.argv else ""
+    compacted, report = compact_package(package, command)
+    if compacted is package:
+        print(f"{path}: no decoder weight to narrow (already compact, or all small); nothing written")
+        return 0
+    out = Path(args.out) if args.out else path
+    write_avatar(compacted, out)
+    print(f"wrote {out}: decoder {report.bytes_before / 1e6:.1f} -> {report.bytes_after / 1e6:.1f} MB "
+          f"(int8 rows: {', '.join(report.int8) or 'none'}; float16: {', '.join(report.float16) or 'none'}); "
+          f"package {out.stat().st_size / 1e6:.1f} MB")
     return 0
 
 

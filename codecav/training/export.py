@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from codecav.assets.onnx_compact import compact_package
 from codecav.assets.package import (
     FORMAT_VERSION,
     AvatarManifest,
@@ -205,4 +206,5 @@ def build_package(model: AvatarModel, data: CaptureData, *, avatar_id: str, name
     encoders = {EXPRESSION_MEMBER: expression_onnx(expression)} if expression is not None else {}
     package = AvatarPackage(manifest=manifest, mesh=mesh, pixel_mlp=mlp, decoder_onnx=decoder_onnx(model),
                             encoders_onnx=encoders, source=f"<trained {avatar_id}>")
-    return replace(package, manifest=sealed_manifest(package, package_member_bytes(package)))
+    compacted, _ = compact_package(package)  # large weights as int8 rows / float16 (seals the manifest)
+    return replace(compacted, manifest=sealed_manifest(compacted, package_member_bytes(compacted)))
