@@ -37,7 +37,7 @@ from codecav.runtime.demo_peer import (
 )
 from codecav.runtime.engine import NetworkThread
 from codecav.runtime.profiler import Profiler, ProfilerOptions, Span
-from codecav.runtime.render_command import shipped_sample_paths
+from codecav.runtime.render_command import demo_sample_paths
 from codecav.runtime.report import (
     DATA_CHANNEL_OVERHEAD_BYTES,
     AudioPlayed,
@@ -74,12 +74,13 @@ class DemoCast:
 
 
 def choose_cast(work: Path) -> DemoCast:
-    """The shipped sample avatars with their clips; stand-ins (said so) where they are missing."""
+    """The shipped sample avatars in demo order (DEMO_SAMPLES first) with the clips of their studio identities;
+    stand-ins (said so) where they are missing."""
     from codecav.assets.synthetic.avatar import build_synthetic_avatar
     from codecav.assets.writer import write_avatar
 
     notes: list[str] = []
-    avatars: list[Path] = shipped_sample_paths()[: len(PEER_NAMES)]
+    avatars: list[Path] = demo_sample_paths()[: len(PEER_NAMES)]
     if len(avatars) < len(PEER_NAMES):
         notes.append("no trained sample avatars ship in this checkout: using random-weight plumbing avatars")
         avatars = [write_avatar(build_synthetic_avatar(seed=i, expression_encoder=True),

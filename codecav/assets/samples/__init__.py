@@ -1,7 +1,8 @@
 """The shipped sample avatars: PiCA avatars trained on studio captures of the MakeHuman head's identities 0, 1, 2
-(ada, ben, chiara), a DAM baseline of ada, and lee (the ICT rig in Lee Perry-Smith's scanned skin, CC BY 3.0),
-each a .cavatar beside this file. How each was made (command, data, seed, wall time, measured quality,
-attribution) is in TRAINING.md here and in every package's provenance."""
+(ada, ben, chiara) with a DAM baseline of ada, and of the ICT head's identities 0 and 1 (lee, lee-shape1: the
+ICT-FaceKit rig in Lee Perry-Smith's scanned skin, CC BY 3.0) with a DAM baseline of lee-shape1, each a .cavatar
+beside this file; `make demo` casts lee and lee-shape1. How each was made (command, data, seed, wall time,
+measured quality, attribution) is in TRAINING.md here and in every package's provenance."""
 
 from __future__ import annotations
 
@@ -20,6 +21,17 @@ def sample_avatar_paths(*, include_baselines: bool = False) -> list[Path]:
     if include_baselines:
         return paths
     return [p for p in paths if not p.name[: -len(".cavatar")].endswith(BASELINE_SUFFIX)]
+
+
+DEMO_SAMPLES = ("lee", "lee-shape1")
+"""The samples `codecav demo` casts first: the ICT heads in the scanned skin (see TRAINING.md)."""
+
+
+def demo_sample_paths() -> list[Path]:
+    """The DEMO_SAMPLES that ship here, then the other PiCA samples in name order."""
+    paths = sample_avatar_paths()
+    first = [p for name in DEMO_SAMPLES for p in paths if p.name == f"{name}.cavatar"]
+    return first + [p for p in paths if p not in first]
 
 
 def baseline_of(path: Path) -> Path | None:
