@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from codecav.runtime.call_demo import DemoError, PeerLine, read_peer_lines, run_call_demo
+from codecav.runtime.call_demo import DemoError, PeerLine, choose_cast, read_peer_lines, run_call_demo
 from codecav.runtime.demo_peer import (
     EVENT_TYPES,
     DemoChannelError,
@@ -143,3 +143,9 @@ def test_call_demo_reports_garbage_and_the_failed_event_of_a_participant(tmp_pat
         assert f"  {name}: ignored a line that is not a demo event (not JSON: 'hello from a library')" in lines
         assert any(line.startswith(f"  {name}: failed: cannot open ") for line in lines)
     assert "a participant failed (alice: cannot open " in str(info.value)
+
+
+def test_the_demo_casts_the_ict_samples_driven_by_their_identities_clips(tmp_path: Path) -> None:
+    cast = choose_cast(tmp_path)
+    assert [p.name for p in cast.avatars] == ["lee.cavatar", "lee-shape1.cavatar"] and cast.notes == []
+    assert [c.name if c else None for c in cast.clips] == ["0", "1"]  # ICT identities 0 and 1
