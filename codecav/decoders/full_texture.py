@@ -20,6 +20,7 @@ from codecav.decoders.gl_common import (
     GlAvatarRenderer,
     GlObject,
     bind_blocks,
+    draw_culled,
 )
 from codecav.decoders.mlp_layout import MlpShape
 from codecav.shaders.loader import build_program
@@ -141,6 +142,6 @@ class FullTextureRenderer(GlAvatarRenderer[FullTextureHandle]):
             for slot, handle in enumerate(live):
                 self._draw_blocks.bind(slot)
                 handle.texture.use(_TEXTURE_UNIT)
-                handle.mesh_vao.render(moderngl.TRIANGLES)
+                draw_culled(ctx, handle.mesh_vao, handle.buffers)
         finally:
             ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)

@@ -58,6 +58,31 @@ def check_mesh(mesh: MeshTopology) -> None:
         raise ValueError(f"mesh faces index render vertices outside 0..{uv.shape[0] - 1}")
 
 
+def mirrored_half(faces: np.ndarray) -> int | None:
+    """F / 2 when `faces` [F, 3] are T followed by T with every triangle wound the other way (a two-sided package:
+    training.export.two_sided), else None. Drawing the first half with culling off covers exactly the pixels that
+    drawing all F with back faces culled covers (each pixel sees the one copy that faces it), at half the
+    triangles: on a software rasterizer, triangle setup is a large share of a dense head's cost."""
+    count = len(faces)
+    if count == 0 or count % 2:
+        return None
+    half = count // 2
+    return half if np.array_equal(faces[half:], faces[:half, ::-1]) else None
+
+
+def draw_culled(ctx: moderngl.Context, vao: moderngl.VertexArray, buffers: AvatarBuffers) -> None:
+    """Draw the avatar's triangles as if back faces were culled (the caller enabled CULL_FACE): a two-sided mesh
+    as its first half with culling off (mirrored_half), any other as it is."""
+    if buffers.mirrored_half is None:
+        vao.render(moderngl.TRIANGLES)
+        return
+    ctx.disable(moderngl.CULL_FACE)
+    try:
+        vao.render(moderngl.TRIANGLES, vertices=3 * buffers.mirrored_half)
+    finally:
+        ctx.enable(moderngl.CULL_FACE)
+
+
 class AvatarBuffers:
     """One avatar's GL resources: positions (per frame), UVs, indices, feature texture array, MLP weights."""
 
@@ -84,6 +109,8 @@ class AvatarBuffers:
         """float32 [R, 2] texture coordinates."""
         self.indices = ctx.buffer(np.ascontiguousarray(mesh.faces, dtype=np.int32).tobytes())
         """int32 [F, 3] triangles."""
+        self.mirrored_half = mirrored_half(np.asarray(mesh.faces))
+        """F / 2 for a two-sided mesh (draw_culled draws that many with culling off), else None."""
         self.features = ctx.texture_array(
             (feature_info.width, feature_info.height, feature_info.channels // 4), 4, dtype=self._dtype
         )

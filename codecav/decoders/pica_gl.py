@@ -28,6 +28,7 @@ from codecav.decoders.gl_common import (
     GlAvatarRenderer,
     GlObject,
     bind_blocks,
+    draw_culled,
 )
 from codecav.decoders.mlp_layout import MlpShape
 from codecav.shaders.loader import build_program
@@ -209,7 +210,7 @@ class PicaRenderer(GlAvatarRenderer[PicaHandle]):
         ctx.depth_func = "<"
         for slot, handle in enumerate(live):
             self._draw_blocks.bind(slot)
-            handle.vaos["gbuffer"].render(moderngl.TRIANGLES)
+            draw_culled(ctx, handle.vaos["gbuffer"], handle.buffers)
         ctx.disable(moderngl.CULL_FACE)
         ctx.depth_func = ">"
         fb.use()
@@ -232,14 +233,14 @@ class PicaRenderer(GlAvatarRenderer[PicaHandle]):
             fb.color_mask = (False, False, False, False)
             for slot, handle in enumerate(live):
                 self._draw_blocks.bind(slot)
-                handle.vaos["depth"].render(moderngl.TRIANGLES)
+                draw_culled(ctx, handle.vaos["depth"], handle.buffers)
             fb.color_mask = (True, True, True, True)
             fb.depth_mask = False
             ctx.depth_func = "=="
         for slot, handle in enumerate(live):
             self._draw_blocks.bind(slot)
             handle.buffers.bind_mlp_inputs()
-            handle.vaos["shade"].render(moderngl.TRIANGLES)
+            draw_culled(ctx, handle.vaos["shade"], handle.buffers)
 
     def _gbuffer_for(self, size: tuple[int, int]) -> _GBuffer:
         gbuffer = self._gbuffers.get(size)

@@ -267,3 +267,39 @@ def test_new_targets_after_closed_ones_get_their_own_depth(gl_ctx: moderngl.Cont
         target.close()
     assert coverages[0] > 1000 and len(set(coverages)) == 1
     renderer.release()
+
+
+@pytest.mark.parametrize("renderer_kind", [*SHADING_MODES, "full-texture"])
+def test_a_two_sided_mesh_draws_half_its_triangles_unculled_and_the_same_pixels(
+        gl_ctx: moderngl.Context, target: HeadlessTarget, renderer_kind: str) -> None:
+    """Packages carry every triangle twice, wound both ways (training.export.two_sided); the renderers draw the
+    first copy with culling off. The image must be the one the culled draw of all of them gives (faces shuffled
+    so the mirror is not recognised)."""
+    target.set_views([make_view((0.1, 0.05, 0.5))])
+    whole = procedural_avatar(6, **SMALL)
+    points = np.asarray(whole.frame.geometry)[np.asarray(whole.mesh.vertex_index)][np.asarray(whole.mesh.faces)]
+    front = points.mean(axis=1)[:, 2]
+    faces = np.asarray(whole.mesh.faces)[front < np.quantile(front, 0.7)]  # the front cut away: its inside shows
+    avatar = replace(whole, mesh=replace(whole.mesh, faces=np.ascontiguousarray(faces)))
+    two_sided = replace(avatar, mesh=replace(avatar.mesh, faces=np.concatenate([faces, faces[:, ::-1]])))
+    shuffled_faces = np.random.default_rng(0).permutation(np.asarray(two_sided.mesh.faces))
+    shuffled = replace(avatar, mesh=replace(avatar.mesh, faces=shuffled_faces))
+    images = []
+    for placed in (two_sided, shuffled):
+        renderer = (FullTextureRenderer(gl_ctx) if renderer_kind == "full-texture" else
+                    PicaRenderer(gl_ctx, PicaOptions(shading=renderer_kind)))
+        handle = renderer.add_avatar(placed.mesh, placed.mlp, placed.feature_info)
+        assert handle.buffers.mirrored_half == (len(faces) if placed is two_sided else None)
+        renderer.release_avatar(handle)
+        images.append(draw_once(target, renderer, [(placed, np.eye(4))]))
+        renderer.release()
+    (rgb0, depth0), (rgb1, depth1) = images
+    assert (depth0 < 1.0).sum() > 0.1 * SIZE * SIZE
+    assert np.array_equal(rgb0, rgb1), np.abs(rgb0.astype(int) - rgb1).max()
+    assert np.array_equal(depth0 < 1.0, depth1 < 1.0)
+    # a triangle wound the other way interpolates depth in another order: the same to float rounding
+    np.testing.assert_allclose(depth0, depth1, rtol=0, atol=1e-6)
+    one_sided = PicaRenderer(gl_ctx)
+    _, depth_one_sided = draw_once(target, one_sided, [(avatar, np.eye(4))])
+    one_sided.release()
+    assert (depth_one_sided < 1.0).sum() < (depth0 < 1.0).sum()  # back faces are in view: culling them shows
