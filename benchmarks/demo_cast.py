@@ -1,0 +1,67 @@
+"""What the demo's cast costs: clean two-process demo calls with the MakeHuman pair (ada, ben) and the ICT pair
+(lee, lee-shape1) back to back, so the ratio is taken on the same machine state.
+
+    .venv/bin/python benchmarks/demo_cast.py --json [--seconds 20] [--rounds 2]
+
+Each round runs `run_call_demo` once per pair (the demo's own call, avatars cached after the first round). Prints
+one JSON object: per pair, the per-round medians over both participants of `capture_to_photon_ms_p50`,
+`mouth_to_ear_ms_p50`, `render_ms_p50`, `present_ms_p50` and `rendered_fps`, and
+`capture_to_photon_ratio_ict_over_makehuman` per round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import codecav.runtime.call_demo as call_demo  # noqa: E402
+from codecav.assets.samples import SAMPLES_DIR  # noqa: E402
+
+PAIRS = {"makehuman": ("ada", "ben"), "ict": ("lee", "lee-shape1")}
+PEER_COMMAND = (sys.executable, "-m", "codecav.cli.demo_peer")
+
+
+def one_call(pair: tuple[str, str], seconds: float, cache: Path) -> dict[str, float]:
+    """A clean demo call with `pair` cast; the figures of its report.json."""
+    call_demo.demo_sample_paths = lambda: [SAMPLES_DIR / f"{name}.cavatar" for name in pair]  # the cast, nothing else
+    with tempfile.TemporaryDirectory(prefix="codecav-cast-") as tmp:
+        for line in call_demo.run_call_demo(Path(tmp), seconds=seconds, peer_command=PEER_COMMAND, cache_root=cache):
+            print(line, file=sys.stderr, flush=True)
+        report = json.loads((Path(tmp) / "report.json").read_text())
+    peers, stages = report["peers"], report["stages"]
+    fps = report.get("extra", {}).get("rendered_fps", {})
+
+    def mean(values: list[float]) -> float:
+        return round(sum(values) / len(values), 1)
+
+    return {"capture_to_photon_ms_p50": mean([p["capture_to_photon_ms"]["p50"] for p in peers]),
+            "mouth_to_ear_ms_p50": mean([p["mouth_to_ear_ms"]["p50"] for p in peers]),
+            "render_ms_p50": round(stages["render"]["p50"], 1), "present_ms_p50": round(stages["present"]["p50"], 1),
+            "rendered_fps": mean(list(fps.values())) if fps else 0.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="print the JSON object (always printed)")
+    args = parser.parse_args()
+    results: dict[str, Any] = {name: [] for name in PAIRS}
+    with tempfile.TemporaryDirectory(prefix="codecav-cast-cache-") as caches:
+        for _ in range(args.rounds):
+            for name, pair in PAIRS.items():
+                results[name].append(one_call(pair, args.seconds, Path(caches) / name))
+    results["capture_to_photon_ratio_ict_over_makehuman"] = [
+        round(ict["capture_to_photon_ms_p50"] / mh["capture_to_photon_ms_p50"], 2)
+        for ict, mh in zip(results["ict"], results["makehuman"], strict=True)]
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
