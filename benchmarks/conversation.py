@@ -5,7 +5,7 @@ all in one run.
     .venv/bin/python benchmarks/conversation.py --json [--seconds S]
 
 Four calls of S seconds each (default 20), one after the other:
-1. clean, empty avatar caches: `time_to_first_frame_uncached_s` (each sample avatar, 5.4-5.5 MB, is fetched);
+1. clean, empty avatar caches: `time_to_first_frame_uncached_s` (each sample avatar, 2.9 MB, is fetched);
 2. clean, the caches of call 1: the clean figures, `time_to_first_frame_s` and `voice_delay_drift_ms`;
 3. impaired (the user-space impairment, codecav.net.impairment: 5 % loss and 30 ms jitter on every datagram either
    participant sends), caches of call 1: the `_impaired` figures and `concealed_ms_per_s_impaired`;

@@ -1,12 +1,12 @@
-"""What the demo's cast costs: clean two-process demo calls with the MakeHuman pair (ada, ben) and the ICT pair
-(lee, lee-shape1) back to back, so the ratio is taken on the same machine state.
+"""What the demo's cast costs: clean two-process demo calls of each of DEMO_CASTS, the MakeHuman pair (ada, ben)
+and the ICT pair (lee, lee-shape1), back to back, so the ratio is taken on the same machine state.
 
     .venv/bin/python benchmarks/demo_cast.py --json [--seconds 20] [--rounds 2]
 
-Each round runs `run_call_demo` once per pair (the demo's own call, avatars cached after the first round). Prints
-one JSON object: per pair, the per-round medians over both participants of `capture_to_photon_ms_p50`,
-`mouth_to_ear_ms_p50`, `render_ms_p50`, `present_ms_p50` and `rendered_fps`, and
-`capture_to_photon_ratio_ict_over_makehuman` per round.
+Each round runs the demo's own call (`run_call_demo`, as `codecav demo --cast NAME`) once per cast, with the
+avatars cached after the first round. Prints one JSON object: per cast, per round, the means over both
+participants of `capture_to_photon_ms_p50`, `mouth_to_ear_ms_p50` and `rendered_fps`, the stages
+`render_ms_p50` and `present_ms_p50`; and `capture_to_photon_ratio_ict_over_makehuman` per round.
 """
 
 from __future__ import annotations
@@ -20,18 +20,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import codecav.runtime.call_demo as call_demo  # noqa: E402
-from codecav.assets.samples import SAMPLES_DIR  # noqa: E402
+from codecav.assets.samples import DEMO_CASTS  # noqa: E402
+from codecav.runtime.call_demo import run_call_demo  # noqa: E402
 
-PAIRS = {"makehuman": ("ada", "ben"), "ict": ("lee", "lee-shape1")}
 PEER_COMMAND = (sys.executable, "-m", "codecav.cli.demo_peer")
 
 
-def one_call(pair: tuple[str, str], seconds: float, cache: Path) -> dict[str, float]:
-    """A clean demo call with `pair` cast; the figures of its report.json."""
-    call_demo.demo_sample_paths = lambda: [SAMPLES_DIR / f"{name}.cavatar" for name in pair]  # the cast, nothing else
+def one_call(cast: str, seconds: float, cache: Path) -> dict[str, float]:
+    """A clean demo call of DEMO_CASTS[cast]; the figures of its report.json."""
     with tempfile.TemporaryDirectory(prefix="codecav-cast-") as tmp:
-        for line in call_demo.run_call_demo(Path(tmp), seconds=seconds, peer_command=PEER_COMMAND, cache_root=cache):
+        for line in run_call_demo(Path(tmp), seconds=seconds, peer_command=PEER_COMMAND, cache_root=cache, cast=cast):
             print(line, file=sys.stderr, flush=True)
         report = json.loads((Path(tmp) / "report.json").read_text())
     peers, stages = report["peers"], report["stages"]
@@ -52,11 +50,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print the JSON object (always printed)")
     args = parser.parse_args()
-    results: dict[str, Any] = {name: [] for name in PAIRS}
+    results: dict[str, Any] = {name: [] for name in DEMO_CASTS}
     with tempfile.TemporaryDirectory(prefix="codecav-cast-cache-") as caches:
         for _ in range(args.rounds):
-            for name, pair in PAIRS.items():
-                results[name].append(one_call(pair, args.seconds, Path(caches) / name))
+            for name in DEMO_CASTS:
+                results[name].append(one_call(name, args.seconds, Path(caches) / name))
     results["capture_to_photon_ratio_ict_over_makehuman"] = [
         round(ict["capture_to_photon_ms_p50"] / mh["capture_to_photon_ms_p50"], 2)
         for ict, mh in zip(results["ict"], results["makehuman"], strict=True)]

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from codecav.assets.samples import DEFAULT_DEMO_CAST, DEMO_CASTS
+
 PEER_COMMAND = (sys.executable, "-m", "codecav.cli.demo_peer")
 """How the demo starts each participant process (the channel is described in codecav.cli.demo_peer)."""
 
@@ -15,7 +17,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from codecav.runtime.demo import run_demo
 
     for line in run_demo(Path(args.out), xr=args.xr, window=args.window, seconds=args.seconds,
-                         peer_command=PEER_COMMAND):
+                         peer_command=PEER_COMMAND, cast=args.cast):
         print(line, flush=True)
     return 0
 
@@ -30,4 +32,7 @@ def register(sub: Any) -> None:
     demo.add_argument("--window", action="store_true", help="show the avatars live in a desktop window first")
     demo.add_argument("--seconds", type=float, default=12.0,
                       help="how long the two participants talk (latency figures leave out the first 3 s)")
+    demo.add_argument("--cast", choices=sorted(DEMO_CASTS), default=DEFAULT_DEMO_CAST,
+                      help="which sample pair talks: 'makehuman' (ada, ben: fits the latency goals without a GPU) "
+                           "or 'ict' (lee, lee-shape1: scanned skin, ~1.5x the drawing cost)")
     demo.set_defaults(handler=_cmd_demo)

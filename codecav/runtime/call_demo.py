@@ -25,6 +25,7 @@ from typing import Any
 import av
 import numpy as np
 
+from codecav.assets.samples import DEFAULT_DEMO_CAST, DEMO_CASTS, demo_sample_paths
 from codecav.clock import MONOTONIC, Clock
 from codecav.errors import CodecavError
 from codecav.runtime.demo_peer import (
@@ -37,7 +38,6 @@ from codecav.runtime.demo_peer import (
 )
 from codecav.runtime.engine import NetworkThread
 from codecav.runtime.profiler import Profiler, ProfilerOptions, Span
-from codecav.runtime.render_command import demo_sample_paths
 from codecav.runtime.report import (
     DATA_CHANNEL_OVERHEAD_BYTES,
     AudioPlayed,
@@ -73,14 +73,16 @@ class DemoCast:
     """One line each for anything that is not the shipped sample + clip."""
 
 
-def choose_cast(work: Path) -> DemoCast:
-    """The shipped sample avatars in demo order (DEMO_SAMPLES first) with the clips of their studio identities;
-    stand-ins (said so) where they are missing."""
+def choose_cast(work: Path, cast: str = DEFAULT_DEMO_CAST) -> DemoCast:
+    """The shipped sample avatars of DEMO_CASTS[cast] (DemoError naming the casts for another name) with the clips
+    of their studio identities; stand-ins (said so) where they are missing."""
     from codecav.assets.synthetic.avatar import build_synthetic_avatar
     from codecav.assets.writer import write_avatar
 
     notes: list[str] = []
-    avatars: list[Path] = demo_sample_paths()[: len(PEER_NAMES)]
+    if cast not in DEMO_CASTS:
+        raise DemoError(f"no demo cast {cast!r}; use one of {', '.join(sorted(DEMO_CASTS))}")
+    avatars: list[Path] = demo_sample_paths(cast)[: len(PEER_NAMES)]
     if len(avatars) < len(PEER_NAMES):
         notes.append("no trained sample avatars ship in this checkout: using random-weight plumbing avatars")
         avatars = [write_avatar(build_synthetic_avatar(seed=i, expression_encoder=True),
@@ -180,9 +182,10 @@ POLL_NS = 200_000_000
 def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_s: float = WARMUP_S, *,
                   peer_command: Sequence[str], impairment: tuple[float, float] | None = None,
                   voice_path: str = "codecav", cache_root: Path | None = None,
-                  headset_peer: str | None = None, clock: Clock = MONOTONIC) -> Iterator[str]:
-    """Run the two-process call, yielding progress lines, then the summary; latency figures are taken after
-    `warmup_s` (the report says so), counts cover the whole call. Each participant runs as
+                  headset_peer: str | None = None, cast: str = DEFAULT_DEMO_CAST,
+                  clock: Clock = MONOTONIC) -> Iterator[str]:
+    """Run the two-process call of DEMO_CASTS[`cast`], yielding progress lines, then the summary; latency figures
+    are taken after `warmup_s` (the report says so), counts cover the whole call. Each participant runs as
     `[*peer_command, CONFIG.json]` (e.g. `python -m codecav.cli.demo_peer`) and reports on its stdout as that
     module describes; `clock` paces the polling and the time-out. `impairment` (loss share, jitter ms) impairs
     what every participant sends (codecav.net.impairment); `voice_path` picks the voice receive path ('aiortc' is
@@ -195,8 +198,8 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
     out_dir.mkdir(parents=True, exist_ok=True)
     work = out_dir / "peers"
     work.mkdir(exist_ok=True)
-    cast = choose_cast(work)
-    for note in cast.notes:
+    chosen = choose_cast(work, cast)
+    for note in chosen.notes:
         yield f"codecav demo: {note}"
     secret = secrets.token_bytes(32)
     net = NetworkThread("codecav-signal")
@@ -231,8 +234,8 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
     try:
         for i, name in enumerate(PEER_NAMES):
             config = DemoPeerConfig(name=name, room=room, signal_url=server.url,
-                                    token=make_join_token(secret, room, name, 600), avatar=str(cast.avatars[i]),
-                                    clip=None if cast.clips[i] is None else str(cast.clips[i]), seconds=seconds,
+                                    token=make_join_token(secret, room, name, 600), avatar=str(chosen.avatars[i]),
+                                    clip=None if chosen.clips[i] is None else str(chosen.clips[i]), seconds=seconds,
                                     start_ns=start_ns, out=str(work / name), width=size, height=size,
                                     cache_dir=str((cache_root or work) / name / "cache"),
                                     impair_loss=impairment[0] if impairment else 0.0,
@@ -276,7 +279,7 @@ def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_
                     proc.stdin.close()
         net.call(server.stop(), timeout=10)
         net.stop()
-    yield from _write_results(out_dir, work, len(cast.avatars), size, min(warmup_s, seconds / 2))
+    yield from _write_results(out_dir, work, len(chosen.avatars), size, min(warmup_s, seconds / 2))
 
 
 def _output_voice(peer_dir: Path, handoff_ns: list[int]) -> ReceivedVoice:

@@ -11,6 +11,7 @@ from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
 from codecav.assets.package import AvatarPackage
+from codecav.assets.samples import DEFAULT_DEMO_CAST
 from codecav.runtime.call_demo import PEER_NAMES, run_call_demo
 from codecav.runtime.engine import AnimatedFeed, Engine
 from codecav.runtime.profiler import Profiler
@@ -22,17 +23,18 @@ from codecav.xr.select import open_best_target
 
 
 def run_demo(out_dir: Path, xr: bool = False, window: bool = False, live_frames: int = 150,
-             seconds: float = 12.0, *, peer_command: Sequence[str]) -> Iterator[str]:
+             seconds: float = 12.0, *, peer_command: Sequence[str], cast: str = DEFAULT_DEMO_CAST) -> Iterator[str]:
     """Run the demo, yielding one progress line at a time; the last lines summarise and say where results are.
     With `xr` (or `window`) it first shows the avatars live for `live_frames` frames on the best target
     available, saying in one line which it chose and why (no OpenXR runtime -> window or headless).
-    `peer_command` starts a participant process (see run_call_demo)."""
+    `peer_command` starts a participant process (see run_call_demo); `cast` names the pair (DEMO_CASTS)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     headset_peer = None
     if xr or window:
         if (yield from _live(sample_avatars(), xr, live_frames)):
             headset_peer = PEER_NAMES[0]
-    yield from run_call_demo(out_dir, seconds=seconds, peer_command=peer_command, headset_peer=headset_peer)
+    yield from run_call_demo(out_dir, seconds=seconds, peer_command=peer_command, headset_peer=headset_peer,
+                             cast=cast)
 
 
 def _live(packages: list[AvatarPackage], xr: bool, frames: int) -> Generator[str, None, bool]:

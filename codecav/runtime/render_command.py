@@ -82,15 +82,6 @@ def shipped_sample_paths() -> list[Path]:
     return sample_avatar_paths()
 
 
-def demo_sample_paths() -> list[Path]:
-    """The shipped samples in the order the demo casts them (empty where a checkout has none)."""
-    try:
-        from codecav.assets.samples import demo_sample_paths as ordered
-    except ImportError:
-        return []
-    return ordered()
-
-
 def sample_avatars(count: int = 3) -> list[AvatarPackage]:
     """The avatars used when none is given: the shipped trained samples (cycled to `count`), or random-weight
     plumbing avatars where a checkout has none."""

@@ -145,7 +145,15 @@ def test_call_demo_reports_garbage_and_the_failed_event_of_a_participant(tmp_pat
     assert "a participant failed (alice: cannot open " in str(info.value)
 
 
-def test_the_demo_casts_the_ict_samples_driven_by_their_identities_clips(tmp_path: Path) -> None:
-    cast = choose_cast(tmp_path)
-    assert [p.name for p in cast.avatars] == ["lee.cavatar", "lee-shape1.cavatar"] and cast.notes == []
-    assert [c.name if c else None for c in cast.clips] == ["0", "1"]  # ICT identities 0 and 1
+@pytest.mark.parametrize(("cast", "names"), [("makehuman", ["ada.cavatar", "ben.cavatar"]),
+                                             ("ict", ["lee.cavatar", "lee-shape1.cavatar"])])
+def test_each_demo_cast_is_its_pair_driven_by_their_identities_clips(tmp_path: Path, cast: str,
+                                                                     names: list[str]) -> None:
+    chosen = choose_cast(tmp_path, cast)
+    assert [p.name for p in chosen.avatars] == names and chosen.notes == []
+    assert [c.name if c else None for c in chosen.clips] == ["0", "1"]  # studio identities 0 and 1 of each head
+
+
+def test_an_unknown_demo_cast_is_one_line_naming_the_casts(tmp_path: Path) -> None:
+    with pytest.raises(DemoError, match=r"^no demo cast 'lee'; use one of ict, makehuman$"):
+        choose_cast(tmp_path, "lee")
