@@ -65,14 +65,19 @@ def test_a_silent_peer_is_dropped_and_the_others_go_on(tmp_path: Path,
                 for remote in carol._remotes.values():
                     impair(remote.link, Impairment(loss=1.0))
                 talk = asyncio.gather(send_frames(alice, 120), send_frames(bob, 120))
+                def dropped_carol(call: CallSession) -> bool:
+                    return any(d.peer == "carol" and "went silent" in d.departed_reason for d in call.stats().departed)
+
                 with caplog.at_level(logging.WARNING):
-                    assert await until(lambda: "carol" not in alice._remotes and "carol" not in bob._remotes,
+                    # Each drops her on its own clock; by the time the second does, the first may have linked her
+                    # again (her process answers the new offer): so the drops are counted, not the links.
+                    assert await until(lambda: dropped_carol(alice) and dropped_carol(bob),
                                        10.0), "the silent carol was not dropped"  # how fast: benchmarks/faults.py
                 await talk
                 before = latent_received(alice, "bob")
                 await send_frames(bob, 45)  # after the drop, however long it took
                 assert latent_received(alice, "bob") - before > 30, "alice still receives bob after the drop"
-                # Still in the room, carol is offered a new link (she does not answer: she stays unlinked).
+                # Still in the room, carol is offered a new link.
                 assert await until(lambda: alice.relinks + bob.relinks >= 1, 5.0)
                 assert [p.peer for p in alice.stats().peers if p.frames_accepted] == ["bob"]
                 departed = alice.stats().departed[0]

@@ -131,7 +131,10 @@ def test_export_loads_verifies_and_matches_torch(package_path: Path, trained: tu
     with torch.no_grad():
         geometry, features = DecoderGraph(trained[0].model)(torch.as_tensor(code[None]), torch.as_tensor(view[None]))
     assert np.abs(frame.geometry - geometry[0].numpy()).max() < 1e-5
-    assert np.abs(frame.features - features[0].numpy().transpose(1, 2, 0)).max() < 1e-4
+    # avatar build stores the large weights as float16 (onnx_compact): each within 2^-11 of itself
+    assert package.manifest.provenance["decoder_weights"]["float16"]
+    want_features = features[0].numpy().transpose(1, 2, 0)
+    assert np.abs(frame.features - want_features).max() < 2e-3 * max(1.0, float(np.abs(want_features).max()))
     # the package's MLP is the trained one: same RGB as torch at some texels
     mlp = trained[0].model.mlp
     assert mlp is not None
