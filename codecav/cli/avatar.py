@@ -89,6 +89,11 @@ def register(sub: Any) -> None:
 
 
 
+def _invocation() -> str:
+    """This command line as `codecav ...` for a package's provenance ('' when not run as the codecav CLI)."""
+    return shlex.join(["codecav", *sys.argv[1:]]) if sys.argv and "avatar" in sys.argv else ""
+
+
 def _cmd_avatar_info(args: argparse.Namespace) -> int:
     from codecav.assets.inspect import describe_avatar
 
@@ -141,7 +146,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
               f"uv-mse {p.photometric_mse:.2e} geo {p.geometry_mm:.3f} mm  {p.seconds:.0f} s, eta {eta:.0f} s",
               end="" if p.step < p.steps else "\n", file=sys.stderr, flush=True)
 
-    command = shlex.join(["codecav", *sys.argv[1:]]) if sys.argv and "avatar" in sys.argv else ""
+    command = _invocation()
     request = BuildRequest(
         capture=Path(args.capture), out=Path(args.out), model=args.model,
         train=TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads),
@@ -249,7 +254,7 @@ def _cmd_tables(args: argparse.Namespace) -> int:
                                        progress=lambda text: print(text, file=sys.stderr, flush=True))
     held = evaluate_table(package, heldout_codes(package, identity), table)
     out = Path(args.out) if args.out else path
-    command = shlex.join(["codecav", *sys.argv[1:]]) if sys.argv and "avatar" in sys.argv else ""
+    command = _invocation()
     provenance = dict(package.manifest.provenance)
     provenance["wire_table"] = {
         "command": command, "target_db": target, "learn_codes": "studio recipe, expression seed 0",
@@ -270,7 +275,7 @@ def _cmd_compact(args: argparse.Namespace) -> int:
 
     path = Path(args.path)
     package = load_avatar(path)
-    command = shlex.join(["codecav", *sys.argv[1:]]) if sys.argv and "avatar" in sys.argv else ""
+    command = _invocation()
     compacted, report = compact_package(package, command)
     if compacted is package:
         print(f"{path}: no decoder weight to narrow (already compact, or all small); nothing written")

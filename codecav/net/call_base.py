@@ -103,7 +103,8 @@ class CallBase(Generic[L]):
             return [r for r in self._remotes.values() if not missing(r)]
 
         def waiting_on() -> str:
-            lacking = [f"{r.peer_id} without {' and '.join(missing(r))}" for r in self._remotes.values() if missing(r)]
+            steps = {r.peer_id: missing(r) for r in self._remotes.values()}
+            lacking = [f"{peer} without {' and '.join(what)}" for peer, what in steps.items() if what]
             return f" ({'; '.join(lacking)})" if lacking else ""
 
         async def ready() -> None:

@@ -206,5 +206,5 @@ def build_package(model: AvatarModel, data: CaptureData, *, avatar_id: str, name
     encoders = {EXPRESSION_MEMBER: expression_onnx(expression)} if expression is not None else {}
     package = AvatarPackage(manifest=manifest, mesh=mesh, pixel_mlp=mlp, decoder_onnx=decoder_onnx(model),
                             encoders_onnx=encoders, source=f"<trained {avatar_id}>")
-    compacted, _ = compact_package(package)  # large weights as int8 rows / float16 (seals the manifest)
-    return replace(compacted, manifest=sealed_manifest(compacted, package_member_bytes(compacted)))
+    sealed = replace(package, manifest=sealed_manifest(package, package_member_bytes(package)))
+    return compact_package(sealed)[0]  # large weights as int8 rows / float16, sealed again
