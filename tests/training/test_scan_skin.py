@@ -82,3 +82,28 @@ def test_committed_maps_agree_with_a_fresh_transfer(small_maps: SkinMaps) -> Non
     small = committed.albedo[2::4, 2::4].astype(float)  # nearest texels at 256
     face = small_maps.from_scan
     assert np.abs(small[face] - small_maps.albedo[face]).mean() < 12
+
+
+def _eye_island_samples(rig: IctFaceModel, maps: SkinMaps, name: str, radius: float) -> np.ndarray:
+    """sRGB of the texels at `radius` (fraction of the island's half-width) around an eyeball's UV island centre."""
+    island = rig.mesh.uv[rig.mesh.faces[rig.face_part == rig.part_names.index(name)].ravel()]
+    lo, hi = island.min(axis=0), island.max(axis=0)
+    centre, half = (lo + hi) / 2, np.max(hi - lo) / 2
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    uv = centre + radius * half * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    size = maps.albedo.shape[0]
+    rows, cols = (uv[:, 1] * size).astype(int), (uv[:, 0] * size).astype(int)
+    return maps.albedo[rows, cols].astype(float)
+
+
+@pytest.mark.parametrize("name", ["eyeball_left", "eyeball_right"])
+def test_eyes_show_a_pupil_an_iris_and_white_around_it(rig: IctFaceModel, name: str) -> None:
+    """The committed eyes: the open eye shows the island out to about half its half-width, so the iris (a fifth of
+    it) is ringed by white sclera, as a real eye's 11.7 mm iris is in a ~30 mm wide opening."""
+    maps = load_skin_maps()
+    pupil = _eye_island_samples(rig, maps, name, 0.03)
+    iris = _eye_island_samples(rig, maps, name, 0.14)
+    sclera = _eye_island_samples(rig, maps, name, 0.3)
+    assert pupil.mean() < 40
+    assert 40 < iris.mean() < 140 and (iris[:, 0] > iris[:, 2]).all()  # hazel: warm, mid-dark
+    assert sclera.min() > 180  # white all around

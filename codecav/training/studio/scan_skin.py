@@ -47,7 +47,7 @@ PART_COLOURS: dict[str, tuple[int, int, int]] = {
     "mouth_socket": (105, 45, 45), "eye_socket": (190, 120, 110), "gums_tongue": (185, 88, 88),
     "teeth": (228, 218, 192), "eyelashes": (38, 28, 22),
 }
-"""sRGB albedo of the synthetic parts (the eyeballs are painted by angle, see _paint_eyes)."""
+"""sRGB albedo of the synthetic parts (the eyeballs are painted on their UV islands, see _paint_eyes)."""
 
 PART_SPECULAR: dict[str, int] = {
     "mouth_socket": 40, "eye_socket": 140, "gums_tongue": 170, "teeth": 140, "eyelashes": 10,
@@ -278,25 +278,35 @@ def _bilinear(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
     return np.asarray(top * (1 - fy) + bottom * fy, dtype=np.float32)
 
 
-def _paint_eyes(model: IctFaceModel, points: np.ndarray, part: np.ndarray) -> np.ndarray:
-    """sRGB [N, 3] for eyeball texels at head-space `points`: sclera, a hazel iris, limbal ring, pupil."""
-    out = np.zeros((len(points), 3), np.float32)
+IRIS_RADIUS_UV = 0.2
+"""Iris radius on an ICT eyeball's UV island, as a fraction of the island's half-width. The island is a polar
+map of the eyeball centred on its optical axis; the open eye shows radii up to about 0.5 (measured by rendering
+radius bands), and a real iris (11.7 mm) spans about 40 % of the open eye's width."""
+
+PUPIL_RADIUS_UV = 0.075
+"""Pupil radius on the island (0.38 of the iris: a pupil in soft light)."""
+
+
+def _paint_eyes(model: IctFaceModel, uv: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """sRGB [N, 3] for eyeball texels at atlas coordinates `uv` [N, 2]: a white sclera that reddens and darkens
+    towards the corners, a hazel iris with radial fibres, a dark limbal ring and a black pupil, painted by the
+    distance from the centre of the eyeball's UV island (`IRIS_RADIUS_UV`)."""
+    out = np.zeros((len(uv), 3), np.float32)
     for name in ("eyeball_left", "eyeball_right"):
         sel = part == model.part_names.index(name)
-        ids = model.part_mask(name)
-        lo, hi = model.positions[ids].min(axis=0), model.positions[ids].max(axis=0)
-        centre = (lo + hi) / 2
-        radius = (hi[0] - lo[0]) / 2
-        d = points[sel] - centre
-        angle = np.arctan2(np.hypot(d[:, 0], d[:, 1]), d[:, 2])  # 0 = straight ahead (+z)
-        iris = np.arcsin(min(0.00585 / radius, 1.0))  # 11.7 mm iris
-        pupil = iris * 0.38
-        t = np.clip(angle / iris, 0, 2)[:, None]
-        sclera = np.array([232, 222, 214], np.float32) - 30 * np.clip(angle / 1.4 - 0.5, 0, 1)[:, None] * [0, 1, 1]
-        hazel = np.array([120, 92, 60], np.float32) * (0.75 + 0.25 * np.cos(angle * 60)[:, None]) * (1.2 - 0.4 * t)
+        island = model.mesh.uv[model.mesh.faces[model.face_part == model.part_names.index(name)].ravel()]
+        lo, hi = island.min(axis=0), island.max(axis=0)
+        d = (uv[sel] - (lo + hi) / 2) / (np.max(hi - lo) / 2)
+        r = np.hypot(d[:, 0], d[:, 1])[:, None]
+        theta = np.arctan2(d[:, 1], d[:, 0])[:, None]
+        t = r / IRIS_RADIUS_UV
+        fibres = 0.82 + 0.1 * np.cos(theta * 37.0) + 0.08 * np.cos(theta * 91.0 + 3.0 * t)
+        hazel = np.array([112, 84, 52], np.float32) * fibres * (1.25 - 0.45 * t)
+        corner = np.clip((r - 0.3) / 0.25, 0.0, 1.0)
+        sclera = np.array([226, 216, 208], np.float32) - corner * np.array([40, 70, 70], np.float32)
         colour = np.where(t < 1.0, hazel, sclera)
-        colour = np.where((t > 0.9) & (t < 1.05), np.array([60, 48, 38], np.float32), colour)
-        colour = np.where(angle[:, None] < pupil, np.array([12, 10, 10], np.float32), colour)
+        colour = np.where((t > 0.88) & (t < 1.06), np.array([52, 40, 32], np.float32), colour)
+        colour = np.where(r < PUPIL_RADIUS_UV, np.array([10, 9, 9], np.float32), colour)
         out[sel] = colour
     return out
 
@@ -354,7 +364,8 @@ def transfer_skin(model: IctFaceModel | None = None, size: int = 1024, scan_fold
         sel = part == model.part_names.index(name)
         albedo[sel] = rgb
     eyes = np.isin(part, [model.part_names.index("eyeball_left"), model.part_names.index("eyeball_right")])
-    albedo[eyes] = _paint_eyes(model, points[eyes], part[eyes])
+    rows, cols = np.divmod(np.flatnonzero(eyes), size)
+    albedo[eyes] = _paint_eyes(model, np.stack([(cols + 0.5) / size, (rows + 0.5) / size], axis=1), part[eyes])
     for name, value in PART_SPECULAR.items():
         specular[part == model.part_names.index(name)] = value
     return SkinMaps(
