@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
+from codecav.assets.loader import load_avatar
 from codecav.assets.package import AvatarPackage
-from codecav.assets.samples import DEFAULT_DEMO_CAST
+from codecav.assets.samples import DEFAULT_DEMO_CAST, demo_sample_paths
 from codecav.runtime.call_demo import PEER_NAMES, run_call_demo
 from codecav.runtime.engine import AnimatedFeed, Engine
 from codecav.runtime.profiler import Profiler
@@ -31,10 +32,17 @@ def run_demo(out_dir: Path, xr: bool = False, window: bool = False, live_frames:
     out_dir.mkdir(parents=True, exist_ok=True)
     headset_peer = None
     if xr or window:
-        if (yield from _live(sample_avatars(), xr, live_frames)):
+        if (yield from _live(cast_avatars(cast), xr, live_frames)):
             headset_peer = PEER_NAMES[0]
     yield from run_call_demo(out_dir, seconds=seconds, peer_command=peer_command, headset_peer=headset_peer,
                              cast=cast)
+
+
+def cast_avatars(cast: str = DEFAULT_DEMO_CAST) -> list[AvatarPackage]:
+    """The pair `cast` names (DEMO_CASTS), loaded, for the live preview: the shipped samples in its place where a
+    checkout lacks them, random-weight plumbing avatars where it has none."""
+    paths = demo_sample_paths(cast)[:2]
+    return [load_avatar(p) for p in paths] if paths else sample_avatars(2)
 
 
 def _live(packages: list[AvatarPackage], xr: bool, frames: int) -> Generator[str, None, bool]:

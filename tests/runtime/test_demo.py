@@ -157,3 +157,11 @@ def test_each_demo_cast_is_its_pair_driven_by_their_identities_clips(tmp_path: P
 def test_an_unknown_demo_cast_is_one_line_naming_the_casts(tmp_path: Path) -> None:
     with pytest.raises(DemoError, match=r"^no demo cast 'lee'; use one of ict, makehuman$"):
         choose_cast(tmp_path, "lee")
+
+
+@pytest.mark.parametrize("cast", ["makehuman", "ict"])
+def test_the_live_preview_shows_the_cast_it_was_asked_for(cast: str) -> None:
+    from codecav.assets.samples import DEMO_CASTS
+    from codecav.runtime.demo import cast_avatars
+
+    assert [p.manifest.avatar_id for p in cast_avatars(cast)] == [f"sample-{name}" for name in DEMO_CASTS[cast]]

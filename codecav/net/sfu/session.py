@@ -79,8 +79,8 @@ EVERYONE = "*"
 """The envelope address of a control message for every subscriber."""
 MAX_SFU_PUBLISHERS = 32
 """Publishers a room created by this client holds."""
-AVATAR_RESUBSCRIBE_S = 1.0
-"""Wait before subscribing again to an avatar feed whose subscription failed."""
+AVATAR_BACKOFF_KEY = "avatar feed of "
+"""Prefix of an avatar feed's key in the subscription backoff (beside the live feeds', keyed by participant)."""
 
 
 def control_envelope(to: str, data: bytes) -> bytes:
@@ -230,7 +230,7 @@ class SfuCallSession(CallBase[FeedLink]):
         self.subscribe_failures = 0
         """Subscriptions to a participant's feed that failed (one WARNING line each; tried again with backoff while
         the feed is in the room)."""
-        self._resubscribe_backoff: dict[str, tuple[float, float]] = {}  # peer id -> next_relink_wait state
+        self._resubscribe_backoff: dict[str, tuple[float, float]] = {}  # feed key -> next_relink_wait state
         self._avatar_broadcast: AvatarBroadcast | None = None
         self._avatar_publisher: AvatarPublisher | None = None
         self._avatar_feeds: dict[str, str] = {}  # peer id -> its avatar feed id
@@ -347,10 +347,11 @@ class SfuCallSession(CallBase[FeedLink]):
         self._subscribing.add(task)
         task.add_done_callback(self._subscribing.discard)
 
-    def _next_subscribe_wait(self, display: str) -> float:
-        """Seconds before subscribing to `display` again (doubling while failures follow each other)."""
-        wait_s, self._resubscribe_backoff[display] = next_relink_wait(self._resubscribe_backoff.get(display),
-                                                                      self.clock.now_us() / 1e6)
+    def _next_subscribe_wait(self, key: str) -> float:
+        """Seconds before subscribing to the feed `key` again (a participant's display name for its live feed,
+        AVATAR_BACKOFF_KEY + owner for an avatar feed), doubling while failures follow each other."""
+        wait_s, self._resubscribe_backoff[key] = next_relink_wait(self._resubscribe_backoff.get(key),
+                                                                  self.clock.now_us() / 1e6)
         return wait_s
 
     def _after_drop(self, peer_id: str) -> None:
@@ -506,9 +507,12 @@ class SfuCallSession(CallBase[FeedLink]):
     def _forget_avatar_subscription(self, owner: str,
                                     subscription: AvatarSubscription) -> Callable[[], Coroutine[Any, Any, None]]:
         """What to do when `subscription` to `owner`'s avatar feed fails to start: close it and forget it, so
-        _keep_avatar_feeds subscribes again (after AVATAR_RESUBSCRIBE_S) while we still want the avatar."""
+        _keep_avatar_feeds subscribes again, after a wait that doubles while failures follow each other
+        (next_relink_wait), for as long as we still want the avatar."""
         async def forget() -> None:
-            await asyncio.sleep(AVATAR_RESUBSCRIBE_S)
+            wait_s = self._next_subscribe_wait(AVATAR_BACKOFF_KEY + owner)
+            log.warning("subscribing to %s's avatar feed again in %.1f s", owner, wait_s)
+            await asyncio.sleep(wait_s)
             if self._avatar_subscriptions.get(owner) is subscription:
                 del self._avatar_subscriptions[owner]
             await subscription.close()

@@ -122,3 +122,28 @@ def test_a_refused_subscription_is_one_line_tried_again_with_backoff_while_the_f
         assert "trying again in 0.5 s" in lines[0] and "trying again in 1.0 s" in lines[1]  # backoff doubles
 
     asyncio.run(main())
+
+
+def test_a_failed_avatar_feed_subscription_is_forgotten_and_tried_again_with_backoff(
+        caplog: pytest.LogCaptureFixture) -> None:
+    class Subscription:  # stands in for an AvatarSubscription whose start() Janus refused
+        closed = 0
+
+        async def close(self) -> None:
+            Subscription.closed += 1
+
+    async def main() -> None:
+        call = SfuCallSession(CallConfig(room="r", peer_id="alice", signal_url="http://127.0.0.1:1/janus",
+                                         token=""), small_avatar(1))
+        with caplog.at_level(logging.WARNING):
+            for _ in range(2):
+                failed = Subscription()
+                call._avatar_subscriptions["bob"] = failed  # type: ignore[assignment]
+                await call._forget_avatar_subscription("bob", failed)()  # type: ignore[arg-type]
+                assert "bob" not in call._avatar_subscriptions  # _keep_avatar_feeds may subscribe afresh
+        assert Subscription.closed == 2
+        lines = [r.getMessage() for r in caplog.records]
+        assert lines == ["subscribing to bob's avatar feed again in 0.5 s",
+                         "subscribing to bob's avatar feed again in 1.0 s"]  # the wait doubles
+
+    asyncio.run(main())
