@@ -10,7 +10,10 @@ of the driver's jawOpen with the phoneme-timed truth on the studio's SENTENCES s
 trained on), lipsync_jaw_corr_real (real recorded speech, never trained on: a face video with its sound track,
 by default benchmarks/media/obama_weekly_address_sentences.mp4, 27 s of public-domain White House Weekly Address
 sentences, see its NOTICE.md; baseline in the same run: lipsync_real_loudness_corr, the same correlation for the
-sound's loudness (RMS over 50 ms) in place of the audio driver; Pearson correlation, over the video frames where
+sound's loudness (RMS over 50 ms) in place of the audio driver, and references for how far the sound can
+follow the face at all: lipsync_real_lipgap_* correlate the inner lips' gap (MediaPipe landmarks 13-14 over
+forehead-to-chin 10-152, the visible opening) with the audio driver's jawOpen, with the loudness and with the
+webcam's jawOpen; Pearson correlation, over the video frames where
 the webcam driver finds a face, of the audio driver's jawOpen from the video's sound track (imageio-ffmpeg extracts
 it as 16 kHz mono; the driver's samples interpolated to each frame's presentation time) with the jawOpen the webcam
 driver reads from the same video's frames (calibrated and smoothed, as it drives an avatar); null with the reason
@@ -136,17 +139,29 @@ def audio_track(video: Path) -> tuple[np.ndarray, float] | None:
     return np.frombuffer(done.stdout, np.int16).astype(np.float32) / 32768.0, offset
 
 
-def webcam_jaw(video: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(presentation times in s, jawOpen) of the frames of `video` where the webcam driver finds a face."""
+LIP_GAP_LANDMARKS = (13, 14, 10, 152)
+"""MediaPipe face-mesh landmarks: inner upper lip, inner lower lip, forehead top, chin."""
+
+
+def lip_gap(landmarks: np.ndarray, image_size: tuple[int, int]) -> float:
+    """The inner lips' gap over the forehead-to-chin height, in pixels of an image `image_size` (w, h): the
+    mouth's visible opening, independent of the blendshape model and of the face's size in the frame."""
+    upper, lower, top, chin = (landmarks[i, :2] * image_size for i in LIP_GAP_LANDMARKS)
+    return float(np.linalg.norm(upper - lower) / max(float(np.linalg.norm(top - chin)), 1e-6))
+
+
+def webcam_jaw(video: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(presentation times in s, jawOpen, lip_gap) of the frames of `video` where the webcam driver finds a face."""
     from codecav.encoders.webcam.source import open_webcam_source
 
-    times, jaw = [], []
+    times, jaw, gap = [], [], []
     with open_webcam_source(f"webcam:{video}") as source:
         while (item := source.read_frame(timeout=10.0)) is not None:
             if item.observation is not None:
                 times.append(item.time_s)
                 jaw.append(float(item.sample.weights[ARKIT_INDEX["jawOpen"]]))
-    return np.array(times), np.array(jaw)
+                gap.append(lip_gap(item.observation.landmarks, item.observation.image_size))
+    return np.array(times), np.array(jaw), np.array(gap)
 
 
 def audio_jaw(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,6 +198,10 @@ def jaw_correlation(video_t: np.ndarray, video_jaw: np.ndarray, audio_t: np.ndar
     return float(np.corrcoef(v, a)[0, 1]), None
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), 4)
+
+
 def real_speech(video: Path) -> dict[str, Any]:
     """lipsync_jaw_corr_real on `video`, or null with the reason."""
     try:
@@ -193,15 +212,21 @@ def real_speech(video: Path) -> dict[str, Any]:
         audio, offset = track
         if len(audio) < HOP * 10:
             return {"lipsync_jaw_corr_real": None, "lipsync_real_note": f"{video.name}'s sound track is empty"}
-        video_t, video_jaw = webcam_jaw(video)
+        video_t, video_jaw, video_gap = webcam_jaw(video)
         audio_t, jaw = audio_jaw(audio)
         corr, note = jaw_correlation(video_t, video_jaw, audio_t + offset, jaw)
         envelope_t, envelope = loudness(audio)
         baseline, _ = jaw_correlation(video_t, video_jaw, envelope_t + offset, envelope, min_std=0.0)
+        gap_driver, _ = jaw_correlation(video_t, video_gap, audio_t + offset, jaw, min_std=0.0)
+        gap_loudness, _ = jaw_correlation(video_t, video_gap, envelope_t + offset, envelope, min_std=0.0)
+        gap_jaw = float(np.corrcoef(video_gap, video_jaw)[0, 1]) if len(video_t) > 2 else None
     except Exception as exc:  # no webcam extra, no media, no ffmpeg: say why
         return {"lipsync_jaw_corr_real": None, "lipsync_real_note": " ".join(str(exc).split())[:160]}
     out: dict[str, Any] = {"lipsync_jaw_corr_real": None if corr is None else round(corr, 4),
                            "lipsync_real_loudness_corr": None if baseline is None else round(baseline, 4),
+                           "lipsync_real_lipgap_driver_corr": _rounded(gap_driver),
+                           "lipsync_real_lipgap_loudness_corr": _rounded(gap_loudness),
+                           "lipsync_real_lipgap_webcam_jaw_corr": _rounded(gap_jaw),
                            "lipsync_real_video": video.name, "lipsync_real_frames": len(video_t)}
     return out if note is None else out | {"lipsync_real_note": note}
 
