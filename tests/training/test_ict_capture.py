@@ -15,8 +15,17 @@ from codecav.training.dataset import load_capture_data, region_vertices
 from codecav.training.studio.capture import PRESETS, CaptureSummary, capture_identity
 from codecav.training.studio.errors import StudioError
 from codecav.training.studio.head_model import HeadModel
-from codecav.training.studio.ict_head import SKIN_TONES, capture_model, ict_head_model, ict_identity
-from codecav.training.studio.ict_rig import load_ict_face_model
+from codecav.training.studio.ict_head import (
+    OUTER_SHELL_ONLY,
+    SKIN_TONES,
+    capture_model,
+    connected_pieces,
+    ict_head_model,
+    ict_identity,
+)
+from codecav.training.studio.ict_rig import load_ict_face_model, to_head_model
+from codecav.training.studio.skin_preview import arkit_weights, view_camera
+from codecav.training.studio.skin_render import SkinRenderer
 from codecav.training.studio.scan_skin import load_skin_maps, skin_texels, tinted
 
 TINY = replace(PRESETS["quick"], cameras=2, random_frames=2, sentences=0, blink_frames=1, gaze_frames=1)
@@ -76,6 +85,42 @@ def test_capture_model_trims_for_a_package() -> None:
     assert (rig.vertex_part == face).sum() == (full.vertex_part == face).sum()  # skin at full resolution
     assert rig.mesh.vertex_index.max() == rig.num_vertices - 1 and rig.mesh.faces.max() == len(rig.mesh.uv) - 1
     assert len(np.unique(rig.mesh.vertex_index[rig.mesh.faces])) == rig.num_vertices  # no unused vertices
+
+
+def _part_faces(rig, name: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+    return np.asarray(rig.mesh.faces)[rig.face_part == rig.part_names.index(name)]
+
+
+def test_the_capture_eyeballs_keep_only_their_outer_shell_and_their_uv_islands_no_longer_overlap() -> None:
+    full = load_ict_face_model()
+    rig = capture_model(full)
+    for name in OUTER_SHELL_ONLY:
+        for model, pieces in ((full, 2), (rig, 1)):
+            faces = _part_faces(model, name)
+            assert len(np.unique(connected_pieces(np.asarray(model.mesh.vertex_index)[faces]))) == pieces
+        faces = _part_faces(rig, name)
+        uv = np.asarray(rig.mesh.uv)[faces]
+        area = 0.5 * np.abs(np.cross(uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0])).sum()
+        box = np.prod(uv.reshape(-1, 2).max(axis=0) - uv.reshape(-1, 2).min(axis=0))
+        assert area < box  # one layer (the two shells covered 1.6x the island's box)
+
+
+def test_the_inner_eyeball_shells_never_show(gl_context: moderngl.Context) -> None:
+    """Dropping them changes no pixel, from the front, the side and below, looking away and half blinking."""
+    full = load_ict_face_model()
+    maps = load_skin_maps()
+    images = []
+    for outer_only in ((), OUTER_SHELL_ONLY):
+        model = to_head_model(capture_model(full, outer_only=outer_only))
+        renderer = SkinRenderer(gl_context, model, maps, 84, 128, 64)
+        shots = []
+        for yaw, pitch, named in ((0, 0, {"eyeBlinkLeft": 0.5}), (40, 0, {"eyeLookOutLeft": 0.8}),
+                                  (-30, -20, {"eyeLookUpRight": 0.7})):
+            renderer.set_positions(model.posed(arkit_weights(named)))
+            shots.append(renderer.render(view_camera(yaw, pitch, 84, 128), unwrap=False).image)
+        renderer.release()
+        images.append(np.stack(shots))
+    assert np.array_equal(images[0], images[1])
 
 
 def test_ict_identities() -> None:

@@ -9,11 +9,13 @@ one of SKIN_TONES (`scan_skin.tinted`), so the face *shape* and the skin's overa
 
 Trim (`capture_model`): the avatar decoder stores a 64 x 3V geometry matrix, so each vertex that moves with
 expressions costs about 0.7 MB per 1,000 in a package (static rows train to zeros and compress away). The
-eyelash strips (never drawn without an alpha texture) and the back molars (hidden behind the front teeth
-and cheeks) are dropped, and the gums and tongue and the mouth socket, which the rig models at dental
+eyelash strips (never drawn without an alpha texture), the back molars (hidden behind the front teeth
+and cheeks) and the eyeballs' inner shells (hidden inside the outer ones, `OUTER_SHELL_ONLY`) are dropped, and the
+gums and tongue and the mouth socket, which the rig models at dental
 resolution, are coarsened by vertex clustering (`INTERIOR_CELL_M`); the skin, eye sockets, eyeballs and front
-teeth keep the rig's full resolution. The result: 20,753 vertices instead of 25,959, 15,032 of which move
-(18,986 in the full rig: a ~17 MB package instead of ~14.5 MB).
+teeth keep the rig's full resolution. The result: 19,153 vertices instead of 25,959, 14,512 of which move
+(18,986 in the full rig), and 38,106 triangles instead of 50,996. Samples built before session 10 kept the inner
+shells (20,753 vertices).
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ molars, which no studio camera sees past the front teeth and cheeks."""
 
 DROPPED_PARTS = ("eyelashes",)
 """Parts left out of the capture head."""
+
+OUTER_SHELL_ONLY = ("eyeball_left", "eyeball_right")
+"""Parts made of nested shells of which the capture head keeps only the outer one (the connected piece reaching
+furthest forward). ICT's eyeball is an outer shell (sclera and cornea) around an inner eyeball; drawn opaque, the
+inner one never shows (no pixel of any view or gaze changes without it), but it shares the outer shell's UV
+island, so the unwrap pass wrote its colour, the iris it sits behind, over the sclera's texels."""
 
 IDENTITY_SIGMA = 0.8
 """Standard deviation of the identity-mode weights of identities N > 0 (ICT's modes are ~N(0, 1))."""
@@ -91,13 +99,48 @@ def ict_identity(index: int, seed: int = 0) -> IctIdentity:
     )
 
 
+def connected_pieces(faces: np.ndarray) -> np.ndarray:
+    """int64 [F]: for each triangle of `faces` [F, 3] (vertex indices), a label shared by the triangles connected
+    to it through shared vertices (the label is one of the piece's vertex indices)."""
+    parent = np.arange(int(faces.max()) + 1 if len(faces) else 0, dtype=np.int64)
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = int(parent[x])
+        return x
+
+    for a, b, c in faces:
+        for u, v in ((a, b), (b, c)):
+            ru, rv = root(int(u)), root(int(v))
+            if ru != rv:
+                parent[ru] = rv
+    return np.array([root(int(v)) for v in faces[:, 0]], dtype=np.int64)
+
+
+def inner_shell_vertices(model: IctFaceModel, name: str) -> np.ndarray:
+    """Vertex indices of part `name`'s pieces other than the one reaching furthest forward (+z)."""
+    geo = np.asarray(model.mesh.vertex_index, np.int64)[np.asarray(model.mesh.faces, np.int64)]
+    part_faces = geo[model.face_part == model.part_names.index(name)]
+    if len(part_faces) == 0:
+        return np.zeros(0, np.int64)
+    labels = connected_pieces(part_faces)
+    pieces = np.unique(labels)
+    front = [model.positions[part_faces[labels == piece].ravel(), 2].max() for piece in pieces]
+    outer = pieces[int(np.argmax(front))]
+    return np.setdiff1d(np.unique(part_faces[labels != outer]), np.unique(part_faces[labels == outer]))
+
+
 def _cluster(model: IctFaceModel, cells: dict[str, float], dropped: tuple[str, ...],
-             behind: dict[str, float]) -> np.ndarray:
+             behind: dict[str, float], outer_only: tuple[str, ...] = ()) -> np.ndarray:
     """int64 [V] the cluster of each vertex (a vertex index naming the cluster; a vertex alone is its own);
-    -1 for vertices of dropped parts and those of `behind` parts deeper than their z limit."""
+    -1 for vertices of dropped parts, of the inner shells of `outer_only` parts and those of `behind` parts deeper
+    than their z limit."""
     rep = np.arange(model.num_vertices, dtype=np.int64)
     for name in dropped:
         rep[model.part_mask(name)] = -1
+    for name in outer_only:
+        rep[inner_shell_vertices(model, name)] = -1
     for name, z in behind.items():
         rep[model.part_mask(name) & (model.positions[:, 2] < z)] = -1
     for name, cell in cells.items():
@@ -117,14 +160,15 @@ def _cluster_mean(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndar
 
 
 def capture_model(model: IctFaceModel, cells: dict[str, float] | None = None,
-                  dropped: tuple[str, ...] = DROPPED_PARTS, behind: dict[str, float] | None = None) -> IctFaceModel:
-    """The rig with `dropped` parts removed, the vertices of `behind` parts deeper than their z limit removed
+                  dropped: tuple[str, ...] = DROPPED_PARTS, behind: dict[str, float] | None = None,
+                  outer_only: tuple[str, ...] = OUTER_SHELL_ONLY) -> IctFaceModel:
+    """The rig with `dropped` parts and the inner shells of `outer_only` parts removed, the vertices of `behind` parts deeper than their z limit removed
     (with their triangles), and the parts in `cells` coarsened by vertex clustering (a cluster takes the mean
     position, expression deltas and identity modes of its vertices); collapsed triangles are removed, render
     vertices keep their UVs, vertices no triangle uses are removed."""
     cells = INTERIOR_CELL_M if cells is None else cells
     behind = BEHIND_Z_M if behind is None else behind
-    rep = _cluster(model, cells, dropped, behind)
+    rep = _cluster(model, cells, dropped, behind, outer_only)
     faces = np.asarray(model.mesh.faces, np.int64)
     vindex = np.asarray(model.mesh.vertex_index, np.int64)
     geo = rep[vindex[faces]]  # [F, 3] cluster per corner
