@@ -24,9 +24,9 @@ from codecav.training.studio.ict_head import (
     ict_identity,
 )
 from codecav.training.studio.ict_rig import load_ict_face_model, to_head_model
+from codecav.training.studio.scan_skin import load_skin_maps, skin_texels, tinted
 from codecav.training.studio.skin_preview import arkit_weights, view_camera
 from codecav.training.studio.skin_render import SkinRenderer
-from codecav.training.studio.scan_skin import load_skin_maps, skin_texels, tinted
 
 TINY = replace(PRESETS["quick"], cameras=2, random_frames=2, sentences=0, blink_frames=1, gaze_frames=1)
 """Four frames from two cameras, no speech (no espeak-ng needed)."""

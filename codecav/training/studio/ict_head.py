@@ -162,10 +162,10 @@ def _cluster_mean(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndar
 def capture_model(model: IctFaceModel, cells: dict[str, float] | None = None,
                   dropped: tuple[str, ...] = DROPPED_PARTS, behind: dict[str, float] | None = None,
                   outer_only: tuple[str, ...] = OUTER_SHELL_ONLY) -> IctFaceModel:
-    """The rig with `dropped` parts and the inner shells of `outer_only` parts removed, the vertices of `behind` parts deeper than their z limit removed
-    (with their triangles), and the parts in `cells` coarsened by vertex clustering (a cluster takes the mean
-    position, expression deltas and identity modes of its vertices); collapsed triangles are removed, render
-    vertices keep their UVs, vertices no triangle uses are removed."""
+    """The rig with `dropped` parts and the inner shells of `outer_only` parts removed, the vertices of `behind`
+    parts deeper than their z limit removed (with their triangles), and the parts in `cells` coarsened by vertex
+    clustering (a cluster takes the mean position, expression deltas and identity modes of its vertices);
+    collapsed triangles are removed, render vertices keep their UVs, vertices no triangle uses are removed."""
     cells = INTERIOR_CELL_M if cells is None else cells
     behind = BEHIND_Z_M if behind is None else behind
     rep = _cluster(model, cells, dropped, behind, outer_only)
