@@ -56,8 +56,9 @@ def test_sample_paths_exclude_baselines(tmp_path: Path) -> None:
         assert baseline is None or baseline.is_file()
 
 
-HEAD_VERTICES = {"makehuman": 4817, "ict": 20753}
-"""Geometry vertices of the studio heads the samples were captured with (ict: the trimmed capture rig)."""
+HEAD_VERTICES = {"makehuman": (4817,), "ict": (19153, 20753)}
+"""Geometry vertices of the studio heads the samples were captured with (ict: the trimmed capture rig; 20,753 before
+session 10 dropped the eyeballs' inner shells, which lee still has)."""
 
 
 def test_shipped_samples_verify_and_carry_provenance() -> None:
@@ -73,8 +74,9 @@ def test_shipped_samples_verify_and_carry_provenance() -> None:
         assert path.stat().st_size <= 15 * 10**6
         report = verify_avatar(path)
         prov = load_avatar(path).manifest.provenance
-        head = prov["data"]["capture_config"].get("head_source", "makehuman")  # lee: the ICT head (20,753 vertices)
-        assert report.provenance_kind == "trained" and report.geometry_shape == (1, HEAD_VERTICES[head], 3)
+        head = prov["data"]["capture_config"].get("head_source", "makehuman")  # lee: the ICT head
+        assert report.provenance_kind == "trained" and report.geometry_shape[::2] == (1, 3)
+        assert report.geometry_shape[1] in HEAD_VERTICES[head]
         assert prov["model"] in ("pica", "dam") and prov["command"].startswith("codecav avatar build")
         assert isinstance(prov["seed"], int) and prov["wall_time_s"] > 0 and prov["metrics"]["train_uv_psnr"] > 25
         identities.add(prov["data"]["identity"]["index"])
