@@ -199,6 +199,7 @@ def jaw_correlation(video_t: np.ndarray, video_jaw: np.ndarray, audio_t: np.ndar
 
 
 def _rounded(value: float | None) -> float | None:
+    """A correlation for the JSON: 4 decimals, null when undefined (None or not finite)."""
     return None if value is None or not np.isfinite(value) else round(float(value), 4)
 
 
@@ -222,8 +223,8 @@ def real_speech(video: Path) -> dict[str, Any]:
         gap_jaw = float(np.corrcoef(video_gap, video_jaw)[0, 1]) if len(video_t) > 2 else None
     except Exception as exc:  # no webcam extra, no media, no ffmpeg: say why
         return {"lipsync_jaw_corr_real": None, "lipsync_real_note": " ".join(str(exc).split())[:160]}
-    out: dict[str, Any] = {"lipsync_jaw_corr_real": None if corr is None else round(corr, 4),
-                           "lipsync_real_loudness_corr": None if baseline is None else round(baseline, 4),
+    out: dict[str, Any] = {"lipsync_jaw_corr_real": _rounded(corr),
+                           "lipsync_real_loudness_corr": _rounded(baseline),
                            "lipsync_real_lipgap_driver_corr": _rounded(gap_driver),
                            "lipsync_real_lipgap_loudness_corr": _rounded(gap_loudness),
                            "lipsync_real_lipgap_webcam_jaw_corr": _rounded(gap_jaw),

@@ -23,7 +23,7 @@ from codecav.training.studio.ict_head import (
     ict_head_model,
     ict_identity,
 )
-from codecav.training.studio.ict_rig import load_ict_face_model, to_head_model
+from codecav.training.studio.ict_rig import IctFaceModel, load_ict_face_model, to_head_model
 from codecav.training.studio.scan_skin import load_skin_maps, skin_texels, tinted
 from codecav.training.studio.skin_preview import arkit_weights, view_camera
 from codecav.training.studio.skin_render import SkinRenderer
@@ -87,7 +87,7 @@ def test_capture_model_trims_for_a_package() -> None:
     assert len(np.unique(rig.mesh.vertex_index[rig.mesh.faces])) == rig.num_vertices  # no unused vertices
 
 
-def _part_faces(rig, name: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _part_faces(rig: IctFaceModel, name: str) -> np.ndarray:
     return np.asarray(rig.mesh.faces)[rig.face_part == rig.part_names.index(name)]
 
 

@@ -8,6 +8,7 @@ import pytest
 from codecav.training.studio.ict_rig import IctFaceModel, load_ict_face_model
 from codecav.training.studio.scan_skin import (
     SkinMaps,
+    eye_island,
     fit_scan,
     load_scan,
     load_skin_maps,
@@ -86,9 +87,7 @@ def test_committed_maps_agree_with_a_fresh_transfer(small_maps: SkinMaps) -> Non
 
 def _eye_island_samples(rig: IctFaceModel, maps: SkinMaps, name: str, radius: float) -> np.ndarray:
     """sRGB of the texels at `radius` (fraction of the island's half-width) around an eyeball's UV island centre."""
-    island = rig.mesh.uv[rig.mesh.faces[rig.face_part == rig.part_names.index(name)].ravel()]
-    lo, hi = island.min(axis=0), island.max(axis=0)
-    centre, half = (lo + hi) / 2, np.max(hi - lo) / 2
+    centre, half = eye_island(rig, name)
     angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
     uv = centre + radius * half * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     size = maps.albedo.shape[0]

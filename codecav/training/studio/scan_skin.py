@@ -21,7 +21,8 @@ from codecav.training.studio.ict_rig import IctFaceModel, data_dir, load_ict_fac
 from codecav.training.studio.uv_raster import rasterize_uv
 
 __all__ = [
-    "ScanMesh", "SkinMaps", "ScanFit", "load_scan", "fit_scan", "transfer_skin", "load_skin_maps", "skin_texels",
+    "ScanMesh", "SkinMaps", "ScanFit", "eye_island", "load_scan", "fit_scan", "transfer_skin", "load_skin_maps",
+    "skin_texels",
     "tinted",
     "write_skin_maps",
 ]
@@ -287,6 +288,13 @@ PUPIL_RADIUS_UV = 0.075
 """Pupil radius on the island (0.38 of the iris: a pupil in soft light)."""
 
 
+def eye_island(model: IctFaceModel, name: str) -> tuple[np.ndarray, float]:
+    """(centre [2], half-width) of the UV island of the eyeball part `name`: the frame `_paint_eyes` paints in."""
+    island = model.mesh.uv[model.mesh.faces[model.face_part == model.part_names.index(name)].ravel()]
+    lo, hi = island.min(axis=0), island.max(axis=0)
+    return (lo + hi) / 2, float(np.max(hi - lo) / 2)
+
+
 def _paint_eyes(model: IctFaceModel, uv: np.ndarray, part: np.ndarray) -> np.ndarray:
     """sRGB [N, 3] for eyeball texels at atlas coordinates `uv` [N, 2]: a white sclera that reddens and darkens
     towards the corners, a hazel iris with radial fibres, a dark limbal ring and a black pupil, painted by the
@@ -294,9 +302,8 @@ def _paint_eyes(model: IctFaceModel, uv: np.ndarray, part: np.ndarray) -> np.nda
     out = np.zeros((len(uv), 3), np.float32)
     for name in ("eyeball_left", "eyeball_right"):
         sel = part == model.part_names.index(name)
-        island = model.mesh.uv[model.mesh.faces[model.face_part == model.part_names.index(name)].ravel()]
-        lo, hi = island.min(axis=0), island.max(axis=0)
-        d = (uv[sel] - (lo + hi) / 2) / (np.max(hi - lo) / 2)
+        centre, half = eye_island(model, name)
+        d = (uv[sel] - centre) / half
         r = np.hypot(d[:, 0], d[:, 1])[:, None]
         theta = np.arctan2(d[:, 1], d[:, 0])[:, None]
         t = r / IRIS_RADIUS_UV
