@@ -56,9 +56,9 @@ def test_sample_paths_exclude_baselines(tmp_path: Path) -> None:
         assert baseline is None or baseline.is_file()
 
 
-HEAD_VERTICES = {"makehuman": (4817,), "ict": (19153, 20753)}
-"""Geometry vertices of the studio heads the samples were captured with (ict: the trimmed capture rig; 20,753 before
-session 10 dropped the eyeballs' inner shells, which lee still has)."""
+HEAD_VERTICES = {"makehuman": (4817,), "ict": (19153,)}
+"""Geometry vertices of the studio heads the samples were captured with (ict: the trimmed capture rig with each
+eyeball's outer shell only)."""
 
 
 def test_shipped_samples_verify_and_carry_provenance() -> None:
