@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--seconds", type=float, default=8.0, help="how long py sends frames (default 8)")
     parser.add_argument("--size", default="128x128", help="WxH the browser renders at (default 128x128)")
-    parser.add_argument("--avatar", default="ada.cavatar", help="shipped sample both participants drive")
+    parser.add_argument("--avatar", default="lee.cavatar", help="shipped sample both participants drive")
     parser.add_argument("--no-camera", action="store_true", help="the page sends its in-page synthetic frames")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():

@@ -41,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codecav.assets.loader import load_avatar  # noqa: E402
 from codecav.assets.package import AvatarPackage  # noqa: E402
-from codecav.assets.samples import SAMPLES_DIR  # noqa: E402
 from codecav.assets.synthetic.avatar import build_synthetic_avatar  # noqa: E402
 from codecav.encoders.synthetic_source import SyntheticLatentSource  # noqa: E402
 from codecav.latent import LatentFrame  # noqa: E402
@@ -52,6 +51,7 @@ from codecav.net.impairment import Impairment  # noqa: E402
 from codecav.net.peer import PeerConfig  # noqa: E402
 from codecav.net.signaling.join_token import make_join_token  # noqa: E402
 from codecav.net.signaling.server import SignalingServer  # noqa: E402
+from tests.assets.makehuman import ADA  # noqa: E402
 
 ROOM = "bench"
 FPS = 30.0
@@ -471,8 +471,9 @@ def main() -> None:
     parser.add_argument("--quant", default="int8", choices=["int8", "fp16"])
     parser.add_argument("--wire", default="v2", choices=["v1", "v2", "both"],
                         help="v1: the receiver does not announce latent-v2; both: a v1 run, then a v2 run")
-    parser.add_argument("--avatar", default=str(SAMPLES_DIR / "ada.cavatar"),
-                        help="the sender's avatar package, or 'synthetic' (random weights, synthetic codes)")
+    parser.add_argument("--avatar", default=str(ADA),
+                        help="the sender's avatar package (default: the MakeHuman fixture ada, which every recorded "
+                             "figure used), or 'synthetic' (random weights, synthetic codes)")
     parser.add_argument("--loss", type=float, default=0.0, help="datagram loss both ways (user-space impairment)")
     parser.add_argument("--psnr-frames", type=int, default=150, help="frames rendered for the PSNR/VP8 comparison")
     parser.add_argument("--field-bits", action="store_true",

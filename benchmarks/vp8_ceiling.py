@@ -36,7 +36,7 @@ TARGETS_BPS = (300_000, 700_000, 1_500_000, 3_000_000, 8_000_000)
 
 def renders(count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Float-code renders and wire-v2 renders of the call benchmark's first `count` frames."""
-    avatar = str(call.SAMPLES_DIR / "ada.cavatar")  # call.py's default sender
+    avatar = str(call.ADA)  # call.py's default sender
     package = call.sender_package(argparse.Namespace(avatar=avatar))
     layout = package.manifest.latent
     if package.quant_table is None:

@@ -79,12 +79,12 @@ async def main() -> int:
     async with SignalingServer("127.0.0.1", 0, secret, site=site) as server:
         config = CallConfig(room=ROOM, peer_id="py", signal_url=server.url,
                             token=make_join_token(secret, ROOM, "py", 3600), peer=PeerConfig(loopback_only=True))
-        call = CallSession(config, OwnAvatar.from_path(SAMPLES_DIR / "ada.cavatar"), receive_voice=True)
+        call = CallSession(config, OwnAvatar.from_path(SAMPLES_DIR / "lee.cavatar"), receive_voice=True)
         await call.start()
         query = {"room": ROOM, "peer": "web", "token": make_join_token(secret, ROOM, "web", 3600),
-                 "avatar": "ben.cavatar", "join": "1", "size": "96x96" if smoke else "256x256"}
+                 "avatar": "lee-shape1.cavatar", "join": "1", "size": "96x96" if smoke else "256x256"}
         url = f"{server.http_url}?{urlencode(query)}"
-        print(f"Python participant 'py' (ada) is in room {ROOM}; join from a browser:\n  {url}", flush=True)
+        print(f"Python participant 'py' (lee) is in room {ROOM}; join from a browser:\n  {url}", flush=True)
         talking = asyncio.ensure_future(send_synthetic_frames(call, 120 * 30))  # 2 minutes at 30 frames/s
         try:
             if smoke:

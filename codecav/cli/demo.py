@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from codecav.assets.samples import DEFAULT_DEMO_CAST, DEMO_CASTS
-
 PEER_COMMAND = (sys.executable, "-m", "codecav.cli.demo_peer")
 """How the demo starts each participant process (the channel is described in codecav.cli.demo_peer)."""
 
@@ -17,7 +15,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from codecav.runtime.demo import run_demo
 
     for line in run_demo(Path(args.out), xr=args.xr, window=args.window, seconds=args.seconds,
-                         peer_command=PEER_COMMAND, cast=args.cast):
+                         peer_command=PEER_COMMAND,
+                         avatars=[Path(p) for p in args.avatars] if args.avatars else None):
         print(line, flush=True)
     return 0
 
@@ -32,7 +31,6 @@ def register(sub: Any) -> None:
     demo.add_argument("--window", action="store_true", help="show the avatars live in a desktop window first")
     demo.add_argument("--seconds", type=float, default=12.0,
                       help="how long the two participants talk (latency figures leave out the first 3 s)")
-    demo.add_argument("--cast", choices=sorted(DEMO_CASTS), default=DEFAULT_DEMO_CAST,
-                      help="which sample pair talks: 'makehuman' (ada, ben: fits the latency goals without a GPU) "
-                           "or 'ict' (lee, lee-shape1: scanned skin, ~1.5x the drawing cost)")
+    demo.add_argument("--avatars", nargs=2, metavar=("ALICE", "BOB"),
+                      help="the two participants' .cavatar packages (default: the shipped samples lee and lee-shape1)")
     demo.set_defaults(handler=_cmd_demo)

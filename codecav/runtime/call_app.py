@@ -43,7 +43,7 @@ from codecav.net.voice_player import VoicePlayer
 from codecav.runtime.engine import Engine, EngineRun, NetworkThread, ReceivedFrame, SenderWorker
 from codecav.runtime.headset_call import HeadsetCall
 from codecav.runtime.profiler import Profiler, ProfilerOptions
-from codecav.runtime.render_command import framed_row, framing_distance, row_width_m
+from codecav.runtime.render_command import CALL_FOVY_DEG, framed_row, framing_distance, row_width_m
 from codecav.runtime.report import JoinTimes, PeerJoin, build_report, write_report_json
 from codecav.runtime.scene import camera_views, room_layout
 from codecav.runtime.scene_renderer import SceneRenderer
@@ -348,8 +348,8 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
     headset: HeadsetCall | None = None  # under OpenXR
     recorder = VoiceRecorder(session, clock=clock) if request.out is not None else None
     width, height = request.size
-    camera_distance = framing_distance(row_width_m(MAX_SHOWN), 35.0, width / height)
-    views = camera_views(width, height, eye=(0.0, 0.0, camera_distance), fovy_deg=35.0)
+    camera_distance = framing_distance(row_width_m(MAX_SHOWN), CALL_FOVY_DEG, width / height)
+    views = camera_views(width, height, eye=(0.0, 0.0, camera_distance), fovy_deg=CALL_FOVY_DEG)
     exits = contextlib.ExitStack()
     try:
         # Ready before media flows: the display and the source (its models loaded and run once) before joining;
@@ -402,7 +402,7 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
         def lay_out() -> None:
             """Everyone shown, centred and as large as fits (headset: one across the table, or everyone around it)."""
             places = room_layout(len(shown)) if headset is not None else \
-                framed_row(len(shown), camera_distance, 35.0, width / height)
+                framed_row(len(shown), camera_distance, CALL_FOVY_DEG, width / height)
             for place, remote in zip(places, shown, strict=True):
                 engine.place_remote(remote, place)
 

@@ -25,7 +25,7 @@ from typing import Any
 import av
 import numpy as np
 
-from codecav.assets.samples import DEFAULT_DEMO_CAST, DEMO_CASTS, demo_sample_paths
+from codecav.assets.samples import demo_sample_paths
 from codecav.clock import MONOTONIC, Clock
 from codecav.errors import CodecavError
 from codecav.runtime.demo_peer import (
@@ -73,27 +73,33 @@ class DemoCast:
     """One line each for anything that is not the shipped sample + clip."""
 
 
-def choose_cast(work: Path, cast: str = DEFAULT_DEMO_CAST) -> DemoCast:
-    """The shipped sample avatars of DEMO_CASTS[cast] (DemoError naming the casts for another name) with the clips
-    of their studio identities; stand-ins (said so) where they are missing."""
+def choose_cast(work: Path, avatars: Sequence[Path] | None = None) -> DemoCast:
+    """The participants' avatars: `avatars` (one per participant; DemoError naming the one that is not a file), or
+    the shipped DEMO_PAIR; each with the clip of its studio identity; stand-ins (said so) where they are missing."""
     from codecav.assets.synthetic.avatar import build_synthetic_avatar
     from codecav.assets.writer import write_avatar
 
     notes: list[str] = []
-    if cast not in DEMO_CASTS:
-        raise DemoError(f"no demo cast {cast!r}; use one of {', '.join(sorted(DEMO_CASTS))}")
-    avatars: list[Path] = demo_sample_paths(cast)[: len(PEER_NAMES)]
-    if len(avatars) < len(PEER_NAMES):
+    if avatars is not None:
+        if len(avatars) != len(PEER_NAMES):
+            raise DemoError(f"the demo takes {len(PEER_NAMES)} avatars, one per participant; got {len(avatars)}")
+        for path in avatars:
+            if not Path(path).is_file():
+                raise DemoError(f"{path}: no such avatar file; give the path of a .cavatar package")
+        chosen: list[Path] = [Path(p) for p in avatars]
+    else:
+        chosen = demo_sample_paths()[: len(PEER_NAMES)]
+    if len(chosen) < len(PEER_NAMES):
         notes.append("no trained sample avatars ship in this checkout: using random-weight plumbing avatars")
-        avatars = [write_avatar(build_synthetic_avatar(seed=i, expression_encoder=True),
-                                work / f"synthetic-{i}.cavatar") for i in range(len(PEER_NAMES))]
+        chosen = [write_avatar(build_synthetic_avatar(seed=i, expression_encoder=True),
+                               work / f"synthetic-{i}.cavatar") for i in range(len(PEER_NAMES))]
     clips: list[Path | None] = []
-    for i, avatar in enumerate(avatars):
+    for i, avatar in enumerate(chosen):
         clip = _clip_for(avatar, i)
         if clip is None:
             notes.append(f"no driving clip for {avatar.name}: synthetic codes and no voice for {PEER_NAMES[i]}")
         clips.append(clip)
-    return DemoCast(avatars, clips, notes)
+    return DemoCast(chosen, clips, notes)
 
 
 def _clip_for(avatar: Path, index: int) -> Path | None:
@@ -182,23 +188,23 @@ POLL_NS = 200_000_000
 def run_call_demo(out_dir: Path, seconds: float = 12.0, size: int = 320, warmup_s: float = WARMUP_S, *,
                   peer_command: Sequence[str], impairment: tuple[float, float] | None = None,
                   voice_path: str = "codecav", cache_root: Path | None = None,
-                  headset_peer: str | None = None, cast: str = DEFAULT_DEMO_CAST,
+                  headset_peer: str | None = None, avatars: Sequence[Path] | None = None,
                   clock: Clock = MONOTONIC) -> Iterator[str]:
-    """Run the two-process call of DEMO_CASTS[`cast`], yielding progress lines, then the summary; latency figures
-    are taken after `warmup_s` (the report says so), counts cover the whole call. Each participant runs as
-    `[*peer_command, CONFIG.json]` (e.g. `python -m codecav.cli.demo_peer`) and reports on its stdout as that
-    module describes; `clock` paces the polling and the time-out. `impairment` (loss share, jitter ms) impairs
-    what every participant sends (codecav.net.impairment); `voice_path` picks the voice receive path ('aiortc' is
-    the baseline); `cache_root/NAME/cache` holds each participant's avatar cache (default under out_dir, so a
-    fresh demo fetches the avatars); `headset_peer` (one of PEER_NAMES) runs its side of the call in the OpenXR
-    headset, its head driving its avatar, while the other stays headless."""
+    """Run the two-process call of `avatars` (default: the shipped DEMO_PAIR; see choose_cast), yielding progress
+    lines, then the summary; latency figures are taken after `warmup_s` (the report says so), counts cover the whole
+    call. Each participant runs as `[*peer_command, CONFIG.json]` (e.g. `python -m codecav.cli.demo_peer`) and
+    reports on its stdout as that module describes; `clock` paces the polling and the time-out. `impairment` (loss
+    share, jitter ms) impairs what every participant sends (codecav.net.impairment); `voice_path` picks the voice
+    receive path ('aiortc' is the baseline); `cache_root/NAME/cache` holds each participant's avatar cache (default
+    under out_dir, so a fresh demo fetches the avatars); `headset_peer` (one of PEER_NAMES) runs its side of the call
+    in the OpenXR headset, its head driving its avatar, while the other stays headless."""
     from codecav.net.signaling.join_token import make_join_token
     from codecav.net.signaling.server import SignalingServer
 
     out_dir.mkdir(parents=True, exist_ok=True)
     work = out_dir / "peers"
     work.mkdir(exist_ok=True)
-    chosen = choose_cast(work, cast)
+    chosen = choose_cast(work, avatars)
     for note in chosen.notes:
         yield f"codecav demo: {note}"
     secret = secrets.token_bytes(32)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from codecav.assets.loader import load_avatar
 from codecav.assets.package import AvatarPackage
-from codecav.assets.samples import DEFAULT_DEMO_CAST, demo_sample_paths
+from codecav.assets.samples import demo_sample_paths
 from codecav.runtime.call_demo import PEER_NAMES, run_call_demo
 from codecav.runtime.engine import AnimatedFeed, Engine
 from codecav.runtime.profiler import Profiler
@@ -24,24 +24,26 @@ from codecav.xr.select import open_best_target
 
 
 def run_demo(out_dir: Path, xr: bool = False, window: bool = False, live_frames: int = 150,
-             seconds: float = 12.0, *, peer_command: Sequence[str], cast: str = DEFAULT_DEMO_CAST) -> Iterator[str]:
+             seconds: float = 12.0, *, peer_command: Sequence[str],
+             avatars: Sequence[Path] | None = None) -> Iterator[str]:
     """Run the demo, yielding one progress line at a time; the last lines summarise and say where results are.
     With `xr` (or `window`) it first shows the avatars live for `live_frames` frames on the best target
     available, saying in one line which it chose and why (no OpenXR runtime -> window or headless).
-    `peer_command` starts a participant process (see run_call_demo); `cast` names the pair (DEMO_CASTS)."""
+    `peer_command` starts a participant process (see run_call_demo); `avatars` are the participants' packages
+    (default: the shipped DEMO_PAIR)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     headset_peer = None
     if xr or window:
-        if (yield from _live(cast_avatars(cast), xr, live_frames)):
+        if (yield from _live(cast_avatars(avatars), xr, live_frames)):
             headset_peer = PEER_NAMES[0]
     yield from run_call_demo(out_dir, seconds=seconds, peer_command=peer_command, headset_peer=headset_peer,
-                             cast=cast)
+                             avatars=avatars)
 
 
-def cast_avatars(cast: str = DEFAULT_DEMO_CAST) -> list[AvatarPackage]:
-    """The pair `cast` names (DEMO_CASTS), loaded, for the live preview: the shipped samples in its place where a
-    checkout lacks them, random-weight plumbing avatars where it has none."""
-    paths = demo_sample_paths(cast)[:2]
+def cast_avatars(avatars: Sequence[Path] | None = None) -> list[AvatarPackage]:
+    """The participants' avatars, loaded, for the live preview: `avatars`, or the shipped DEMO_PAIR, or
+    random-weight plumbing avatars where a checkout has no samples."""
+    paths = list(avatars) if avatars is not None else demo_sample_paths()[:2]
     return [load_avatar(p) for p in paths] if paths else sample_avatars(2)
 
 

@@ -28,6 +28,7 @@ from codecav.latent import LatentFrame
 from codecav.runtime.engine import Engine, NetworkThread, SenderWorker
 from codecav.runtime.headset_call import HeadsetCall
 from codecav.runtime.profiler import Profiler, ProfilerOptions
+from codecav.runtime.render_command import CALL_FOVY_DEG, framing_distance, row_width_m
 from codecav.runtime.report import JoinTimes, join_spans
 from codecav.runtime.scene import camera_views, room_layout
 from codecav.runtime.scene_renderer import SceneRenderer
@@ -290,7 +291,9 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
     output = VirtualOutput(session.voice_samples, spill=out / "voice_output.f32")
     profiler = Profiler(ProfilerOptions(enabled=True), clock=clock)
     net = NetworkThread()
-    views = camera_views(config.width, config.height, eye=(0.0, 0.0, 0.62), fovy_deg=30.0)
+    # Framed as `codecav call` frames a lone remote: centred, the head about half the view's height.
+    views = camera_views(config.width, config.height, fovy_deg=CALL_FOVY_DEG,
+                         eye=(0.0, 0.0, framing_distance(row_width_m(1), CALL_FOVY_DEG, config.width / config.height)))
     target, display_note = open_call_target(config.render, views)
     if config.render != "headless":
         log.info("%s display: %s", config.name, display_note)

@@ -23,6 +23,8 @@ MAX_INSTANCES = 16
 
 HEAD_SPACING_M = 0.3
 """Distance between neighbouring heads in a row."""
+CALL_FOVY_DEG = 35.0
+"""Vertical field of view of a call's (and the demo's) flat view."""
 
 
 class RenderRequestError(CodecavError):

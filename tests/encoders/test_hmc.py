@@ -168,14 +168,13 @@ def test_studio_hmc_source_streams_live_frames() -> None:
 
 
 @pytest.mark.slow
-def test_hmc_driven_sample_avatar_matches_the_person() -> None:
-    from codecav.assets.samples import sample_avatar_paths
+def test_hmc_driven_avatar_matches_the_person() -> None:
+    # The shipped HMC models belong to the MakeHuman studio identities: ada (identity 0) is their avatar.
     from codecav.training.drivers_eval import hmc_decode_psnr, sample_identity
+    from tests.assets.makehuman import ADA
 
-    samples = sample_avatar_paths()
-    assert samples, "the shipped sample avatars are missing from codecav/assets/samples"
-    identity = sample_identity(samples[0])
-    assert identity is not None
-    score = hmc_decode_psnr(samples[0], identity, shipped_hmc_model(identity), frames=3)
+    identity = sample_identity(ADA)
+    assert identity == 0
+    score = hmc_decode_psnr(ADA, identity, shipped_hmc_model(identity), frames=3)
     assert score.reference_psnr_db > 24.0
     assert score.psnr_db > score.reference_psnr_db - 3.0  # the HMC path loses little against true weights

@@ -145,23 +145,31 @@ def test_call_demo_reports_garbage_and_the_failed_event_of_a_participant(tmp_pat
     assert "a participant failed (alice: cannot open " in str(info.value)
 
 
-@pytest.mark.parametrize(("cast", "names"), [("makehuman", ["ada.cavatar", "ben.cavatar"]),
-                                             ("ict", ["lee.cavatar", "lee-shape1.cavatar"])])
-def test_each_demo_cast_is_its_pair_driven_by_their_identities_clips(tmp_path: Path, cast: str,
-                                                                     names: list[str]) -> None:
-    chosen = choose_cast(tmp_path, cast)
-    assert [p.name for p in chosen.avatars] == names and chosen.notes == []
-    assert [c.name if c else None for c in chosen.clips] == ["0", "1"]  # studio identities 0 and 1 of each head
+def test_the_demo_casts_the_shipped_ict_pair_driven_by_their_identities_clips(tmp_path: Path) -> None:
+    chosen = choose_cast(tmp_path)
+    assert [p.name for p in chosen.avatars] == ["lee.cavatar", "lee-shape1.cavatar"] and chosen.notes == []
+    assert [c.name if c else None for c in chosen.clips] == ["0", "1"]  # the ICT head's studio identities 0 and 1
 
 
-def test_an_unknown_demo_cast_is_one_line_naming_the_casts(tmp_path: Path) -> None:
-    with pytest.raises(DemoError, match=r"^no demo cast 'lee'; use one of ict, makehuman$"):
-        choose_cast(tmp_path, "lee")
+def test_the_demo_casts_the_avatars_it_is_given(tmp_path: Path) -> None:
+    from tests.assets.makehuman import ADA, BEN
+
+    chosen = choose_cast(tmp_path, [BEN, ADA])
+    assert chosen.avatars == [BEN, ADA] and chosen.notes == []
+    assert [c.name if c else None for c in chosen.clips] == ["1", "0"]  # each drives with its own identity's clip
 
 
-@pytest.mark.parametrize("cast", ["makehuman", "ict"])
-def test_the_live_preview_shows_the_cast_it_was_asked_for(cast: str) -> None:
-    from codecav.assets.samples import DEMO_CASTS
+def test_a_missing_or_extra_demo_avatar_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "nobody.cavatar"
+    with pytest.raises(DemoError, match=r"nobody\.cavatar: no such avatar file; give the path of a \.cavatar package$"):
+        choose_cast(tmp_path, [missing, missing])
+    with pytest.raises(DemoError, match=r"^the demo takes 2 avatars, one per participant; got 1$"):
+        choose_cast(tmp_path, [missing])
+
+
+def test_the_live_preview_shows_the_demo_pair_or_the_avatars_given() -> None:
     from codecav.runtime.demo import cast_avatars
+    from tests.assets.makehuman import ADA
 
-    assert [p.manifest.avatar_id for p in cast_avatars(cast)] == [f"sample-{name}" for name in DEMO_CASTS[cast]]
+    assert [p.manifest.avatar_id for p in cast_avatars()] == ["sample-lee", "sample-lee-shape1"]
+    assert [p.manifest.avatar_id for p in cast_avatars([ADA, ADA])] == ["sample-ada", "sample-ada"]

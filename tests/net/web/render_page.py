@@ -38,8 +38,10 @@ XR_DIST = ROOT / "node_modules" / "webxr-polyfill" / "build"
 """webxr-polyfill as npm installed it (the stereo test's emulated immersive-vr session)."""
 ORT_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm")
 """What the page loads from onnxruntime-web."""
-ADA = ROOT / "codecav" / "assets" / "samples" / "ada.cavatar"
-"""The shipped sample rendered by the tests."""
+ADA = ROOT / "tests" / "assets" / "makehuman" / "ada.cavatar"
+"""The light test avatar (tests/assets/makehuman) the browser tests open and render by default."""
+LEE = ROOT / "codecav" / "assets" / "samples" / "lee.cavatar"
+"""The shipped sample `codecav demo` casts first."""
 
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
           ".json": "application/json", ".html": "text/html"}

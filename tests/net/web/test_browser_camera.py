@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 
 from codecav.arkit import ARKIT_INDEX
-from codecav.assets.samples import SAMPLES_DIR
 from codecav.encoders.expression import ExpressionEncoder
 from codecav.latent import LatentFrame
 from codecav.net.avatar_exchange import OwnAvatar
 from codecav.net.signaling.server import SignalingServer, make_join_token
 from codecav.net.web.site import WebSite, WebSiteConfig
+from tests.assets.makehuman import ADA, MAKEHUMAN_DIR
 from tests.net.calls import ROOM, SECRET, session
 from tests.net.loopback import until
 from tests.net.web.browser import async_chromium_page, fake_media_args, require_browser
@@ -82,7 +82,8 @@ def test_camera_drives_the_expression_encoder_as_codecav_does(tmp_path: Path, ca
         if peer == "web":
             received[frame.sequence] = frame
 
-    site = WebSite(WebSiteConfig(extra_files={"/models/face_landmarker.task": lambda: landmarker_model}))
+    site = WebSite(WebSiteConfig(extra_files={"/models/face_landmarker.task": lambda: landmarker_model},
+                                samples_dir=MAKEHUMAN_DIR))  # the light test avatar ada
     query = {"room": ROOM, "peer": "web", "token": make_join_token(SECRET, ROOM, "web", 120),
              "avatar": "ada.cavatar", "source": "camera", "join": "1", "size": "32x32"}
 
@@ -129,7 +130,7 @@ def test_camera_drives_the_expression_encoder_as_codecav_does(tmp_path: Path, ca
     assert float(np.abs(web_t[:, :3, :3] - py_t[:, :3, :3]).max()) < 0.05
 
     # 2. the codes codecav received are its own expression encoder's for the weights the page fed it
-    encoder = ExpressionEncoder.from_package(OwnAvatar.from_path(SAMPLES_DIR / "ada.cavatar").package)
+    encoder = ExpressionEncoder.from_package(OwnAvatar.from_path(ADA).package)
     by_sequence = {r["sequence"]: r for r in history}
     matched = [(by_sequence[s], f) for s, f in sorted(received.items()) if s in by_sequence]
     assert len(matched) >= 30, (len(matched), len(received))
@@ -153,7 +154,8 @@ def test_without_the_face_model_the_page_says_why_and_sends_synthetic_frames(cam
              "avatar": "ada.cavatar", "join": "1", "size": "32x32"}
 
     async def main() -> None:
-        async with SignalingServer("127.0.0.1", 0, SECRET, site=WebSite()) as server, \
+        site = WebSite(WebSiteConfig(samples_dir=MAKEHUMAN_DIR))
+        async with SignalingServer("127.0.0.1", 0, SECRET, site=site) as server, \
                 async_chromium_page(extra_args=fake_media_args(y4m=str(camera.y4m))) as page:
             await page.goto(f"{server.http_url}?{urlencode(query)}")
             state = await page_until(page, "s.sourceNote.includes('cannot start')", 60)

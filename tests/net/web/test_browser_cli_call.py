@@ -1,4 +1,4 @@
-"""`codecav call` as a subprocess (the shipped sample ada driven by a recorded clip, the clip's recorded voice) and
+"""`codecav call` as a subprocess (the light test avatar ada driven by a recorded clip, the clip's recorded voice) and
 the browser participant (Chromium's fake camera playing the real talking-face clip, fake microphone from a WAV)
 in one room of a SignalingServer that also serves the page: the browser verifies and draws codecav's avatar and
 plays its voice; `codecav call` reports the browser's frames and voice in its printed lines and call_stats.json."""
@@ -20,9 +20,9 @@ from urllib.parse import urlencode
 import numpy as np
 import pytest
 
-from codecav.assets.samples import SAMPLES_DIR
 from codecav.net.signaling.server import SignalingServer, make_join_token
 from codecav.net.web.site import WebSite, WebSiteConfig
+from tests.assets.makehuman import ADA, MAKEHUMAN_DIR
 from tests.net.calls import ROOM, SECRET
 from tests.net.web.browser import async_chromium_page, fake_media_args, require_browser
 from tests.net.web.calls import page_until, write_voice_wav
@@ -48,8 +48,9 @@ def face_model_site() -> tuple[WebSite, str]:
 
         model = load_landmarker_model()
     except Exception as exc:  # the webcam extra is not installed: the page falls back to its synthetic source
-        return WebSite(), str(exc).split("\n")[0]
-    return WebSite(WebSiteConfig(extra_files={"/models/face_landmarker.task": lambda: model})), ""
+        return WebSite(WebSiteConfig(samples_dir=MAKEHUMAN_DIR)), str(exc).split("\n")[0]
+    return WebSite(WebSiteConfig(extra_files={"/models/face_landmarker.task": lambda: model},
+                                 samples_dir=MAKEHUMAN_DIR)), ""
 
 
 def camera_args(tmp: Path) -> tuple[str | None, str]:
@@ -132,7 +133,7 @@ def test_codecav_call_subprocess_and_browser_call_each_other(tmp_path: Path) -> 
     y4m, camera_note = camera_args(tmp_path)
     mic = write_voice_wav(tmp_path / "mic.wav")
     site, model_note = face_model_site()
-    ada = SAMPLES_DIR / "ada.cavatar"
+    ada = ADA
     out = tmp_path / "out"
 
     async def main() -> tuple[dict[str, Any], str, str]:

@@ -48,8 +48,8 @@ def test_the_page_its_modules_samples_and_shaders_are_served_with_their_types() 
                 status, kind, _, _ = await fetch(s, base + "vendor/msgpack/index.mjs")
                 assert status == 200 and kind.startswith("text/javascript")
             status, kind, body, _ = await fetch(s, base + "samples/index.json")
-            assert status == 200 and "ada.cavatar" in body.decode()
-            status, _, body, _ = await fetch(s, base + "samples/ada.cavatar")
+            assert status == 200 and "lee.cavatar" in body.decode()
+            status, _, body, _ = await fetch(s, base + "samples/lee.cavatar")
             assert status == 200 and body[:2] == b"PK"
             status, kind, body, _ = await fetch(s, base + "shaders/es300/pica.json")
             assert status == 200 and kind == "application/json" and b"#version 300 es" in body

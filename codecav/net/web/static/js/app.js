@@ -3,7 +3,7 @@
  * and tools (`await codecav.state()` -> JSON of everything the page knows).
  *
  * Query parameters (all optional; the form holds the same): room, peer, token, avatar (a shipped sample name,
- * default ada.cavatar) or avatarUrl, signal (default ws(s)://this host/ws), size (WxH of the view, default
+ * default lee.cavatar) or avatarUrl, signal (default ws(s)://this host/ws), size (WxH of the view, default
  * 256x256), fps (30), source (auto | camera | synthetic; auto: the camera when there is one, else the synthetic
  * source, with the reason on the page's `source` line), join=1 (join at once).
  *
@@ -281,7 +281,7 @@ function init() {
   fetch("/samples/index.json").then((r) => r.json()).then(({ samples }) => {
     const select = $("avatar");
     for (const name of samples) select.add(new Option(name, name));
-    select.value = params.get("avatar") ?? (samples.includes("ada.cavatar") ? "ada.cavatar" : samples[0]);
+    select.value = params.get("avatar") ?? (samples.includes("lee.cavatar") ? "lee.cavatar" : samples[0]);
   }).catch(() => log("no sample avatars on this server")).finally(() => {
     if (params.get("join") === "1") join();
   });
