@@ -117,7 +117,8 @@ ATLAS_RECTS: dict[str, tuple[tuple[float, float, float, float], tuple[float, flo
     "eyeball_right": ((0, 0, 1, 1), (0.875, 0.375, 1.0, 0.5)),
     "gums_tongue": ((2, 0, 3, 1), (0.75, 0.2, 0.875, 0.375)),
     "teeth": ((3, 0, 4, 1), (0.875, 0.2, 1.0, 0.375)),
-    "eyelashes": ((6, 0, 7, 1), (0.75, 0.0, 1.0, 0.2)),
+    "eyelashes": ((6, 0, 7, 1), (0.75, 0.0, 0.875, 0.2)),  # never drawn by the studio: half the corner
+    # (0.875, 0.0, 1.0, 0.2) stays empty for the neck cap the rig loader adds (ict_rig.NECK_CAP_UV_*).
 }
 
 

@@ -13,7 +13,10 @@ from codecav.training.studio.head_model import REGIONS
 from codecav.training.studio.ict_rig import (
     ARKIT_TO_ICT,
     ICT_EXTRA_CHANNELS,
+    NECK_CAP_UV_CENTRE,
+    NECK_CAP_UV_RADIUS,
     IctFaceModel,
+    boundary_loops,
     ict_channel_weights,
     load_ict_face_model,
     to_head_model,
@@ -34,7 +37,7 @@ def _weights(**named: float) -> np.ndarray:
 
 def test_converted_arrays_are_consistent(rig: IctFaceModel) -> None:
     v = rig.num_vertices
-    assert v == 25959 and rig.positions.dtype == np.float32
+    assert v == 25959 + 1 and rig.positions.dtype == np.float32  # the converted vertices and the neck cap's centre
     assert rig.mesh.faces.max() < len(rig.mesh.uv) and rig.mesh.vertex_index.max() == v - 1
     assert len(rig.face_part) == len(rig.mesh.faces)
     assert ((rig.mesh.uv >= 0) & (rig.mesh.uv <= 1)).all()
@@ -107,3 +110,24 @@ def test_head_model_matches_the_rig(rig: IctFaceModel) -> None:
     assert len(head.mesh.faces) == int((rig.face_part != lashes).sum())
     assert set(np.unique(head.vertex_region)) == set(range(len(REGIONS)))
     assert head.eye_centres[0, 0] > 0.02 and head.eye_centres[1, 0] < -0.02
+
+
+def test_the_neck_is_closed_by_a_cap_facing_down_on_an_island_of_its_own(rig: IctFaceModel) -> None:
+    neck = rig.part_names.index("head_neck")
+    faces = np.asarray(rig.mesh.faces)
+    geo = np.asarray(rig.mesh.vertex_index)[faces]
+    assert not [loop for loop in boundary_loops(geo) if (rig.vertex_part[loop] == neck).all()]  # no open neck
+    cap = np.flatnonzero((geo == rig.num_vertices - 1).any(axis=1))  # the fan around the new centre vertex
+    assert len(cap) >= 40 and (rig.face_part[cap] == neck).all()
+    corners = rig.positions[geo[cap]]
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    assert (normals[:, 1] < 0).all()  # wound to face down, out of the neck
+    assert rig.positions[-1, 1] < rig.positions[:, 1].min() + 0.04  # at the bottom of the head
+    uv = np.asarray(rig.mesh.uv)
+    cap_uv = uv[faces[cap]].reshape(-1, 2)
+    assert np.linalg.norm(cap_uv - NECK_CAP_UV_CENTRE, axis=1).max() <= NECK_CAP_UV_RADIUS + 1e-6
+    # No other drawn triangle (the studio never draws the eyelashes) reaches the island or its 6-texel gutter.
+    drawn = np.setdiff1d(np.flatnonzero(rig.face_part != rig.part_names.index("eyelashes")), cap)
+    weights = np.random.default_rng(0).dirichlet([1, 1, 1], size=(8, len(drawn)))
+    samples = np.einsum("sfk,fkc->sfc", weights, uv[faces[drawn]]).reshape(-1, 2)
+    assert np.linalg.norm(samples - NECK_CAP_UV_CENTRE, axis=1).min() > NECK_CAP_UV_RADIUS + 6 / 256

@@ -7,7 +7,7 @@ own files. Head space is the studio's: metres, +y up, +z out of the face, +x the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -20,11 +20,17 @@ from codecav.training.studio.errors import StudioDataError
 from codecav.training.studio.head_model import REGIONS, HeadModel
 
 __all__ = [
-    "ARKIT_TO_ICT", "ICT_EXTRA_CHANNELS", "IctFaceModel", "ict_channel_weights", "load_ict_face_model",
-    "to_head_model",
+    "ARKIT_TO_ICT", "ICT_EXTRA_CHANNELS", "IctFaceModel", "boundary_loops", "close_neck", "ict_channel_weights",
+    "load_ict_face_model", "to_head_model",
 ]
 
 MM_TO_M = 0.001
+
+NECK_CAP_UV_CENTRE = (0.9375, 0.1)
+"""Centre of the neck cap's UV island: the atlas corner scripts/convert_face_sources.py leaves empty (u 0.875-1,
+v 0-0.2)."""
+NECK_CAP_UV_RADIUS = 0.055
+"""Radius of that island: its disc and a 6-texel gutter at 256^2 stay clear of every drawn part."""
 
 
 _DIRECTIONS = ("jawLeft", "jawRight", "mouthLeft", "mouthRight")
@@ -163,7 +169,7 @@ def load_ict_face_model(identities: int | None = None, path: Path | None = None)
             rows = index[offsets[c]: offsets[c + 1]].astype(np.int64)
             deltas[c, rows] = delta[offsets[c]: offsets[c + 1]].astype(np.float32) * MM_TO_M
         modes = z["identity_delta_mm"][:identities].astype(np.float32) * MM_TO_M
-        return IctFaceModel(
+        return close_neck(IctFaceModel(
             positions=positions,
             mesh=MeshTopology(faces=z["faces"], uv=z["uv"], vertex_index=z["vertex_index"]),
             vertex_part=z["vertex_part"],
@@ -173,7 +179,76 @@ def load_ict_face_model(identities: int | None = None, path: Path | None = None)
             channel_names=names,
             channel_deltas=deltas,
             identity_modes=modes,
-        )
+        ))
+
+
+def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
+    """The open borders of the triangle mesh `faces` [F, 3] (geometry vertex ids), each an int64 array of vertices
+    in walking order."""
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    neighbours: dict[int, list[int]] = {}
+    for a, b in unique[counts == 1].tolist():
+        neighbours.setdefault(a, []).append(b)
+        neighbours.setdefault(b, []).append(a)
+    loops, seen = [], set()
+    for start in sorted(neighbours):
+        if start in seen:
+            continue
+        loop, previous, vertex = [start], -1, start
+        seen.add(start)
+        while True:
+            following = [n for n in neighbours[vertex] if n != previous and n not in seen]
+            if not following:
+                break
+            previous, vertex = vertex, following[0]
+            seen.add(vertex)
+            loop.append(vertex)
+        loops.append(np.asarray(loop, np.int64))
+    return loops
+
+
+def close_neck(model: IctFaceModel) -> IctFaceModel:
+    """`model` with the open bottom of its neck closed by a cap: one new geometry vertex at the border's centre (its
+    expression and identity offsets the border's mean) and a fan of head_neck triangles facing down, over render
+    vertices of their own on a disc in the atlas's empty corner (NECK_CAP_UV_*). Without it a camera below the head
+    looks into the neck, whose inside shares the outside's texels (so an avatar cannot show it as the studio drew
+    it). Unchanged when the neck has no open border."""
+    neck = model.part_names.index("head_neck")
+    geo = np.asarray(model.mesh.vertex_index, np.int64)[np.asarray(model.mesh.faces, np.int64)]
+    loops = [loop for loop in boundary_loops(geo) if len(loop) > 2 and (model.vertex_part[loop] == neck).all()]
+    if not loops:
+        return model
+    loop = min(loops, key=lambda ring: float(model.positions[ring, 1].mean()))  # the lowest: the neck's cut
+    ring = model.positions[loop].astype(np.float64)
+    centre = ring.mean(axis=0)
+    _, _, axes = np.linalg.svd(ring - centre)
+    normal = axes[2] if axes[2][1] < 0 else -axes[2]  # the cut plane's normal, pointing down out of the neck
+    flat = (ring - centre) @ axes[:2].T
+    uv_ring = np.asarray(NECK_CAP_UV_CENTRE) + flat * (NECK_CAP_UV_RADIUS / np.linalg.norm(flat, axis=1).max())
+    count, first_render = model.num_vertices, len(model.mesh.uv)
+    fan = np.stack([np.arange(len(loop)), np.roll(np.arange(len(loop)), -1), np.full(len(loop), len(loop))], axis=1)
+    corners = np.vstack([ring, centre])[fan]
+    if np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]).sum(axis=0) @ normal < 0:
+        fan = fan[:, [1, 0, 2]]  # counter-clockwise seen from below, like the rest of the mesh's outside
+    mesh = MeshTopology(
+        faces=np.concatenate([model.mesh.faces, (fan + first_render).astype(np.int32)]),
+        uv=np.concatenate([model.mesh.uv, uv_ring.astype(np.float32), np.float32([NECK_CAP_UV_CENTRE])]),
+        vertex_index=np.concatenate([model.mesh.vertex_index, loop.astype(np.int32), np.int32([count])]),
+    )
+
+    def extended(values: np.ndarray) -> np.ndarray:  # [..., V, 3] -> [..., V + 1, 3], the new vertex the ring's mean
+        return np.concatenate([values, values[..., loop, :].mean(axis=-2, keepdims=True)], axis=-2).astype(np.float32)
+
+    return replace(
+        model,
+        positions=extended(model.positions),
+        mesh=mesh,
+        vertex_part=np.append(model.vertex_part, np.uint8(neck)).astype(model.vertex_part.dtype),
+        face_part=np.concatenate([model.face_part, np.full(len(fan), neck, model.face_part.dtype)]),
+        channel_deltas=extended(model.channel_deltas),
+        identity_modes=extended(model.identity_modes),
+    )
 
 
 def to_head_model(
