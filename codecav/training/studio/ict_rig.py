@@ -233,8 +233,8 @@ def close_neck(model: IctFaceModel) -> IctFaceModel:
         fan = fan[:, [1, 0, 2]]  # counter-clockwise seen from below, like the rest of the mesh's outside
     mesh = MeshTopology(
         faces=np.concatenate([model.mesh.faces, (fan + first_render).astype(np.int32)]),
-        uv=np.concatenate([model.mesh.uv, uv_ring.astype(np.float32), np.float32([NECK_CAP_UV_CENTRE])]),
-        vertex_index=np.concatenate([model.mesh.vertex_index, loop.astype(np.int32), np.int32([count])]),
+        uv=np.concatenate([model.mesh.uv, uv_ring.astype(np.float32), np.array([NECK_CAP_UV_CENTRE], np.float32)]),
+        vertex_index=np.concatenate([model.mesh.vertex_index, loop.astype(np.int32), np.array([count], np.int32)]),
     )
 
     def extended(values: np.ndarray) -> np.ndarray:  # [..., V, 3] -> [..., V + 1, 3], the new vertex the ring's mean
