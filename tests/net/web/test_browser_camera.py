@@ -82,6 +82,17 @@ def test_camera_drives_the_expression_encoder_as_codecav_does(tmp_path: Path, ca
         if peer == "web":
             received[frame.sequence] = frame
 
+    # The clip's frames with the mouth most open and most closed (codecav's landmarker): codecav must receive codes
+    # of both before the codes can be said to move with the face. Under load the page processes fewer camera frames
+    # per pass of the looping clip, so how many passes that takes depends on the machine, not a fixed count.
+    observations = python_observations(camera, landmarker_model)
+    jaw = np.array([o.blendshapes[JAW] if o is not None else np.nan for o in observations])
+    low, high = np.nanpercentile(jaw, 25), np.nanpercentile(jaw, 75)
+    open_tags, closed_tags = set(np.flatnonzero(jaw >= high).tolist()), set(np.flatnonzero(jaw <= low).tolist())
+
+    def received_tags(history: list[dict[str, Any]]) -> set[int]:
+        return {r["tag"] for r in history if r["sequence"] in received and r["tag"] is not None}
+
     site = WebSite(WebSiteConfig(extra_files={"/models/face_landmarker.task": lambda: landmarker_model},
                                 samples_dir=MAKEHUMAN_DIR))  # the light test avatar ada
     query = {"room": ROOM, "peer": "web", "token": make_join_token(SECRET, ROOM, "web", 120),
@@ -105,6 +116,12 @@ def test_camera_drives_the_expression_encoder_as_codecav_does(tmp_path: Path, ca
                 await page_until(page, f"s.camera.frames >= {count + 20}", 60)
                 assert await until(lambda: len(received) >= 30, 30), py.stats()
                 history: list[dict[str, Any]] = await page.evaluate("codecav.cameraHistory(600)")
+                for _ in range(60):  # up to a minute more, for the page to send an open and a closed mouth
+                    tags = received_tags(history)
+                    if tags & open_tags and tags & closed_tags:
+                        break
+                    await asyncio.sleep(1.0)
+                    history = await page.evaluate("codecav.cameraHistory(600)")
                 return history
             finally:
                 await py.stop()
@@ -115,7 +132,6 @@ def test_camera_drives_the_expression_encoder_as_codecav_does(tmp_path: Path, ca
     assert all(0 <= r["tag"] < len(camera.frames) for r in tagged)
 
     # 1. the browser's FaceLandmarker sees what codecav's does in the same frames
-    observations = python_observations(camera, landmarker_model)
     pairs = [(r, observations[r["tag"]]) for r in tagged if observations[r["tag"]] is not None]
     assert len(pairs) >= len(tagged) - 2
     web_raw = np.array([r["raw"] for r, _ in pairs], np.float32)
@@ -141,8 +157,12 @@ def test_camera_drives_the_expression_encoder_as_codecav_does(tmp_path: Path, ca
     assert np.all(np.abs(got - want) <= 0.51 * step), float((np.abs(got - want) / step).max())
     page_codes = np.array([r["code"] for r, _ in matched], np.float32)
     assert float(np.abs(page_codes - want).max()) < 1e-4  # onnxruntime-web == onnxruntime
-    # ... moving with the face, with its pose and gaze
-    assert np.ptp(weights[:, JAW]) > 0.2 and float(got.std(axis=0).mean()) > 0.05 * float(np.abs(got).mean())
+    # ... moving with the face (codes of an open and a closed mouth arrived), with its pose and gaze. The page's
+    # weights are calibrated to the face's rest (its resting opening subtracted) and smoothed: on this clip their
+    # jawOpen peaks near 0.2 (0.197 in one run under load), so half of that is the bar, not 0.2 itself.
+    tags = received_tags(history)
+    assert tags & open_tags and tags & closed_tags, (sorted(tags), float(low), float(high))
+    assert np.ptp(weights[:, JAW]) > 0.1 and float(got.std(axis=0).mean()) > 0.05 * float(np.abs(got).mean())
     for record, frame in matched:
         assert frame.flags == record["flags"] == 0
         np.testing.assert_allclose(frame.head_pose.orientation, record["orientation"], atol=1e-6)
