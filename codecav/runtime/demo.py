@@ -16,7 +16,13 @@ from codecav.assets.samples import demo_sample_paths
 from codecav.runtime.call_demo import PEER_NAMES, run_call_demo
 from codecav.runtime.engine import AnimatedFeed, Engine
 from codecav.runtime.profiler import Profiler
-from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance, random_codes, sample_avatars
+from codecav.runtime.render_command import (
+    HEAD_SPACING_M,
+    framing_distance,
+    random_codes,
+    row_width_m,
+    sample_avatars,
+)
 from codecav.runtime.scene import camera_views, row_layout
 from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.xr.openxr.target import OpenXRTarget
@@ -51,7 +57,7 @@ def _live(packages: list[AvatarPackage], xr: bool, frames: int) -> Generator[str
     """Show the sample avatars, animated, on a window / headless, whichever opens first; True (and nothing shown)
     when an OpenXR headset answers: the call itself then runs in it."""
     count = len(packages)
-    distance = framing_distance((count - 1) * HEAD_SPACING_M + 0.25, 35.0, 4 / 3)
+    distance = framing_distance(row_width_m(count), 35.0, 4 / 3)
     views = camera_views(640, 480, eye=(0.0, 0.0, distance), fovy_deg=35.0)
     target, note = open_best_target(views, prefer_xr=xr)
     yield f"  display: {note}"

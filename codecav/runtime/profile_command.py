@@ -21,7 +21,13 @@ from codecav.net.receiver import LatentFrameReceiver
 from codecav.net.wire.frames import encode_latent_frame
 from codecav.runtime.engine import Engine, EngineRun, LatestFeed, ReceivedFrame, SenderWorker
 from codecav.runtime.profiler import Profiler, ProfilerOptions, Span
-from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance, random_codes, sample_avatars
+from codecav.runtime.render_command import (
+    HEAD_SPACING_M,
+    framing_distance,
+    random_codes,
+    row_width_m,
+    sample_avatars,
+)
 from codecav.runtime.report import (
     DATA_CHANNEL_OVERHEAD_BYTES,
     LatencyReport,
@@ -107,7 +113,7 @@ def run_profile(request: ProfileRequest, *, clock: Clock = MONOTONIC) -> Generat
         raise ProfileError(f"--avatars {request.avatars} is out of range; use 1..16")
     packages = sample_avatars(request.avatars)
     profiler = Profiler(ProfilerOptions(enabled=True), clock=clock)
-    distance = framing_distance((request.avatars - 1) * HEAD_SPACING_M + 0.25, 35.0,
+    distance = framing_distance(row_width_m(request.avatars), 35.0,
                                 request.width / request.height)
     views = camera_views(request.width, request.height, eye=(0.0, 0.0, distance), fovy_deg=35.0)
     target = HeadlessTarget(views)

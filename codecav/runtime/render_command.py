@@ -133,8 +133,7 @@ def render_to_png(request: RenderRequest, *, clock: Clock = MONOTONIC) -> Render
         raise RenderRequestError(f"--out {request.out} must end in .png")
     packages = [load_avatar(p) for p in request.avatar_paths] or sample_avatars()
     fovy = 35.0
-    row_width = (request.count - 1) * HEAD_SPACING_M + 0.25
-    distance = framing_distance(row_width, fovy, request.width / request.height)
+    distance = framing_distance(row_width_m(request.count), fovy, request.width / request.height)
     views = camera_views(request.width, request.height, eye=(0.0, 0.0, distance), fovy_deg=fovy,
                          stereo=request.stereo)
     target = HeadlessTarget(views)

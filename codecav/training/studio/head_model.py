@@ -207,12 +207,18 @@ def _pack_atlas(uv: np.ndarray, island_of_vertex: np.ndarray, area: np.ndarray, 
     return out
 
 
+def boundary_edges(faces: np.ndarray) -> np.ndarray:
+    """int [E, 2] the edges (vertex ids, smaller first) that only one triangle of `faces` [F, 3] has: the mesh's
+    open borders."""
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    return unique[counts == 1]
+
+
 def _level_neck_cut(positions: np.ndarray, skin_tris: np.ndarray) -> None:
     """Move the open edge at the bottom of the neck to one height, so the cut is a clean ring rather than
     the quad grid's zigzag (it spans ~2 cm); in place."""
-    edges = np.sort(np.concatenate([skin_tris[:, [0, 1]], skin_tris[:, [1, 2]], skin_tris[:, [2, 0]]]), axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
-    boundary = np.unique(unique[counts == 1])
+    boundary = np.unique(boundary_edges(skin_tris))
     bottom = positions[:, 1].min()
     ring = boundary[positions[boundary, 1] < bottom + 0.03]
     positions[ring, 1] = bottom

@@ -17,7 +17,7 @@ import numpy as np
 from codecav.arkit import ARKIT_52, ARKIT_INDEX
 from codecav.assets.package import MeshTopology
 from codecav.training.studio.errors import StudioDataError
-from codecav.training.studio.head_model import REGIONS, HeadModel
+from codecav.training.studio.head_model import REGIONS, HeadModel, boundary_edges
 
 __all__ = [
     "ARKIT_TO_ICT", "ICT_EXTRA_CHANNELS", "IctFaceModel", "boundary_loops", "close_neck", "ict_channel_weights",
@@ -185,10 +185,8 @@ def load_ict_face_model(identities: int | None = None, path: Path | None = None)
 def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
     """The open borders of the triangle mesh `faces` [F, 3] (geometry vertex ids), each an int64 array of vertices
     in walking order."""
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
     neighbours: dict[int, list[int]] = {}
-    for a, b in unique[counts == 1].tolist():
+    for a, b in boundary_edges(faces).tolist():
         neighbours.setdefault(a, []).append(b)
         neighbours.setdefault(b, []).append(a)
     loops, seen = [], set()
