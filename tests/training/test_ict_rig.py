@@ -15,12 +15,15 @@ from codecav.training.studio.ict_rig import (
     ICT_EXTRA_CHANNELS,
     NECK_CAP_UV_CENTRE,
     NECK_CAP_UV_RADIUS,
+    NECK_EXTENSION_M,
+    NECK_TUBE_UV_INNER_RADIUS,
     IctFaceModel,
     boundary_loops,
     ict_channel_weights,
     load_ict_face_model,
     to_head_model,
 )
+from codecav.training.studio.rig import make_rig
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,7 @@ def _weights(**named: float) -> np.ndarray:
 
 def test_converted_arrays_are_consistent(rig: IctFaceModel) -> None:
     v = rig.num_vertices
-    assert v == 25959 + 1 and rig.positions.dtype == np.float32  # the converted vertices and the neck cap's centre
+    assert v == 25959 + 54 + 1 and rig.positions.dtype == np.float32  # converted, the lowered neck border, the cap
     assert rig.mesh.faces.max() < len(rig.mesh.uv) and rig.mesh.vertex_index.max() == v - 1
     assert len(rig.face_part) == len(rig.mesh.faces)
     assert ((rig.mesh.uv >= 0) & (rig.mesh.uv <= 1)).all()
@@ -112,7 +115,8 @@ def test_head_model_matches_the_rig(rig: IctFaceModel) -> None:
     assert head.eye_centres[0, 0] > 0.02 and head.eye_centres[1, 0] < -0.02
 
 
-def test_the_neck_is_closed_by_a_cap_facing_down_on_an_island_of_its_own(rig: IctFaceModel) -> None:
+def test_the_neck_is_carried_down_and_capped_out_of_every_cameras_frame_on_an_island_of_its_own(
+        rig: IctFaceModel) -> None:
     neck = rig.part_names.index("head_neck")
     faces = np.asarray(rig.mesh.faces)
     geo = np.asarray(rig.mesh.vertex_index)[faces]
@@ -122,12 +126,37 @@ def test_the_neck_is_closed_by_a_cap_facing_down_on_an_island_of_its_own(rig: Ic
     corners = rig.positions[geo[cap]]
     normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     assert (normals[:, 1] < 0).all()  # wound to face down, out of the neck
-    assert rig.positions[-1, 1] < rig.positions[:, 1].min() + 0.04  # at the bottom of the head
+    # The tube: one quad per border edge between ICT's cut and its copy NECK_EXTENSION_M lower, facing out.
+    lowered = np.arange(rig.num_vertices - 1 - len(cap), rig.num_vertices - 1)
+    tube = np.flatnonzero(np.isin(geo, lowered).any(axis=1) & ~np.isin(np.arange(len(geo)), cap))
+    assert len(tube) == 2 * len(cap) and (rig.face_part[tube] == neck).all()
+    corners = rig.positions[geo[tube]]
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    outward = corners.mean(axis=1) - rig.positions[-1]
+    assert ((normals * outward)[:, [0, 2]].sum(axis=1) > 0).all()
+    border = np.setdiff1d(np.unique(geo[tube]), lowered)
+    assert len(border) == len(lowered)
+    for vertex in lowered:  # straight below a border vertex
+        offsets = rig.positions[border] - rig.positions[vertex]
+        nearest = np.argmin(np.linalg.norm(offsets[:, [0, 2]], axis=1))
+        np.testing.assert_allclose(offsets[nearest], [0.0, NECK_EXTENSION_M, 0.0], atol=1e-6)
+    # No camera of the studio's rig below the cap (the only ones that can see it) frames it, so no training image
+    # shows it edge-on.
+    cap_points = rig.positions[np.unique(geo[cap])]
+    below = [camera for camera in make_rig() if camera.centre[1] < cap_points[:, 1].max()]
+    assert len(below) >= 5
+    for camera in below:
+        pixels = camera.project(cap_points)
+        inside = (pixels >= 0).all(axis=1) & (pixels[:, 0] < camera.width) & (pixels[:, 1] < camera.height)
+        assert not inside.any(), camera.name
     uv = np.asarray(rig.mesh.uv)
     cap_uv = uv[faces[cap]].reshape(-1, 2)
-    assert np.linalg.norm(cap_uv - NECK_CAP_UV_CENTRE, axis=1).max() <= NECK_CAP_UV_RADIUS + 1e-6
+    assert np.linalg.norm(cap_uv - NECK_CAP_UV_CENTRE, axis=1).max() <= NECK_TUBE_UV_INNER_RADIUS + 1e-6
+    tube_radius = np.linalg.norm(uv[faces[tube]].reshape(-1, 2) - NECK_CAP_UV_CENTRE, axis=1)
+    assert tube_radius.max() <= NECK_CAP_UV_RADIUS + 1e-6
     # No other drawn triangle (the studio never draws the eyelashes) reaches the island or its 6-texel gutter.
-    drawn = np.setdiff1d(np.flatnonzero(rig.face_part != rig.part_names.index("eyelashes")), cap)
+    lashes = rig.part_names.index("eyelashes")
+    drawn = np.setdiff1d(np.flatnonzero(rig.face_part != lashes), np.concatenate([cap, tube]))
     weights = np.random.default_rng(0).dirichlet([1, 1, 1], size=(8, len(drawn)))
     samples = np.einsum("sfk,fkc->sfc", weights, uv[faces[drawn]]).reshape(-1, 2)
     assert np.linalg.norm(samples - NECK_CAP_UV_CENTRE, axis=1).min() > NECK_CAP_UV_RADIUS + 6 / 256

@@ -13,10 +13,10 @@ eyelash strips (never drawn without an alpha texture), the back molars (hidden b
 and cheeks) and the eyeballs' inner shells (hidden inside the outer ones, `OUTER_SHELL_ONLY`) are dropped, and the
 gums and tongue and the mouth socket, which the rig models at dental
 resolution, are coarsened by vertex clustering (`INTERIOR_CELL_M`); the skin, eye sockets, eyeballs and front
-teeth keep the rig's full resolution. The result: 19,153 vertices instead of 25,959, 14,512 of which move
-(18,986 in the full rig), and 38,106 triangles instead of 50,996. Samples built before session 10 kept the inner
-shells (20,753 vertices).
-"""
+teeth keep the rig's full resolution. The result: 19,208 vertices instead of 26,014, 14,560 of which move
+(18,986 in the converted rig), and 38,268 triangles instead of 51,158 (both counts with the neck's extension and
+cap, `ict_rig.close_neck`). Samples built before session 10 kept the inner shells (20,753 vertices); lee's
+session-10 package had neither extension nor cap (19,153), lee-shape1's session-11 package the cap only (19,154)."""
 
 from __future__ import annotations
 

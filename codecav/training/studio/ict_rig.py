@@ -31,6 +31,11 @@ NECK_CAP_UV_CENTRE = (0.9375, 0.1)
 v 0-0.2)."""
 NECK_CAP_UV_RADIUS = 0.055
 """Radius of that island: its disc and a 6-texel gutter at 256^2 stay clear of every drawn part."""
+NECK_TUBE_UV_INNER_RADIUS = 0.03
+"""The island's ring from here out to NECK_CAP_UV_RADIUS holds the neck's extension; the disc inside, the cap."""
+NECK_EXTENSION_M = 0.08
+"""How far the neck is carried down below ICT's cut before the cap closes it: far enough that no camera of the
+studio's rig (codecav.training.studio.rig) has the cap in its frame (0.06 m already is, for the default rig)."""
 
 
 _DIRECTIONS = ("jawLeft", "jawRight", "mouthLeft", "mouthRight")
@@ -207,43 +212,67 @@ def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
 
 
 def close_neck(model: IctFaceModel) -> IctFaceModel:
-    """`model` with the open bottom of its neck closed by a cap: one new geometry vertex at the border's centre (its
-    expression and identity offsets the border's mean) and a fan of head_neck triangles facing down, over render
-    vertices of their own on a disc in the atlas's empty corner (NECK_CAP_UV_*). Without it a camera below the head
-    looks into the neck, whose inside shares the outside's texels (so an avatar cannot show it as the studio drew
-    it). Unchanged when the neck has no open border."""
+    """`model` with the open bottom of its neck carried NECK_EXTENSION_M straight down as a tube and closed there by
+    a cap facing down. New geometry: a copy of the cut's border lowered by NECK_EXTENSION_M and one vertex at its
+    centre (their expression and identity offsets the border's own and the border's mean), all head_neck. The
+    tube and the cap are drawn over render vertices of their own on a disc in the atlas's empty corner
+    (NECK_CAP_UV_*): the tube on the ring between NECK_CAP_UV_RADIUS and NECK_TUBE_UV_INNER_RADIUS, the cap inside.
+    Without the cap a camera below the head looks into the neck, whose inside shares the outside's texels; without
+    the tube the rig's low cameras see the cap only edge-on, where no training camera can teach an avatar its
+    colour. Lowered out of every camera's frame, the cap is seen by none. Unchanged when the neck has no open
+    border."""
     neck = model.part_names.index("head_neck")
     geo = np.asarray(model.mesh.vertex_index, np.int64)[np.asarray(model.mesh.faces, np.int64)]
     loops = [loop for loop in boundary_loops(geo) if len(loop) > 2 and (model.vertex_part[loop] == neck).all()]
     if not loops:
         return model
     loop = min(loops, key=lambda ring: float(model.positions[ring, 1].mean()))  # the lowest: the neck's cut
+    n = len(loop)
     ring = model.positions[loop].astype(np.float64)
     centre = ring.mean(axis=0)
     _, _, axes = np.linalg.svd(ring - centre)
-    normal = axes[2] if axes[2][1] < 0 else -axes[2]  # the cut plane's normal, pointing down out of the neck
     flat = (ring - centre) @ axes[:2].T
-    uv_ring = np.asarray(NECK_CAP_UV_CENTRE) + flat * (NECK_CAP_UV_RADIUS / np.linalg.norm(flat, axis=1).max())
+    flat /= np.linalg.norm(flat, axis=1).max()
+    outer = np.asarray(NECK_CAP_UV_CENTRE) + flat * NECK_CAP_UV_RADIUS
+    inner = np.asarray(NECK_CAP_UV_CENTRE) + flat * NECK_TUBE_UV_INNER_RADIUS
+    drop = np.array([0.0, NECK_EXTENSION_M, 0.0])
     count, first_render = model.num_vertices, len(model.mesh.uv)
-    fan = np.stack([np.arange(len(loop)), np.roll(np.arange(len(loop)), -1), np.full(len(loop), len(loop))], axis=1)
-    corners = np.vstack([ring, centre])[fan]
-    if np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]).sum(axis=0) @ normal < 0:
-        fan = fan[:, [1, 0, 2]]  # counter-clockwise seen from below, like the rest of the mesh's outside
+    # Render vertices: the border on the outer circle [0, n), the lowered border on the inner one [n, 2n), the
+    # cap's centre 2n. Geometry: the lowered border is count + [0, n), the centre count + n.
+    here, following = np.arange(n), np.roll(np.arange(n), -1)
+    tube = np.concatenate([np.stack([here, following, n + following], axis=1),
+                           np.stack([here, n + following, n + here], axis=1)])
+    fan = np.stack([n + here, n + following, np.full(n, 2 * n)], axis=1)
+    points = np.vstack([ring, ring - drop, centre - drop])
+    corners = points[tube]
+    outward = corners.mean(axis=1) - (centre - drop / 2)
+    outward[:, 1] = 0.0
+    if (np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]) * outward).sum() < 0:
+        tube = tube[:, [1, 0, 2]]  # counter-clockwise seen from outside, like the rest of the mesh
+    corners = points[fan]
+    if np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]).sum(axis=0)[1] > 0:
+        fan = fan[:, [1, 0, 2]]  # counter-clockwise seen from below
+    faces = np.concatenate([tube, fan])
     mesh = MeshTopology(
-        faces=np.concatenate([model.mesh.faces, (fan + first_render).astype(np.int32)]),
-        uv=np.concatenate([model.mesh.uv, uv_ring.astype(np.float32), np.array([NECK_CAP_UV_CENTRE], np.float32)]),
-        vertex_index=np.concatenate([model.mesh.vertex_index, loop.astype(np.int32), np.array([count], np.int32)]),
+        faces=np.concatenate([model.mesh.faces, (faces + first_render).astype(np.int32)]),
+        uv=np.concatenate([model.mesh.uv, outer.astype(np.float32), inner.astype(np.float32),
+                           np.array([NECK_CAP_UV_CENTRE], np.float32)]),
+        vertex_index=np.concatenate([model.mesh.vertex_index, loop.astype(np.int32),
+                                     count + np.arange(n + 1, dtype=np.int32)]),
     )
 
-    def extended(values: np.ndarray) -> np.ndarray:  # [..., V, 3] -> [..., V + 1, 3], the new vertex the ring's mean
-        return np.concatenate([values, values[..., loop, :].mean(axis=-2, keepdims=True)], axis=-2).astype(np.float32)
+    def extended(values: np.ndarray, lowered: np.ndarray | None = None) -> np.ndarray:
+        """[..., V, 3] -> [..., V + n + 1, 3]: the border's values again, then their mean (plus `lowered`)."""
+        border = values[..., loop, :]
+        new = np.concatenate([border, border.mean(axis=-2, keepdims=True)], axis=-2)
+        return np.concatenate([values, new if lowered is None else new - lowered], axis=-2).astype(np.float32)
 
     return replace(
         model,
-        positions=extended(model.positions),
+        positions=extended(model.positions, drop),
         mesh=mesh,
-        vertex_part=np.append(model.vertex_part, np.uint8(neck)).astype(model.vertex_part.dtype),
-        face_part=np.concatenate([model.face_part, np.full(len(fan), neck, model.face_part.dtype)]),
+        vertex_part=np.append(model.vertex_part, np.full(n + 1, neck, model.vertex_part.dtype)),
+        face_part=np.concatenate([model.face_part, np.full(len(faces), neck, model.face_part.dtype)]),
         channel_deltas=extended(model.channel_deltas),
         identity_modes=extended(model.identity_modes),
     )
