@@ -20,8 +20,8 @@ from codecav.encoders.animated_source import AnimatedCodeSource
 from codecav.latent import LatentFrame
 from codecav.runtime.engine import Engine, LatestFeed, ReceivedFrame, SenderWorker
 from codecav.runtime.profiler import Profiler
-from codecav.runtime.render_command import HEAD_SPACING_M, framing_distance, random_codes, sample_avatars
-from codecav.runtime.scene import camera_views, row_layout
+from codecav.runtime.render_command import HEAD_SPACING_M, random_codes, row_views, sample_avatars
+from codecav.runtime.scene import row_layout
 from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.runtime.video import Mp4Writer
 from codecav.xr.headless import HeadlessTarget
@@ -32,8 +32,8 @@ def main() -> int:
     out_dir = Path(os.environ.get("CODECAV_EXAMPLE_OUT", "out/examples"))
     width, height, frames = (128, 96, 8) if smoke else (480, 360, 90)
     count = 5
-    distance = framing_distance((count - 1) * HEAD_SPACING_M + 0.25, 35.0, width / height)
-    target = HeadlessTarget(camera_views(width, height, eye=(0.0, 0.0, distance), fovy_deg=35.0, stereo=True))
+    views, _ = row_views(width, height, count, stereo=True)
+    target = HeadlessTarget(views)
     renderer = SceneRenderer(target.ctx)
     engine = Engine(target, renderer, Profiler())
     workers = []

@@ -43,7 +43,7 @@ from codecav.net.voice_player import VoicePlayer
 from codecav.runtime.engine import Engine, EngineRun, NetworkThread, ReceivedFrame, SenderWorker
 from codecav.runtime.headset_call import HeadsetCall
 from codecav.runtime.profiler import Profiler, ProfilerOptions
-from codecav.runtime.render_command import CALL_FOVY_DEG, framed_row, framing_distance, row_width_m
+from codecav.runtime.render_command import CALL_FOVY_DEG, framed_row, row_views
 from codecav.runtime.report import JoinTimes, PeerJoin, build_report, write_report_json
 from codecav.runtime.scene import camera_views, room_layout
 from codecav.runtime.scene_renderer import SceneRenderer
@@ -348,8 +348,7 @@ def run_call(request: CallRequest, *, clock: Clock = MONOTONIC,
     headset: HeadsetCall | None = None  # under OpenXR
     recorder = VoiceRecorder(session, clock=clock) if request.out is not None else None
     width, height = request.size
-    camera_distance = framing_distance(row_width_m(MAX_SHOWN), CALL_FOVY_DEG, width / height)
-    views = camera_views(width, height, eye=(0.0, 0.0, camera_distance), fovy_deg=CALL_FOVY_DEG)
+    views, camera_distance = row_views(width, height, MAX_SHOWN)
     exits = contextlib.ExitStack()
     try:
         # Ready before media flows: the display and the source (its models loaded and run once) before joining;

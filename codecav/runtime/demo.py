@@ -18,12 +18,11 @@ from codecav.runtime.engine import AnimatedFeed, Engine
 from codecav.runtime.profiler import Profiler
 from codecav.runtime.render_command import (
     HEAD_SPACING_M,
-    framing_distance,
     random_codes,
-    row_width_m,
+    row_views,
     sample_avatars,
 )
-from codecav.runtime.scene import camera_views, row_layout
+from codecav.runtime.scene import row_layout
 from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.xr.openxr.target import OpenXRTarget
 from codecav.xr.select import open_best_target
@@ -57,8 +56,7 @@ def _live(packages: list[AvatarPackage], xr: bool, frames: int) -> Generator[str
     """Show the sample avatars, animated, on a window / headless, whichever opens first; True (and nothing shown)
     when an OpenXR headset answers: the call itself then runs in it."""
     count = len(packages)
-    distance = framing_distance(row_width_m(count), 35.0, 4 / 3)
-    views = camera_views(640, 480, eye=(0.0, 0.0, distance), fovy_deg=35.0)
+    views, _ = row_views(640, 480, count)
     target, note = open_best_target(views, prefer_xr=xr)
     yield f"  display: {note}"
     if isinstance(target, OpenXRTarget):

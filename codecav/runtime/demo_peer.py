@@ -28,7 +28,7 @@ from codecav.latent import LatentFrame
 from codecav.runtime.engine import Engine, NetworkThread, SenderWorker
 from codecav.runtime.headset_call import HeadsetCall
 from codecav.runtime.profiler import Profiler, ProfilerOptions
-from codecav.runtime.render_command import CALL_FOVY_DEG, framing_distance, row_width_m
+from codecav.runtime.render_command import row_views
 from codecav.runtime.report import JoinTimes, join_spans
 from codecav.runtime.scene import camera_views, room_layout
 from codecav.runtime.scene_renderer import SceneRenderer
@@ -292,8 +292,7 @@ def run_peer(config: DemoPeerConfig, on_event: Callable[[DemoPeerEvent], None] |
     profiler = Profiler(ProfilerOptions(enabled=True), clock=clock)
     net = NetworkThread()
     # Framed as `codecav call` frames a lone remote: centred, the head about half the view's height.
-    views = camera_views(config.width, config.height, fovy_deg=CALL_FOVY_DEG,
-                         eye=(0.0, 0.0, framing_distance(row_width_m(1), CALL_FOVY_DEG, config.width / config.height)))
+    views, _ = row_views(config.width, config.height, 1)
     target, display_note = open_call_target(config.render, views)
     if config.render != "headless":
         log.info("%s display: %s", config.name, display_note)

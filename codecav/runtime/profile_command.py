@@ -23,9 +23,8 @@ from codecav.runtime.engine import Engine, EngineRun, LatestFeed, ReceivedFrame,
 from codecav.runtime.profiler import Profiler, ProfilerOptions, Span
 from codecav.runtime.render_command import (
     HEAD_SPACING_M,
-    framing_distance,
     random_codes,
-    row_width_m,
+    row_views,
     sample_avatars,
 )
 from codecav.runtime.report import (
@@ -36,7 +35,7 @@ from codecav.runtime.report import (
     write_report_json,
 )
 from codecav.runtime.report_html import write_report_html
-from codecav.runtime.scene import camera_views, row_layout
+from codecav.runtime.scene import row_layout
 from codecav.runtime.scene_renderer import SceneRenderer
 from codecav.xr.headless import HeadlessTarget
 
@@ -113,9 +112,7 @@ def run_profile(request: ProfileRequest, *, clock: Clock = MONOTONIC) -> Generat
         raise ProfileError(f"--avatars {request.avatars} is out of range; use 1..16")
     packages = sample_avatars(request.avatars)
     profiler = Profiler(ProfilerOptions(enabled=True), clock=clock)
-    distance = framing_distance(row_width_m(request.avatars), 35.0,
-                                request.width / request.height)
-    views = camera_views(request.width, request.height, eye=(0.0, 0.0, distance), fovy_deg=35.0)
+    views, _ = row_views(request.width, request.height, request.avatars)
     target = HeadlessTarget(views)
     renderer = SceneRenderer(target.ctx)
     engine = Engine(target, renderer, profiler, clock=FrameClock(int(1e9 / request.display_hz), clock))

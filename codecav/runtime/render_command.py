@@ -12,6 +12,7 @@ from PIL import Image
 from codecav.assets.loader import load_avatar
 from codecav.assets.package import AvatarPackage
 from codecav.assets.synthetic.avatar import build_synthetic_avatar
+from codecav.camera import View
 from codecav.clock import MONOTONIC, Clock
 from codecav.errors import CodecavError
 from codecav.runtime.scene import AvatarInstance, Scene, camera_views, row_layout
@@ -108,6 +109,14 @@ def row_width_m(count: int) -> float:
     return max(count - 1, 0) * HEAD_SPACING_M + 0.25
 
 
+def row_views(width: int, height: int, count: int, *, stereo: bool = False) -> tuple[list[View], float]:
+    """The views (camera_views, CALL_FOVY_DEG) of a camera at (0, 0, d) looking down -z that frames a row of `count`
+    heads (framing_distance: a lone head about half the view's height), and d. What `codecav call`, the demo, the
+    profiler and `codecav render` all look through."""
+    distance = framing_distance(row_width_m(count), CALL_FOVY_DEG, width / height)
+    return camera_views(width, height, eye=(0.0, 0.0, distance), fovy_deg=CALL_FOVY_DEG, stereo=stereo), distance
+
+
 def framed_row(count: int, camera_distance: float, fovy_deg: float, aspect: float) -> list[np.ndarray]:
     """Head->world transforms of `count` heads in a row centred before a fixed camera at (0, 0,
     `camera_distance`) looking down -z, brought as close as the row still fits: a lone head fills about half the
@@ -132,10 +141,7 @@ def render_to_png(request: RenderRequest, *, clock: Clock = MONOTONIC) -> Render
     if request.out.suffix.lower() != ".png":
         raise RenderRequestError(f"--out {request.out} must end in .png")
     packages = [load_avatar(p) for p in request.avatar_paths] or sample_avatars()
-    fovy = 35.0
-    distance = framing_distance(row_width_m(request.count), fovy, request.width / request.height)
-    views = camera_views(request.width, request.height, eye=(0.0, 0.0, distance), fovy_deg=fovy,
-                         stereo=request.stereo)
+    views, _ = row_views(request.width, request.height, request.count, stereo=request.stereo)
     target = HeadlessTarget(views)
     try:
         scene_renderer = SceneRenderer(target.ctx, renderer=request.renderer, threads=request.threads)
