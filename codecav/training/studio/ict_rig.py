@@ -211,6 +211,14 @@ def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
     return loops
 
 
+def _wound_towards(triangles: np.ndarray, points: np.ndarray, towards: np.ndarray) -> np.ndarray:
+    """`triangles` [F, 3] (ids into `points`), their winding reversed when their normals point away from `towards`
+    ([3], or [F, 3] per triangle) on the whole."""
+    corners = points[triangles]
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    return triangles if (normals * towards).sum() >= 0 else triangles[:, [1, 0, 2]]
+
+
 def close_neck(model: IctFaceModel) -> IctFaceModel:
     """`model` with the open bottom of its neck carried NECK_EXTENSION_M straight down as a tube and closed there by
     a cap facing down. New geometry: a copy of the cut's border lowered by NECK_EXTENSION_M and one vertex at its
@@ -244,15 +252,10 @@ def close_neck(model: IctFaceModel) -> IctFaceModel:
                            np.stack([here, n + following, n + here], axis=1)])
     fan = np.stack([n + here, n + following, np.full(n, 2 * n)], axis=1)
     points = np.vstack([ring, ring - drop, centre - drop])
-    corners = points[tube]
-    outward = corners.mean(axis=1) - (centre - drop / 2)
+    outward = points[tube].mean(axis=1) - (centre - drop / 2)
     outward[:, 1] = 0.0
-    if (np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]) * outward).sum() < 0:
-        tube = tube[:, [1, 0, 2]]  # counter-clockwise seen from outside, like the rest of the mesh
-    corners = points[fan]
-    if np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]).sum(axis=0)[1] > 0:
-        fan = fan[:, [1, 0, 2]]  # counter-clockwise seen from below
-    faces = np.concatenate([tube, fan])
+    # Counter-clockwise seen from outside, like the rest of the mesh: the tube from the side, the cap from below.
+    faces = np.concatenate([_wound_towards(tube, points, outward), _wound_towards(fan, points, np.array([0.0, -1, 0]))])
     mesh = MeshTopology(
         faces=np.concatenate([model.mesh.faces, (faces + first_render).astype(np.int32)]),
         uv=np.concatenate([model.mesh.uv, outer.astype(np.float32), inner.astype(np.float32),
