@@ -133,8 +133,11 @@ class JanusProcess:
             raise JanusError(f"another Janus already answers on {self.config.url}; stop it (pkill janus) or pick "
                              "another http_port")
         main = write_config(self.config)
+        # Run in its own folder: Janus 1.1.2 can crash while it shuts down, and a core dump (or any file it
+        # writes relative to its working directory) then lands beside its config, not where the user ran codecav.
         self.process = subprocess.Popen([*self.prefix, binary, "-F", str(self.config.folder), "-C", str(main)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        cwd=self.config.folder, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
         deadline_ns = self.clock.now_ns() + int(timeout_s * 1e9)
         while self.clock.now_ns() < deadline_ns:
             if self.process.poll() is not None:
