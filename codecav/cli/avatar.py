@@ -56,6 +56,8 @@ def register(sub: Any) -> None:
     build.add_argument("--batch", type=int, default=4, help="(frame, camera) pairs per step")
     build.add_argument("--lr", type=float, default=2e-3)
     build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--geometry-weight", type=float, default=1.0,
+                       help="weight of the vertex loss (mean squared error in cm^2) beside the photometric one")
     build.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine)")
     build.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
     build.set_defaults(handler=_cmd_build)
@@ -149,7 +151,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     command = _invocation()
     request = BuildRequest(
         capture=Path(args.capture), out=Path(args.out), model=args.model,
-        train=TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads),
+        train=TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,
+                            geometry_weight=args.geometry_weight),
         resume=args.resume, command=command,
     )
     result = build_avatar(request, progress=show, note=lambda text: print(text, file=sys.stderr, flush=True))

@@ -174,4 +174,6 @@ def _identity(capture: Path) -> dict[str, Any]:
 def _default_command(request: BuildRequest) -> str:
     parts = ["codecav", "avatar", "build", "--capture", str(request.capture), "--out", str(request.out),
              "--model", request.model, "--steps", str(request.train.steps), "--seed", str(request.train.seed)]
+    if request.train.geometry_weight != TrainConfig.geometry_weight:
+        parts += ["--geometry-weight", f"{request.train.geometry_weight:g}"]
     return shlex.join(parts)

@@ -25,7 +25,8 @@ def built(tmp_path_factory: pytest.TempPathFactory, gl_context: moderngl.Context
     capture = tmp_path_factory.mktemp("cap")
     capture_identity(2, capture, preset="quick", frames=10, cache_dir=tmp_path_factory.mktemp("cache"))
     out = tmp_path_factory.mktemp("pkg") / "chiara.cavatar"
-    assert main(["avatar", "build", "--capture", str(capture), "--out", str(out), "--steps", "3", "--batch", "1"]) == 0
+    assert main(["avatar", "build", "--capture", str(capture), "--out", str(out), "--steps", "3", "--batch", "1",
+                 "--geometry-weight", "2.5"]) == 0
     return capture, out
 
 
@@ -36,6 +37,7 @@ def test_build_writes_a_package_with_provenance(built: tuple[Path, Path]) -> Non
     capture, out = built
     prov = load_avatar(out).manifest.provenance
     assert prov["kind"] == "trained" and prov["model"] == "pica" and prov["seed"] == 0
+    assert prov["train_config"]["geometry_weight"] == 2.5 and "--geometry-weight 2.5" in prov["command"]
     assert prov["data"]["identity"]["index"] == 2 and prov["data"]["split"]["heldout_cameras"] == ["400003"]
     assert prov["wall_time_s"] > 0 and len(prov["data"]["split"]["heldout_frames"]) == 1  # 10% of 10 random frames
     assert {"train_uv_psnr", "heldout_expr_uv_psnr", "heldout_expr_uv_psnr_expression_codes",
