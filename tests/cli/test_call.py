@@ -18,13 +18,8 @@ from codecav.assets.writer import write_avatar
 from codecav.cli.call import load_or_create_secret
 from codecav.cli.main import main
 from codecav.net.voice import SAMPLE_RATE, read_wav_mono_48k
+from tests.net.loopback import free_port
 from tests.net.test_voice import clicks, onsets, write_wav
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def codecav(*args: str, cache: Path) -> subprocess.Popen[str]:

@@ -1,9 +1,10 @@
-"""Helpers of the WebRTC tests: two PeerLinks connected on loopback (real aiortc, no signaling server), and
-waiting for a state with a bound."""
+"""Helpers of the WebRTC tests: two PeerLinks connected on loopback (real aiortc, no signaling server), waiting
+for a state with a bound, and a free loopback port for a server a test starts."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 
 from codecav.net.peer import PeerLink
@@ -28,3 +29,10 @@ async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the OS's pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
