@@ -152,7 +152,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     request = BuildRequest(
         capture=Path(args.capture), out=Path(args.out), model=args.model,
         train=TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,
-                            geometry_weight=args.geometry_weight),
+                          geometry_weight=args.geometry_weight),
         resume=args.resume, command=command,
     )
     result = build_avatar(request, progress=show, note=lambda text: print(text, file=sys.stderr, flush=True))
