@@ -58,6 +58,8 @@ def register(sub: Any) -> None:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--geometry-weight", type=float, default=1.0,
                        help="weight of the vertex loss (mean squared error in cm^2) beside the photometric one")
+    build.add_argument("--clip-grad-norm", type=float, default=0.0,
+                       help="scale a step's gradient down to this global norm when larger (0: never)")
     build.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine)")
     build.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
     build.set_defaults(handler=_cmd_build)
@@ -139,20 +141,23 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     if args.steps < 1 or args.batch < 1 or args.threads < 1:
         raise TrainingError("--steps, --batch and --threads must be >= 1")
+    if args.clip_grad_norm < 0:
+        raise TrainingError("--clip-grad-norm must be >= 0 (0 never clips)")
 
     def show(p: TrainProgress) -> None:
         width = 30
         filled = int(width * p.step / p.steps)
         eta = p.seconds / max(p.step, 1) * (p.steps - p.step)
         print(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.step}/{p.steps} loss {p.loss:.5f} "
-              f"uv-mse {p.photometric_mse:.2e} geo {p.geometry_mm:.3f} mm  {p.seconds:.0f} s, eta {eta:.0f} s",
+              f"uv-mse {p.photometric_mse:.2e} geo {p.geometry_mm:.3f} mm grad-max {p.grad_norm_max:.2g}  "
+              f"{p.seconds:.0f} s, eta {eta:.0f} s",
               end="" if p.step < p.steps else "\n", file=sys.stderr, flush=True)
 
     command = _invocation()
     request = BuildRequest(
         capture=Path(args.capture), out=Path(args.out), model=args.model,
         train=TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,
-                          geometry_weight=args.geometry_weight),
+                          geometry_weight=args.geometry_weight, clip_grad_norm=args.clip_grad_norm),
         resume=args.resume, command=command,
     )
     result = build_avatar(request, progress=show, note=lambda text: print(text, file=sys.stderr, flush=True))

@@ -176,4 +176,6 @@ def _default_command(request: BuildRequest) -> str:
              "--model", request.model, "--steps", str(request.train.steps), "--seed", str(request.train.seed)]
     if request.train.geometry_weight != TrainConfig.geometry_weight:
         parts += ["--geometry-weight", f"{request.train.geometry_weight:g}"]
+    if request.train.clip_grad_norm != TrainConfig.clip_grad_norm:
+        parts += ["--clip-grad-norm", f"{request.train.clip_grad_norm:g}"]
     return shlex.join(parts)

@@ -36,6 +36,8 @@ class TrainConfig:
     """Weight of the mean squared vertex error in cm^2."""
     kl_weight: float = 1e-5
     """Weight of the KL divergence (summed over the code, mean over the batch)."""
+    clip_grad_norm: float = 0.0
+    """Scale each step's gradient down to this global norm when it is larger (0: never)."""
     seed: int = 0
     """Seed of initialisation and sampling."""
     threads: int = 2
@@ -60,6 +62,8 @@ class TrainProgress:
     """RMS vertex error in millimetres since the previous report."""
     seconds: float
     """Wall time since training (re)started."""
+    grad_norm_max: float = 0.0
+    """Largest global gradient norm (before clipping) since the previous report."""
 
 
 @dataclass
@@ -237,12 +241,15 @@ def train(data: CaptureData, model_config: ModelConfig, config: TrainConfig, *, 
     model.train()
     t0 = clock.now_s()
     sums = np.zeros(4)
+    norm_max = 0.0
+    clip = config.clip_grad_norm if config.clip_grad_norm > 0 else math.inf
     for step in range(start, config.steps):
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, config)
         parts = losses(model, batches.draw(config.batch), batches, config)
         optimizer.zero_grad(set_to_none=True)
         parts["total"].backward()
+        norm_max = max(norm_max, float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip)))
         optimizer.step()
         sums += [1, float(parts["total"].detach()), float(parts["photometric"].detach()),
                  float(parts["geometry"].detach())]
@@ -250,9 +257,10 @@ def train(data: CaptureData, model_config: ModelConfig, config: TrainConfig, *, 
         if done % report_every == 0 or done == config.steps:
             n = sums[0]
             report = TrainProgress(done, config.steps, sums[1] / n, sums[2] / n, math.sqrt(sums[3] / n) * 10.0,
-                                   wall + clock.now_s() - t0)
+                                   wall + clock.now_s() - t0, norm_max)
             history.append(report)
             sums[:] = 0
+            norm_max = 0.0
             if progress is not None:
                 progress(report)
         if checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.steps):

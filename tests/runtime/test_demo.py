@@ -53,9 +53,14 @@ def test_demo_xr_without_runtime_falls_back_then_runs_the_call(tmp_path: Path) -
     assert summary[-1].startswith("wrote ")
     report = json.loads((tmp_path / "report.json").read_text())
     assert all(key in report for key in REPORT_KEYS)
-    assert report["avatars"] == 2 and report["frames_rendered"] > 20
+    # Counts, not rates: how many frames a 3 s call renders depends on the machine's load (rates are
+    # benchmarks/demo_cast.py's job). The report's total is the two participants' own counts, and every
+    # timed remote frame was one of them.
+    done = [int(line.split("done: ")[1].split()[0]) for line in lines if line.startswith("  ") and " done: " in line]
+    assert len(done) == 2 and min(done) > 0
+    assert report["avatars"] == 2 and report["frames_rendered"] == sum(done)
     c2p = report["capture_to_photon_ms"]
-    assert c2p["count"] > 10 and 0 < c2p["p50"] <= c2p["p99"] < 3000
+    assert 0 < c2p["count"] <= report["frames_rendered"] and 0 < c2p["p50"] <= c2p["p99"] < 3000
     assert report["latent_kbps_per_avatar"] > 1
     # Joining: each participant's view of the other, step by step, and the slower one's time to first frame.
     assert set(report["join"]) == {"alice", "bob"} and report["join"]["alice"]["viewer"] == "bob"
@@ -65,7 +70,7 @@ def test_demo_xr_without_runtime_falls_back_then_runs_the_call(tmp_path: Path) -
         assert 0 < join["verify_s"] <= join["prepare_s"] <= join["first_decode_s"] <= join["first_photon_s"]
     # The stages of a displayed frame, the wait in the jitter buffer included, explain its capture-to-photon.
     assert {"encode", "send", "receive", "hold", "decode", "render", "present"} <= set(report["stages"])
-    assert report["unaccounted_ms"]["count"] > 10 and abs(report["unaccounted_ms"]["p50"]) < 5
+    assert 0 < report["unaccounted_ms"]["count"] <= c2p["count"] and abs(report["unaccounted_ms"]["p50"]) < 5
     trace = json.loads((tmp_path / "trace.json").read_text())
     names = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "process_name"}
     assert names == {"alice", "bob"}

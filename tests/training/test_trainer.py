@@ -118,6 +118,22 @@ def test_tiny_model_loss_falls_and_resumes(data: CaptureData, trained: tuple[Tra
         train(data, ModelConfig(kind="dam", segments=TINY.segments), CONFIG, checkpoint=ckpt, resume=True)
 
 
+@pytest.mark.slow
+def test_gradient_clipping_acts_only_above_its_norm(data: CaptureData, trained: tuple[TrainResult, Path]) -> None:
+    history = trained[0].history
+    assert all(h.grad_norm_max > 0 for h in history)  # the largest norm of each report, before clipping
+    peak = max(h.grad_norm_max for h in history[:2])
+
+    def params(clip: float) -> list[torch.Tensor]:
+        config = TrainConfig(steps=10, batch=2, lr=3e-3, checkpoint_every=100, clip_grad_norm=clip)
+        return [p.detach() for p in train(data, TINY, config).model.parameters()]
+
+    unclipped = params(0.0)
+    # Above every norm the run is bit for bit the unclipped one; below them it takes other steps.
+    assert all(torch.equal(a, b) for a, b in zip(params(1e6 * peak), unclipped, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(params(1e-3 * peak), unclipped, strict=True))
+
+
 def test_export_loads_verifies_and_matches_torch(package_path: Path, trained: tuple[TrainResult, Path]) -> None:
     report = verify_avatar(package_path)
     assert report.provenance_kind == "trained" and report.features_shape == (1, 8, 256, 256)
