@@ -58,8 +58,9 @@ def register(sub: Any) -> None:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--geometry-weight", type=float, default=1.0,
                        help="weight of the vertex loss (mean squared error in cm^2) beside the photometric one")
-    build.add_argument("--clip-grad-norm", type=float, default=0.0,
-                       help="scale a step's gradient down to this global norm when larger (0: never)")
+    build.add_argument("--clip-grad-norm", type=float, default=1.0,
+                       help="scale a step's gradient down to this global norm when larger (0: never; default "
+                            "%(default)g)")
     build.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine)")
     build.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
     build.set_defaults(handler=_cmd_build)

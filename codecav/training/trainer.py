@@ -36,8 +36,9 @@ class TrainConfig:
     """Weight of the mean squared vertex error in cm^2."""
     kl_weight: float = 1e-5
     """Weight of the KL divergence (summed over the code, mean over the batch)."""
-    clip_grad_norm: float = 0.0
-    """Scale each step's gradient down to this global norm when it is larger (0: never)."""
+    clip_grad_norm: float = 1.0
+    """Scale each step's gradient down to this global norm when it is larger (0: never). Typical norms are
+    0.003-0.3; without clipping a rare large step at the peak learning rate can run away (RESULTS.md, session 14)."""
     seed: int = 0
     """Seed of initialisation and sampling."""
     threads: int = 2

@@ -26,7 +26,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, gl_context: moderngl.Context
     capture_identity(2, capture, preset="quick", frames=10, cache_dir=tmp_path_factory.mktemp("cache"))
     out = tmp_path_factory.mktemp("pkg") / "chiara.cavatar"
     assert main(["avatar", "build", "--capture", str(capture), "--out", str(out), "--steps", "3", "--batch", "1",
-                 "--geometry-weight", "2.5"]) == 0
+                 "--geometry-weight", "2.5", "--clip-grad-norm", "0"]) == 0
     return capture, out
 
 
@@ -38,6 +38,7 @@ def test_build_writes_a_package_with_provenance(built: tuple[Path, Path]) -> Non
     prov = load_avatar(out).manifest.provenance
     assert prov["kind"] == "trained" and prov["model"] == "pica" and prov["seed"] == 0
     assert prov["train_config"]["geometry_weight"] == 2.5 and "--geometry-weight 2.5" in prov["command"]
+    assert prov["train_config"]["clip_grad_norm"] == 0 and "--clip-grad-norm 0" in prov["command"]  # 0: never
     assert prov["data"]["identity"]["index"] == 2 and prov["data"]["split"]["heldout_cameras"] == ["400003"]
     assert prov["wall_time_s"] > 0 and len(prov["data"]["split"]["heldout_frames"]) == 1  # 10% of 10 random frames
     assert {"train_uv_psnr", "heldout_expr_uv_psnr", "heldout_expr_uv_psnr_expression_codes",
@@ -61,6 +62,9 @@ def test_eval_json_on_the_capture_and_quick(built: tuple[Path, Path], capsys: py
 def test_user_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["avatar", "build", "--capture", str(tmp_path / "none"), "--out", str(tmp_path / "x.cavatar")]) == 2
     assert "not a directory" in capsys.readouterr().err
+    assert main(["avatar", "build", "--capture", str(tmp_path), "--out", str(tmp_path / "x.cavatar"),
+                 "--clip-grad-norm", "-1"]) == 2
+    assert "--clip-grad-norm must be >= 0" in capsys.readouterr().err
     assert main(["avatar", "eval", str(tmp_path / "x.cavatar")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("codecav: ") and len(err.splitlines()) == 1
