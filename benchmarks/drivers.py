@@ -13,14 +13,21 @@ sentences, see its NOTICE.md; baseline in the same run: lipsync_real_loudness_co
 sound's loudness (RMS over 50 ms) in place of the audio driver, and references for how far the sound can
 follow the face at all: lipsync_real_lipgap_* correlate the inner lips' gap (MediaPipe landmarks 13-14 over
 forehead-to-chin 10-152, the visible opening) with the audio driver's jawOpen, with the loudness and with the
-webcam's jawOpen; Pearson correlation, over the video frames where
+webcam's jawOpen; lipsync_real_mouth_lead_ms is the shift of the sound (-300..300 ms, positive: the mouth first)
+that best lines its loudness up with the lips' gap, lipsync_real_lipgap_loudness_corr_at_lead the correlation
+there, the most any sound envelope agrees with this mouth; lipsync_real_pause_jaw is the audio driver's mean
+jawOpen over the frames where the sound is below -40 dBFS (pauses), beside the webcam's, lipsync_real_pause_webcam_jaw;
+lipsync_jaw_corr_real itself is the Pearson correlation, over the video frames where
 the webcam driver finds a face, of the audio driver's jawOpen from the video's sound track (imageio-ffmpeg extracts
 it as 16 kHz mono; the driver's samples interpolated to each frame's presentation time) with the jawOpen the webcam
 driver reads from the same video's frames (calibrated and smoothed, as it drives an avatar); null with the reason
 when the video has no sound track, no face, or either jawOpen barely moves; --real-speech PATH picks another
-video), hmc_decode_psnr_db (codecav.training.drivers_eval, mean over the shipped sample avatars, each with
+video; --audio-model PATH measures another audio driver ONNX, e.g. the one before a change, as its
+baseline), hmc_decode_psnr_db (codecav.training.drivers_eval, mean over the shipped sample avatars, each with
 the HMC model of its studio identity; null with a reason when there are none), webcam_ms_p50
-(benchmarks/webcam.py; null with a reason without the webcam extra).
+(benchmarks/webcam.py; null with a reason without the webcam extra), audio_rest_jaw_silence,
+audio_rest_jaw_white_50dbfs and audio_rest_jaw_pink_50dbfs (the audio driver's mean jawOpen with nobody speaking:
+digital silence, and white and pink noise at -50 dBFS; the mouth at rest is 0).
 Baselines in the same run: the HMC encoder on all cores, the log-mel front end alone, the real-time factor.
 """
 
@@ -77,14 +84,14 @@ def _speech() -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def audio_metrics(speech: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+def audio_metrics(speech: list[tuple[np.ndarray, np.ndarray]], model: Path | None = None) -> dict[str, float]:
     """Per-hop time, front-end time, real-time factor, lookahead and jaw correlation."""
     hop_times: list[float] = []
     front: list[float] = []
     pred_all, true_all = [], []
     delay = 0.0
     for audio, true_jaw in speech:
-        driver = AudioDriver(threads=1)
+        driver = AudioDriver(model, threads=1)
         delay = driver.algorithmic_delay_ms
         samples = []
         for start in range(0, len(audio) - HOP + 1, HOP):
@@ -111,6 +118,45 @@ REAL_SPEECH_CLIP = Path(__file__).resolve().parent / "media" / "obama_weekly_add
 """Real recorded speech with its face (public domain; media/NOTICE.md, scripts/make_speech_clip.py)."""
 REAL_SPEECH_MIN_STD = 0.01
 """A jawOpen series with less spread than this (0..1) barely moves: its correlation is undefined."""
+PAUSE_RMS = 0.01
+"""Loudness (RMS over 50 ms, -40 dBFS) below which a video frame counts as a pause in the speech."""
+LEADS_MS = np.arange(-300, 301, 10)
+"""Shifts tried when finding how far the mouth leads the sound."""
+
+
+def mouth_lead(video_t: np.ndarray, lip_gap_: np.ndarray, envelope_t: np.ndarray,
+               envelope: np.ndarray) -> tuple[float, float]:
+    """(lead in ms, correlation): the shift of the sound that best lines its loudness up with the lips' gap
+    (positive: the mouth moves before the sound), and the correlation at that shift."""
+    corrs = [np.corrcoef(lip_gap_, np.interp(video_t + lead / 1000, envelope_t, envelope))[0, 1]
+             for lead in LEADS_MS]
+    best = int(np.nanargmax(corrs))
+    return float(LEADS_MS[best]), float(corrs[best])
+
+
+def pink_noise(count: int, rng: np.random.Generator) -> np.ndarray:
+    """float64 [count] noise of power falling 3 dB per octave (a room's fans and hum), RMS 1."""
+    spectrum = np.fft.rfft(rng.standard_normal(count))
+    freqs = np.fft.rfftfreq(count)
+    spectrum[1:] /= np.sqrt(freqs[1:] / freqs[1])
+    spectrum[0] = 0.0
+    noise = np.fft.irfft(spectrum, count)
+    return np.asarray(noise / np.sqrt(np.mean(noise**2)))
+
+
+def rest_jaw(seconds: float = 2.0, model: Path | None = None) -> dict[str, float]:
+    """The audio driver's mean jawOpen with nobody speaking: digital silence, and white and pink noise 50 dB below
+    full scale (a quiet room through a microphone); the first half second (the driver's start) left out."""
+    rng = np.random.default_rng(0)
+    count = int(seconds * 16000)
+    level = 10 ** (-50 / 20)
+    out = {}
+    for key, audio in (("audio_rest_jaw_silence", np.zeros(count)),
+                       ("audio_rest_jaw_white_50dbfs", rng.standard_normal(count) * level),
+                       ("audio_rest_jaw_pink_50dbfs", pink_noise(count, rng) * level)):
+        times, jaw = audio_jaw(audio.astype(np.float32), model)
+        out[key] = round(float(jaw[times > 0.5].mean()), 4)
+    return out
 
 
 def audio_track(video: Path) -> tuple[np.ndarray, float] | None:
@@ -164,9 +210,9 @@ def webcam_jaw(video: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(times), np.array(jaw), np.array(gap)
 
 
-def audio_jaw(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def audio_jaw(audio: np.ndarray, model: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(times in s from the audio's start, jawOpen) of the audio driver's samples of 16 kHz `audio`."""
-    driver = AudioDriver(threads=1)
+    driver = AudioDriver(model, threads=1)
     samples = []
     for start in range(0, len(audio) - HOP + 1, HOP):
         samples += driver.push(audio[start:start + HOP])
@@ -203,7 +249,7 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), 4)
 
 
-def real_speech(video: Path) -> dict[str, Any]:
+def real_speech(video: Path, model: Path | None = None) -> dict[str, Any]:
     """lipsync_jaw_corr_real on `video`, or null with the reason."""
     try:
         track = audio_track(video)
@@ -214,13 +260,16 @@ def real_speech(video: Path) -> dict[str, Any]:
         if len(audio) < HOP * 10:
             return {"lipsync_jaw_corr_real": None, "lipsync_real_note": f"{video.name}'s sound track is empty"}
         video_t, video_jaw, video_gap = webcam_jaw(video)
-        audio_t, jaw = audio_jaw(audio)
+        audio_t, jaw = audio_jaw(audio, model)
         corr, note = jaw_correlation(video_t, video_jaw, audio_t + offset, jaw)
         envelope_t, envelope = loudness(audio)
         baseline, _ = jaw_correlation(video_t, video_jaw, envelope_t + offset, envelope, min_std=0.0)
         gap_driver, _ = jaw_correlation(video_t, video_gap, audio_t + offset, jaw, min_std=0.0)
         gap_loudness, _ = jaw_correlation(video_t, video_gap, envelope_t + offset, envelope, min_std=0.0)
         gap_jaw = float(np.corrcoef(video_gap, video_jaw)[0, 1]) if len(video_t) > 2 else None
+        lead_ms, gap_loudness_at_lead = mouth_lead(video_t, video_gap, envelope_t + offset, envelope)
+        pause = np.interp(video_t, envelope_t + offset, envelope) < PAUSE_RMS
+        driver_at_frames = np.interp(video_t, audio_t + offset, jaw)
     except Exception as exc:  # no webcam extra, no media, no ffmpeg: say why
         return {"lipsync_jaw_corr_real": None, "lipsync_real_note": " ".join(str(exc).split())[:160]}
     out: dict[str, Any] = {"lipsync_jaw_corr_real": _rounded(corr),
@@ -228,6 +277,13 @@ def real_speech(video: Path) -> dict[str, Any]:
                            "lipsync_real_lipgap_driver_corr": _rounded(gap_driver),
                            "lipsync_real_lipgap_loudness_corr": _rounded(gap_loudness),
                            "lipsync_real_lipgap_webcam_jaw_corr": _rounded(gap_jaw),
+                           "lipsync_real_mouth_lead_ms": lead_ms,
+                           "lipsync_real_lipgap_loudness_corr_at_lead": _rounded(gap_loudness_at_lead),
+                           "lipsync_real_pause_jaw": _rounded(float(driver_at_frames[pause].mean())
+                                                              if pause.any() else None),
+                           "lipsync_real_pause_webcam_jaw": _rounded(float(video_jaw[pause].mean())
+                                                                     if pause.any() else None),
+                           "lipsync_real_pause_frames": int(pause.sum()),
                            "lipsync_real_video": video.name, "lipsync_real_frames": len(video_t)}
     return out if note is None else out | {"lipsync_real_note": note}
 
@@ -282,14 +338,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-speech", type=Path, default=REAL_SPEECH_CLIP,
                         help="face video with its sound track for lipsync_jaw_corr_real (default: %(default)s)")
     parser.add_argument("--skip-real-speech", action="store_true")
+    parser.add_argument("--audio-model", type=Path, default=None,
+                        help="audio driver ONNX to measure (default: the shipped codecav/assets/drivers/audio.onnx)")
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"hmc_encoder_ms_p50_all_cores": hmc_encoder_ms(os.cpu_count() or 1, args.repeats)}
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     result["hmc_encoder_ms_p50"] = hmc_encoder_ms(1, args.repeats)
-    result |= audio_metrics(_speech())
+    result |= audio_metrics(_speech(), args.audio_model)
+    result |= rest_jaw(model=args.audio_model)
     result |= {"lipsync_jaw_corr_real": None, "lipsync_real_note": "skipped"} if args.skip_real_speech else \
-        real_speech(args.real_speech)
+        real_speech(args.real_speech, args.audio_model)
     result |= {"hmc_decode_psnr_db": None, "hmc_decode_note": "skipped"} if args.skip_psnr else \
         hmc_decode(args.psnr_frames)
     result |= {"webcam_ms_p50": None, "webcam_note": "skipped"} if args.skip_webcam else webcam(100)

@@ -4,7 +4,8 @@
 
 Data (codecav.training.audio_data): espeak-ng sentences (Asterisk transcripts spoken by varied voices,
 rates, pitches) and the real Asterisk prompts aligned by DTW; the studio's SENTENCES are never trained on and
-give the held-out figure `lipsync_jaw_corr`. Augmentation in the log-mel domain: gain and white noise."""
+give the held-out figure `lipsync_jaw_corr`. Augmentation in the log-mel domain (codecav.training.audio_augment):
+gain, vocal tract length, microphone colouring, coloured noise, and noise alone with the mouth at rest."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ import torch
 from torch import nn
 
 from codecav.clock import MONOTONIC, Clock
-from codecav.encoders.audio.features import HOP, LOG_FLOOR, N_FFT, N_MELS, SAMPLE_RATE, WINDOW, mel_filterbank
+from codecav.encoders.audio.features import HOP, LOG_FLOOR, N_MELS, SAMPLE_RATE, WINDOW
 from codecav.encoders.audio.features import log_mel as log_mel_np
+from codecav.training.audio_augment import AudioAugment, augment
 from codecav.training.audio_data import MOUTH_NAMES, SpeechClip, asterisk_clips, asterisk_transcripts, espeak_clip
 from codecav.training.studio.expressions import SENTENCES
 
@@ -46,6 +48,10 @@ class AudioTrainConfig:
     """Channels of the temporal conv stack."""
     seed: int = 0
     """Seed of data choices, augmentation and initialisation."""
+    augment: AudioAugment = AudioAugment(noise_prob=0.7, noise_dbfs=(-90.0, -35.0), noise_tilt_db=(-36.0, 12.0),
+                                         eq_db=6.0, warp=0.12, noise_only=0.25, noise_frames=True)
+    """Random changes to each training window (session 15: other voices, microphones and rooms' noise, and noise
+    alone; `AudioAugment()` is the gain and white noise of the driver trained before)."""
 
 
 class AudioMouthNet(nn.Module):
@@ -163,20 +169,13 @@ def train(cfg: AudioTrainConfig, out: Path, cache: Path, *, progress: Callable[[
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps, eta_min=cfg.lr * 0.05)
     rng = np.random.default_rng(cfg.seed + 1)
-    noise_shape = mel_filterbank().sum(axis=1) * float((np.hanning(WINDOW + 2)[1:-1] ** 2).sum()) * N_FFT / N_FFT
     weight = torch.ones(len(MOUTH_NAMES))
     weight[MOUTH_NAMES.index("jawOpen")] = 3.0
     y_t = torch.from_numpy(targets)
     for step in range(cfg.steps):
         idx = torch.from_numpy(rng.integers(0, len(y_t), cfg.batch))
-        x = padded[start_index[idx][:, None] + span]
-        gain_db = torch.from_numpy(rng.uniform(-18, 12, (cfg.batch, 1, 1)).astype(np.float32))
-        x = x + gain_db / 10 * float(np.log(10))
-        sigma2 = torch.from_numpy((10 ** rng.uniform(-9, -4.5, (cfg.batch, 1, 1))).astype(np.float32))
-        noisy = torch.log(torch.exp(x) + sigma2 * torch.from_numpy(noise_shape.astype(np.float32)))
-        use = torch.from_numpy(rng.random((cfg.batch, 1, 1)) < 0.5)
-        x = torch.where(use, noisy, x)
-        loss = (((model(x) - y_t[idx]) ** 2) * weight).mean()
+        x, y = augment(padded[start_index[idx][:, None] + span], y_t[idx], cfg.augment, rng)
+        loss = (((model(x) - y) ** 2) * weight).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 from tests.benchmarks import load_benchmark
 
@@ -46,3 +48,39 @@ def test_jaw_correlation_aligns_by_time_and_refuses_a_still_jaw() -> None:
     assert late is not None and late < 0.0, "a sound track half a period late anticorrelates"
     none, why = drivers.jaw_correlation(video_t, np.full(len(video_t), 0.2), audio_t, jaw)
     assert none is None and why is not None and "barely moves" in why
+
+
+def test_mouth_lead_finds_a_mouth_that_moves_before_its_sound() -> None:
+    drivers = load_benchmark("drivers")
+    video_t = np.arange(0, 6, 1 / 30)
+    envelope_t = np.arange(0, 6.5, 0.01)
+    rng = np.random.default_rng(0)
+    envelope = np.convolve(rng.random(len(envelope_t)), np.ones(8) / 8, "same")
+    gap = np.interp(video_t + 0.08, envelope_t, envelope)  # the lips open 80 ms before the sound
+    lead, corr = drivers.mouth_lead(video_t, gap, envelope_t, envelope)
+    assert lead == 80.0 and corr > 0.99
+    lead, _ = drivers.mouth_lead(video_t, np.interp(video_t - 0.05, envelope_t, envelope), envelope_t, envelope)
+    assert lead == -50.0
+
+
+def test_rest_jaw_measures_the_driver_with_nobody_speaking() -> None:
+    drivers = load_benchmark("drivers")
+    rest = drivers.rest_jaw(seconds=1.0)
+    assert set(rest) == {"audio_rest_jaw_silence", "audio_rest_jaw_white_50dbfs", "audio_rest_jaw_pink_50dbfs"}
+    import codecav
+    from codecav.encoders.audio.driver import read_wav
+    from codecav.encoders.audio.features import resample
+
+    audio, rate = read_wav(Path(codecav.__file__).parent / "assets" / "clips" / "0" / "audio.wav")  # shipped speech
+    _, speaking = drivers.audio_jaw(resample(audio, rate))
+    assert max(rest.values()) < 0.5 * float(speaking.mean()), "with nobody speaking the mouth rests"
+
+
+def test_pink_noise_loses_3_db_per_octave() -> None:
+    drivers = load_benchmark("drivers")
+    noise = drivers.pink_noise(1 << 16, np.random.default_rng(0))
+    power = np.abs(np.fft.rfft(noise)) ** 2
+    freqs = np.fft.rfftfreq(len(noise), 1 / 16000)
+    band = lambda lo: power[(freqs >= lo) & (freqs < 2 * lo)].mean()  # noqa: E731
+    assert np.sqrt(np.mean(noise**2)) == pytest.approx(1.0)
+    assert 10 * np.log10(band(250) / band(1000)) == pytest.approx(6.0, abs=0.5)
