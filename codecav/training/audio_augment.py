@@ -1,7 +1,7 @@
 """Augmentation of the audio driver's training windows in the log-mel domain (torch): what another voice, another
-microphone, a room's noise and the speaker's loudness change in the features. The driver trains on espeak-ng and
-one recorded voice; augmentation is how it learns that these changes do not move the mouth, and that a room's
-noise with nobody speaking leaves the mouth at rest."""
+microphone, a room's echo and noise and the speaker's loudness change in the features. The driver trains on
+espeak-ng and one recorded voice; augmentation is how it learns that these changes do not move the mouth, and that
+a room's noise or echo with nobody speaking leaves the mouth at rest."""
 
 from __future__ import annotations
 
@@ -11,7 +11,17 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from codecav.encoders.audio.features import FMAX, FMIN, HOP, LOG_FLOOR, N_MELS, WINDOW, log_mel, mel_filterbank
+from codecav.encoders.audio.features import (
+    FMAX,
+    FMIN,
+    HOP,
+    LOG_FLOOR,
+    N_MELS,
+    SAMPLE_RATE,
+    WINDOW,
+    log_mel,
+    mel_filterbank,
+)
 
 DB = float(np.log(10) / 10)
 """Natural-log units per decibel of power (log-mel features are natural logs of power)."""
@@ -42,6 +52,13 @@ class AudioAugment:
     mouth at rest: a room with nobody speaking."""
     noise_only_dbfs: tuple[float, float] = (-75.0, -35.0)
     """RMS level of those windows' noise (log-uniform power): a quiet room to a noisy one, through a microphone."""
+    reverb_prob: float = 0.0
+    """Share of windows heard in a room: each frame's energy trails on, decaying, into the frames after it (a
+    word's echo goes on after the mouth has closed)."""
+    reverb_rt60_s: tuple[float, float] = (0.1, 0.8)
+    """The room's reverberation time (60 dB of decay): a furnished office to a bare hall."""
+    reverb_drr_db: tuple[float, float] = (-3.0, 12.0)
+    """Direct-to-reverberant ratio of a steady sound: near the microphone (high) to across the room (low)."""
     noise_frames: bool = False
     """Add noise as the front end's frames of real white noise, whose band energies fluctuate from frame to frame
     as a microphone's noise does, rather than as its mean spectrum (smooth and constant, which no microphone
@@ -104,6 +121,21 @@ def band_curve(slope_db: torch.Tensor, ripple_db: torch.Tensor, phase: torch.Ten
     return (curve + (ripple_db[:, :, None] * waves).sum(dim=1)) * DB
 
 
+def reverberate(x: torch.Tensor, rt60_s: torch.Tensor, drr_db: torch.Tensor) -> torch.Tensor:
+    """Log-mel windows x [B, T, N_MELS] in a room: each frame's power decays by 60 dB over rt60_s [B] seconds into
+    the frames after it, scaled so that a steady sound's tail is drr_db [B] below its direct sound. Frame-level
+    (10 ms hops) and per band; the tail of sound before the window is not there."""
+    decay = 10 ** (-6.0 * (HOP / SAMPLE_RATE) / rt60_s)  # power kept per hop
+    scale = (1 - decay) / (decay * 10 ** (drr_db / 10))  # steady tail: scale * decay / (1 - decay) = 1 / DRR
+    power = torch.exp(x)
+    tail = torch.zeros_like(power[:, 0])
+    tails = [tail]
+    for t in range(1, x.shape[1]):
+        tail = decay[:, None] * (tail + power[:, t - 1])
+        tails.append(tail)
+    return torch.log(power + scale[:, None, None] * torch.stack(tails, dim=1))
+
+
 def augment(x: torch.Tensor, y: torch.Tensor, aug: AudioAugment,
             rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Randomly changed copies of log-mel windows x [B, T, N_MELS] and their targets y [B, K]. The random draws
@@ -120,6 +152,11 @@ def augment(x: torch.Tensor, y: torch.Tensor, aug: AudioAugment,
                            torch.from_numpy(rng.uniform(-aug.eq_db / 2, aug.eq_db / 2, (batch, 2)).astype(np.float32)),
                            torch.from_numpy(rng.uniform(0, 2 * np.pi, (batch, 2)).astype(np.float32)))
         x = x + curve[:, None, :]
+    if aug.reverb_prob > 0:
+        in_room = torch.from_numpy(rng.random(batch) < aug.reverb_prob)
+        rt60 = torch.from_numpy(rng.uniform(*aug.reverb_rt60_s, batch).astype(np.float32))
+        drr = torch.from_numpy(rng.uniform(*aug.reverb_drr_db, batch).astype(np.float32))
+        x = torch.where(in_room[:, None, None], reverberate(x, rt60, drr), x)
     if aug.noise_only > 0:
         quiet = rng.random(batch) < aug.noise_only
         quiet_t = torch.from_numpy(quiet)

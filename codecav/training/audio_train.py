@@ -5,7 +5,8 @@
 Data (codecav.training.audio_data): espeak-ng sentences (Asterisk transcripts spoken by varied voices,
 rates, pitches) and the real Asterisk prompts aligned by DTW; the studio's SENTENCES are never trained on and
 give the held-out figure `lipsync_jaw_corr`. Augmentation in the log-mel domain (codecav.training.audio_augment):
-gain, vocal tract length, microphone colouring, coloured noise, and noise alone with the mouth at rest."""
+gain, vocal tract length, microphone colouring, a room's echo, coloured noise, and noise alone with the mouth at
+rest."""
 
 from __future__ import annotations
 
@@ -49,9 +50,9 @@ class AudioTrainConfig:
     seed: int = 0
     """Seed of data choices, augmentation and initialisation."""
     augment: AudioAugment = AudioAugment(noise_prob=0.7, noise_dbfs=(-90.0, -35.0), noise_tilt_db=(-36.0, 12.0),
-                                         eq_db=6.0, warp=0.12, noise_only=0.25, noise_frames=True)
-    """Random changes to each training window (session 15: other voices, microphones and rooms' noise, and noise
-    alone; `AudioAugment()` is the gain and white noise of the driver trained before)."""
+                                         eq_db=6.0, warp=0.12, noise_only=0.25, noise_frames=True, reverb_prob=0.3)
+    """Random changes to each training window (session 15: other voices, microphones, rooms' echo and noise, and
+    noise alone; `AudioAugment()` is the gain and white noise of the driver trained before)."""
 
 
 class AudioMouthNet(nn.Module):

@@ -78,3 +78,19 @@ def test_noise_frames_fluctuate_like_a_recordings_noise_around_the_mean_spectrum
     rough, _ = augment(x, torch.zeros(16, 3), AudioAugment(**{**aug.__dict__, "noise_frames": True}),
                        np.random.default_rng(0))
     assert float(smooth.std(dim=1).max()) < 1e-4 < 0.2 < float(rough.std(dim=1).mean())
+
+
+def test_reverberation_carries_a_burst_on_after_it_ends_and_decays_at_the_rooms_rate() -> None:
+    from codecav.training.audio_augment import reverberate
+
+    x = torch.full((1, 29, N_MELS), float(np.log(LOG_FLOOR)))
+    x[0, 5:10] = 0.0  # power 1 for 50 ms, then silence
+    out = reverberate(x, torch.tensor([0.3]), torch.tensor([0.0]))
+    assert float(out[0, :5].max()) < np.log(LOG_FLOOR) + 1, "no echo before the sound"
+    assert torch.allclose(out[0, 5], x[0, 5], atol=1e-4), "its first frame is the direct sound alone"
+    tail = out[0, 10:, 0]
+    assert float(tail[0]) > np.log(LOG_FLOOR) + 5, "the echo goes on after the sound stops"
+    per_hop_db = float(tail[0] - tail[1]) / DB
+    assert per_hop_db == pytest.approx(60 * 0.01 / 0.3, rel=1e-3), "60 dB of decay over RT60"
+    steady = reverberate(torch.zeros(1, 400, 1), torch.tensor([0.3]), torch.tensor([6.0]))
+    assert float(steady[0, -1, 0]) == pytest.approx(np.log(1 + 10 ** -0.6), rel=1e-3), "tail 6 dB under direct"
