@@ -12,14 +12,15 @@ import numpy as np
 import torch
 
 from codecav.encoders.audio.features import (
-    FMAX,
-    FMIN,
     HOP,
     LOG_FLOOR,
     N_MELS,
     SAMPLE_RATE,
     WINDOW,
+    analysis_window,
+    hz_to_mel,
     log_mel,
+    mel_band_edges_hz,
     mel_filterbank,
 )
 
@@ -29,9 +30,9 @@ DB = float(np.log(10) / 10)
 
 @dataclass(frozen=True)
 class AudioAugment:
-    """Ranges of the random changes made to each training window (all uniform). The defaults of every field
-    after `noise_dbfs` switch that change off: with them, a window is changed exactly as the audio driver of
-    sessions 9-14 was trained."""
+    """Ranges of the random changes made to each training window (all uniform). With the defaults
+    (`AudioAugment()`) only loudness and white noise's mean spectrum are applied, drawn from the generator exactly
+    as the audio driver of sessions 9-14 was trained; each other change is off until its share or size is set."""
 
     gain_db: tuple[float, float] = (-18.0, 12.0)
     """Loudness change of the whole window."""
@@ -72,17 +73,9 @@ def _band_positions() -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _band_centres_hz() -> np.ndarray:
-    """float64 [N_MELS]: each mel band's centre frequency in Hz (the filterbank's HTK mel scale)."""
-    lo, hi = (2595.0 * np.log10(1.0 + f / 700.0) for f in (FMIN, FMAX))
-    mel = np.linspace(lo, hi, N_MELS + 2)[1:-1]
-    return np.asarray(700.0 * (10 ** (mel / 2595.0) - 1.0))
-
-
-@lru_cache(maxsize=1)
 def white_noise_bands() -> np.ndarray:
     """float32 [N_MELS]: mel-band power of white noise of variance 1 through the front end's Hann window."""
-    window_energy = float((np.hanning(WINDOW + 2)[1:-1] ** 2).sum())
+    window_energy = float((analysis_window().astype(np.float64) ** 2).sum())
     return (mel_filterbank().sum(axis=1) * window_energy).astype(np.float32)
 
 
@@ -98,17 +91,20 @@ def warp_bands(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """Log-mel windows x [B, T, N_MELS] with every frequency scaled by factor [B] (> 1 raises the formants, as a
     shorter vocal tract does): band i takes the value the unwarped spectrum has at its centre / factor,
     interpolated linearly between bands and held at the ends."""
-    centres = torch.from_numpy(_band_centres_hz()).to(x.dtype)
-    source_hz = centres[None, :] / factor[:, None]
-    source_mel = 2595.0 * torch.log10(1.0 + source_hz / 700.0)
-    lo, hi = (2595.0 * np.log10(1.0 + f / 700.0) for f in (FMIN, FMAX))
-    step = (hi - lo) / (N_MELS + 1)
-    index = ((source_mel - lo) / step - 1.0).clamp(0.0, N_MELS - 1.0)  # [B, N_MELS] fractional band
+    edges_mel = hz_to_mel(mel_band_edges_hz())
+    centres = mel_band_edges_hz()[1:-1]  # band i peaks at edge i + 1
+    source_hz = centres[None, :] / factor.double().numpy()[:, None]
+    # fractional band index of each source frequency (band centres are evenly spaced in mel), held at the ends
+    index = torch.from_numpy((hz_to_mel(source_hz) - edges_mel[1]) / (edges_mel[2] - edges_mel[1]))
+    index = index.clamp(0.0, N_MELS - 1.0).to(x.dtype)
     below = index.floor().long()
     above = (below + 1).clamp(max=N_MELS - 1)
     frac = (index - below.to(x.dtype))[:, None, :]
-    gather = lambda idx: torch.gather(x, 2, idx[:, None, :].expand(-1, x.shape[1], -1))  # noqa: E731
-    return gather(below) * (1.0 - frac) + gather(above) * frac
+
+    def bands(chosen: torch.Tensor) -> torch.Tensor:
+        return torch.gather(x, 2, chosen[:, None, :].expand(-1, x.shape[1], -1))
+
+    return bands(below) * (1.0 - frac) + bands(above) * frac
 
 
 def band_curve(slope_db: torch.Tensor, ripple_db: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:

@@ -24,14 +24,26 @@ LOG_FLOOR = 1e-6
 """Added before the log so silence stays finite."""
 
 
+def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    """The HTK mel scale of frequencies in Hz."""
+    return np.asarray(2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0))
+
+
+def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
+    """Frequencies in Hz of HTK mel values (the inverse of hz_to_mel)."""
+    return np.asarray(700.0 * (10 ** (np.asarray(mel) / 2595.0) - 1.0))
+
+
+def mel_band_edges_hz(n_mels: int = N_MELS) -> np.ndarray:
+    """float64 [n_mels + 2]: the filterbank's band edges in Hz, evenly spaced in mel from FMIN to FMAX; band i
+    rises from edge i, peaks at edge i + 1 (its centre) and falls to edge i + 2."""
+    return mel_to_hz(np.linspace(hz_to_mel(FMIN), hz_to_mel(FMAX), n_mels + 2))
+
+
 @lru_cache(maxsize=4)
 def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, rate: int = SAMPLE_RATE) -> np.ndarray:
     """float32 [n_mels, n_fft // 2 + 1] triangular HTK-mel filters (peak 1)."""
-    def hz_to_mel(f: np.ndarray) -> np.ndarray:
-        return 2595.0 * np.log10(1.0 + f / 700.0)
-
-    edges_mel = np.linspace(hz_to_mel(np.array(FMIN)), hz_to_mel(np.array(FMAX)), n_mels + 2)
-    edges = 700.0 * (10 ** (edges_mel / 2595.0) - 1.0)
+    edges = mel_band_edges_hz(n_mels)
     freqs = np.arange(n_fft // 2 + 1) * rate / n_fft
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     rising = (freqs - lo) / (mid - lo)
@@ -40,13 +52,14 @@ def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, rate: int = SAMPLE_
 
 
 @lru_cache(maxsize=1)
-def _window() -> np.ndarray:
+def analysis_window() -> np.ndarray:
+    """float32 [WINDOW]: the Hann window each frame is weighted by before its FFT."""
     return np.hanning(WINDOW + 2)[1:-1].astype(np.float32)
 
 
 def frames_to_log_mel(windows: np.ndarray) -> np.ndarray:
     """float32 [k, N_MELS] log-mel energies of windows [k, WINDOW] (samples in -1..1)."""
-    spec = np.fft.rfft(windows * _window(), n=N_FFT, axis=1)
+    spec = np.fft.rfft(windows * analysis_window(), n=N_FFT, axis=1)
     power = (spec.real**2 + spec.imag**2).astype(np.float32)
     return np.log(power @ mel_filterbank().T + LOG_FLOOR).astype(np.float32)
 

@@ -15,7 +15,19 @@ import pytest
 from codecav.arkit import ARKIT_INDEX
 from codecav.clock import FakeClock
 from codecav.encoders.audio.driver import AudioDriver, WavSource, default_audio_model, read_wav, write_wav
-from codecav.encoders.audio.features import HOP, LogMelStream, Resampler, log_mel, resample
+from codecav.encoders.audio.features import (
+    FMAX,
+    FMIN,
+    HOP,
+    LogMelStream,
+    Resampler,
+    hz_to_mel,
+    log_mel,
+    mel_band_edges_hz,
+    mel_filterbank,
+    mel_to_hz,
+    resample,
+)
 from codecav.encoders.errors import AudioDeviceError, ClipError
 from codecav.training.studio.expressions import SENTENCES
 from codecav.training.studio.speech import synthesize, viseme_track
@@ -43,6 +55,17 @@ def test_resampler_is_accurate_blockwise_and_antialiased() -> None:
     np.testing.assert_array_equal(pieces, whole[: len(pieces)])
     above_nyquist = np.sin(2 * np.pi * 10_000 * t).astype(np.float32)
     assert np.abs(resample(above_nyquist, 48_000)[100:-100]).max() < 1e-3
+
+
+def test_mel_scale_round_trips_and_bands_peak_at_their_centres() -> None:
+    hz = np.array([60.0, 440.0, 1000.0, 7600.0])
+    assert np.allclose(mel_to_hz(hz_to_mel(hz)), hz)
+    assert float(hz_to_mel(1000.0)) == pytest.approx(1000.0, abs=0.5)  # the mel scale's anchor
+    edges = mel_band_edges_hz()
+    assert edges[0] == pytest.approx(FMIN) and edges[-1] == pytest.approx(FMAX)
+    bins_hz = np.arange(mel_filterbank().shape[1]) * 16000 / 512
+    peaks = bins_hz[mel_filterbank().argmax(axis=1)]
+    assert np.all(np.abs(peaks - edges[1:-1]) <= 16000 / 512)  # each band peaks at its centre, to one FFT bin
 
 
 def test_streaming_log_mel_equals_offline() -> None:
