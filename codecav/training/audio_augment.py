@@ -91,9 +91,9 @@ def warp_bands(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """Log-mel windows x [B, T, N_MELS] with every frequency scaled by factor [B] (> 1 raises the formants, as a
     shorter vocal tract does): band i takes the value the unwarped spectrum has at its centre / factor,
     interpolated linearly between bands and held at the ends."""
-    edges_mel = hz_to_mel(mel_band_edges_hz())
-    centres = mel_band_edges_hz()[1:-1]  # band i peaks at edge i + 1
-    source_hz = centres[None, :] / factor.double().numpy()[:, None]
+    edges = mel_band_edges_hz()
+    edges_mel = hz_to_mel(edges)
+    source_hz = edges[None, 1:-1] / factor.double().numpy()[:, None]  # band i peaks at edge i + 1
     # fractional band index of each source frequency (band centres are evenly spaced in mel), held at the ends
     index = torch.from_numpy((hz_to_mel(source_hz) - edges_mel[1]) / (edges_mel[2] - edges_mel[1]))
     index = index.clamp(0.0, N_MELS - 1.0).to(x.dtype)
